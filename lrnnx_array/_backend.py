@@ -1,0 +1,102 @@
+"""Namespace and implementation resolution: the only dispatch helpers.
+
+The inputs decide the array library (``xp``); ``impl=`` decides the algorithm. Public functions
+call :func:`namespace` once at their boundary and pass ``xp`` down; private code never re-derives
+it. Nothing here imports cupy or torch: array-api-compat's ``is_*`` helpers look at
+``sys.modules`` only.
+"""
+
+from __future__ import annotations
+
+import array_api_compat as _compat
+
+IMPLS = ("auto", "cuda", "generic", "reference")
+
+
+def namespace(*arrays, names=None):
+    """Return the array-API namespace shared by ``arrays`` (``None`` entries are skipped).
+
+    Python scalars are not arrays and are skipped too. Mixed libraries raise ``TypeError`` and
+    mixed devices raise ``ValueError``, both naming the offending arguments.
+    """
+    present = [(i, a) for i, a in enumerate(arrays) if a is not None and not _is_scalar(a)]
+    if not present:
+        raise TypeError("expected at least one array argument, got only None/scalars")
+    label = (lambda i: names[i]) if names else (lambda i: f"argument {i}")
+    first_i, first = present[0]
+    try:
+        xp0 = _compat.array_namespace(first)
+    except TypeError as exc:
+        raise TypeError(f"{label(first_i)} must be an array, got {type(first).__name__}") from exc
+    dev0 = _compat.device(first)
+    for i, a in present[1:]:
+        try:
+            xpi = _compat.array_namespace(a)
+        except TypeError as exc:
+            raise TypeError(f"{label(i)} must be an array, got {type(a).__name__}") from exc
+        if xpi is not xp0:
+            raise TypeError(
+                f"{label(i)} is a {_lib_name(xpi)} array but {label(first_i)} is a "
+                f"{_lib_name(xp0)} array; all arrays must come from one library "
+                "(convert explicitly, nothing is copied between host and device implicitly)"
+            )
+        devi = _compat.device(a)
+        if devi != dev0:
+            raise ValueError(
+                f"{label(i)} is on device {devi} but {label(first_i)} is on {dev0}; "
+                "all arrays must be on one device"
+            )
+    return xp0
+
+
+def _is_scalar(a) -> bool:
+    return isinstance(a, (bool, int, float, complex))
+
+
+def _lib_name(xp) -> str:
+    return getattr(xp, "__name__", repr(xp)).replace("array_api_compat.", "")
+
+
+def is_numpy(xp) -> bool:
+    return _compat.is_numpy_namespace(xp)
+
+
+def is_cupy(xp) -> bool:
+    return _compat.is_cupy_namespace(xp)
+
+
+def is_torch(xp) -> bool:
+    return _compat.is_torch_namespace(xp)
+
+
+def device(x):
+    return _compat.device(x)
+
+
+def resolve_impl(impl: str, xp, *, cuda_supported: bool = True, what: str = "this op") -> str:
+    """Turn ``impl=`` into ``"cuda"``, ``"generic"`` or ``"reference"``.
+
+    ``auto`` picks ``cuda`` for CuPy inputs when ``cuda_supported`` (the kernel handles the dtype
+    and shape), else ``generic``. ``cuda`` on non-CuPy input and ``reference`` on non-NumPy input
+    raise ``ValueError``; a ``cuda`` request the kernel cannot serve raises too, with the reason.
+    """
+    if impl not in IMPLS:
+        raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    if impl == "auto":
+        return "cuda" if (is_cupy(xp) and cuda_supported) else "generic"
+    if impl == "cuda":
+        if not is_cupy(xp):
+            raise ValueError(
+                f"impl='cuda' needs CuPy arrays, got {_lib_name(xp)} arrays "
+                "(move them with cupy.asarray, or use impl='auto')"
+            )
+        if not cuda_supported:
+            raise ValueError(
+                f"impl='cuda' cannot serve {what} with these inputs (dtype or size outside the "
+                "kernel's range); use impl='generic'"
+            )
+    if impl == "reference" and not is_numpy(xp):
+        raise ValueError(
+            f"impl='reference' is NumPy-only (a float64 oracle), got {_lib_name(xp)} arrays"
+        )
+    return impl

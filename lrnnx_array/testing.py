@@ -1,0 +1,238 @@
+"""Test kit: one tolerance table, ``assert_close`` and ``check_vjp``.
+
+``assert_close`` checks namespace, dtype, shape and device before values, so a silent NumPy
+fallback on a CuPy row fails. ``check_vjp`` checks a hand-written VJP against central finite
+differences along random directions (as JAX's ``check_vjp``), in float64/complex128.
+
+Complex convention (PyTorch's): for a real loss l, the gradient stored for a complex z is
+dl/dRe(z) + i dl/dIm(z). With the loss l = Re sum(conj(g) * y) the cotangent of y is g, and a
+directional derivative along v is Re sum(conj(grad) * v).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._backend import device as _device
+
+# (rtol, atol) by dtype name. float32 rows are ~10x tighter than lrnnx's loosest (spec §5:
+# out/state (6e-4, 2e-3)); an op that needs more says why in its own override.
+TOLERANCES = {
+    "float32": (2e-4, 2e-5),
+    "complex64": (2e-4, 2e-5),
+    "float64": (1e-9, 1e-11),
+    "complex128": (1e-9, 1e-11),
+}
+
+
+def _dtype_name(dtype) -> str:
+    return np.dtype(str(dtype).split(".")[-1]).name if not isinstance(dtype, np.dtype) else dtype.name
+
+
+def tolerance(dtype, scale: float = 1.0) -> tuple[float, float]:
+    """(rtol, atol) for ``dtype`` from the table, multiplied by ``scale``."""
+    rtol, atol = TOLERANCES[_dtype_name(dtype)]
+    return rtol * scale, atol * scale
+
+
+def to_numpy(x):
+    """Host copy of any array (NumPy, CuPy, array_api_strict, torch); for comparisons only."""
+    if x is None:
+        return None
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
+        return x.get()
+    if type(x).__module__.startswith("torch"):
+        return x.detach().cpu().numpy()
+    if type(x).__module__.startswith("array_api_strict"):
+        # array_api_strict refuses implicit conversion on purpose; go through DLPack/buffer.
+        return np.asarray(x._array)
+    return np.asarray(x)
+
+
+def _namespace_name(x) -> str:
+    mod = type(x).__module__.split(".")[0]
+    return {"numpy": "numpy", "cupy": "cupy", "array_api_strict": "array_api_strict", "torch": "torch"}.get(mod, mod)
+
+
+def assert_close(actual, desired, *, rtol=None, atol=None, scale: float = 1.0, err_msg: str = "",
+                 check_dtype: bool = True, check_namespace: bool = True):
+    """Assert ``actual`` matches ``desired`` after matching namespace, dtype, shape and device.
+
+    ``desired`` may be a NumPy oracle result in float64/complex128: then namespace and dtype are
+    compared against ``desired``'s only when it is not NumPy, and the dtype of ``actual`` must be
+    the dtype the caller expects (pass ``check_dtype=False`` when comparing across precisions).
+    Default tolerances come from :data:`TOLERANCES` for ``actual``'s dtype, times ``scale``.
+    """
+    prefix = f"{err_msg}: " if err_msg else ""
+    if actual is None or desired is None:
+        assert actual is None and desired is None, f"{prefix}one side is None ({actual!r} vs {desired!r})"
+        return
+    if check_namespace:
+        na, nd = _namespace_name(actual), _namespace_name(desired)
+        assert na == nd, f"{prefix}namespace mismatch: got {na}, expected {nd}"
+        da, dd = _device(actual), _device(desired)
+        assert str(da) == str(dd), f"{prefix}device mismatch: got {da}, expected {dd}"
+    if check_dtype:
+        assert str(actual.dtype) == str(desired.dtype), (
+            f"{prefix}dtype mismatch: got {actual.dtype}, expected {desired.dtype}"
+        )
+    assert tuple(actual.shape) == tuple(desired.shape), (
+        f"{prefix}shape mismatch: got {tuple(actual.shape)}, expected {tuple(desired.shape)}"
+    )
+    r, a = tolerance(actual.dtype, scale)
+    rtol = r if rtol is None else rtol
+    atol = a if atol is None else atol
+    x, y = to_numpy(actual), to_numpy(desired)
+    if x.size == 0:
+        return
+    err = np.abs(x.astype(np.complex128) - y.astype(np.complex128))
+    bound = atol + rtol * np.abs(y.astype(np.complex128))
+    bad = ~(err <= bound)
+    if bad.any():
+        idx = np.unravel_index(np.argmax(np.where(bad, err - bound, -np.inf)), err.shape)
+        raise AssertionError(
+            f"{prefix}{int(bad.sum())} of {err.size} elements differ; max abs error "
+            f"{float(np.nanmax(err)):.3e}, worst at {tuple(int(i) for i in idx)}: got {x[idx]!r}, "
+            f"expected {y[idx]!r} (rtol={rtol:g}, atol={atol:g})"
+        )
+
+
+def _inner(g, y) -> float:
+    """Re sum(conj(g) * y) in float64."""
+    return float(np.real(np.vdot(np.asarray(g).ravel(), np.asarray(y).ravel())))
+
+
+def check_vjp(f, f_vjp, primals, *, wrt=None, eps: float = 1e-6, rtol: float = 1e-6,
+              atol: float = 1e-9, n_dirs: int = 2, seed: int = 0, cotangents=None):
+    """Check a VJP against central finite differences along random directions.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(*primals)`` returning an array or a tuple of arrays (``None`` entries allowed).
+        NumPy float64/complex128 in and out.
+    f_vjp : callable
+        ``f_vjp(cotangents, *primals)`` returning a sequence of gradients aligned with
+        ``primals`` (``None`` for non-differentiable ones). ``cotangents`` matches ``f``'s outputs.
+    primals : sequence of arrays
+    wrt : sequence of int, optional
+        Indices of the primals to perturb (default: every array that gets a gradient).
+    """
+    rng = np.random.default_rng(seed)
+    primals = [None if p is None else np.asarray(p) for p in primals]
+
+    def as_tuple(out):
+        return out if isinstance(out, tuple) else (out,)
+
+    outs = as_tuple(f(*primals))
+    if cotangents is None:
+        cotangents = tuple(None if o is None else _randn_like(rng, o) for o in outs)
+    cot_arg = cotangents if isinstance(f(*primals), tuple) else cotangents[0]
+    grads = list(f_vjp(cot_arg, *primals))
+    assert len(grads) >= len(primals), f"VJP returned {len(grads)} gradients for {len(primals)} primals"
+    idx = list(wrt) if wrt is not None else [i for i, g in enumerate(grads[: len(primals)]) if g is not None]
+    for i in idx:
+        p, g = primals[i], grads[i]
+        assert g is not None, f"VJP gave no gradient for primal {i}"
+        g = np.asarray(g)
+        assert g.shape == p.shape, f"gradient {i} has shape {g.shape}, primal has {p.shape}"
+        if not np.iscomplexobj(p):
+            assert not np.iscomplexobj(g), f"gradient {i} is complex for a real primal"
+    # One primal at a time, so a failure names the gradient that is wrong.
+    for i in idx:
+        for _ in range(n_dirs):
+            v = _randn_like(rng, primals[i])
+
+            def loss(t, i=i, v=v):
+                ps = list(primals)
+                ps[i] = primals[i] + t * v
+                return sum(_inner(c, o) for c, o in zip(cotangents, as_tuple(f(*ps))) if o is not None)
+
+            numeric = (loss(eps) - loss(-eps)) / (2 * eps)
+            analytic = _inner(grads[i], v)
+            tol = atol + rtol * max(abs(numeric), abs(analytic))
+            assert abs(numeric - analytic) <= tol, (
+                f"VJP mismatch for primal {i}: finite differences {numeric:.12e}, "
+                f"VJP {analytic:.12e}, diff {abs(numeric - analytic):.3e} > tol {tol:.3e}"
+            )
+
+
+def _randn_like(rng, x):
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        return (rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)).astype(x.dtype)
+    return rng.standard_normal(x.shape).astype(x.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends for tests and `python -m lrnnx_array check`.
+
+ALL_BACKENDS = ("numpy", "array_api_strict", "cupy")
+
+
+def available_backends(requested=None) -> list[str]:
+    """Backends importable and usable here, narrowed by ``requested`` or $LRNNX_TEST_BACKENDS."""
+    import os
+
+    if requested is None:
+        env = os.environ.get("LRNNX_TEST_BACKENDS", "")
+        requested = [s.strip() for s in env.split(",") if s.strip()] or list(ALL_BACKENDS)
+    unknown = set(requested) - set(ALL_BACKENDS)
+    if unknown:
+        raise ValueError(f"unknown backends {sorted(unknown)}; choose from {ALL_BACKENDS}")
+    out = []
+    for name in requested:
+        if name == "numpy":
+            out.append(name)
+        elif name == "array_api_strict":
+            try:
+                import array_api_strict  # noqa: F401
+
+                out.append(name)
+            except ImportError:
+                pass
+        elif name == "cupy":
+            from ._cuda import cuda_available
+
+            if cuda_available():
+                out.append(name)
+    return out
+
+
+def backend_namespace(name: str):
+    """The array namespace for a backend name."""
+    if name == "numpy":
+        import array_api_compat.numpy as xp
+
+        return xp
+    if name == "array_api_strict":
+        import array_api_strict as xp
+
+        return xp
+    if name == "cupy":
+        import array_api_compat.cupy as xp
+
+        return xp
+    raise ValueError(f"unknown backend {name!r}")
+
+
+def impls_for(name: str) -> list[str]:
+    """The implementations a backend runs (reference is NumPy-only, cuda CuPy-only)."""
+    return {"numpy": ["generic"], "array_api_strict": ["generic"], "cupy": ["cuda", "generic"]}[name]
+
+
+def from_numpy(xp, x, dtype=None):
+    """Put a NumPy array on backend ``xp`` (optionally cast to the dtype named like 'float32')."""
+    if x is None:
+        return None
+    x = np.asarray(x)
+    if dtype is not None:
+        x = x.astype(np.dtype(str(dtype).split(".")[-1]) if not isinstance(dtype, np.dtype) else dtype)
+    return xp.asarray(x)
+
+
+def xp_dtype(xp, name: str):
+    """``xp.float32`` etc. from a dtype name."""
+    return getattr(xp, str(name).split(".")[-1])

@@ -1,0 +1,1 @@
+"""CUDA C++ sources of lrnnx_array's kernels (package data, compiled at first use by CuPy)."""

@@ -1,0 +1,80 @@
+"""Backend / impl / dtype fixtures shared by every test.
+
+* ``backend``: numpy, array_api_strict, and cupy when a GPU is usable; narrowed by
+  $LRNNX_TEST_BACKENDS (e.g. ``numpy,cupy`` on the GPU machine).
+* ``xp``: that backend's namespace. ``impl``: each implementation the backend runs.
+* ``real_dtype`` / ``complex_dtype`` / ``dtype``: dtype names (tests cast NumPy data with them).
+* markers: ``cuda`` (skipped without a usable GPU), ``slow`` (skipped unless --run-slow or
+  LRNNX_RUN_SLOW=1), ``torch`` (skipped without torch).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+
+from lrnnx_array import testing
+
+BACKENDS = testing.available_backends()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    run_slow = config.getoption("--run-slow") or os.environ.get("LRNNX_RUN_SLOW") == "1"
+    has_cuda = "cupy" in BACKENDS
+    has_torch = importlib.util.find_spec("torch") is not None
+    for item in items:
+        if "slow" in item.keywords and not run_slow:
+            item.add_marker(pytest.mark.skip(reason="slow: use --run-slow or LRNNX_RUN_SLOW=1"))
+        if "cuda" in item.keywords and not has_cuda:
+            item.add_marker(pytest.mark.skip(reason="no usable CUDA GPU / CuPy"))
+        if "torch" in item.keywords and not has_torch:
+            item.add_marker(pytest.mark.skip(reason="torch not installed"))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def xp(backend):
+    return testing.backend_namespace(backend)
+
+
+def _backend_impl_pairs():
+    return [(b, i) for b in BACKENDS for i in testing.impls_for(b)]
+
+
+@pytest.fixture(params=_backend_impl_pairs(), ids=lambda p: f"{p[0]}-{p[1]}")
+def backend_impl(request):
+    """(xp, impl) for every implementation on every backend."""
+    name, impl = request.param
+    return testing.backend_namespace(name), impl
+
+
+@pytest.fixture(params=["float32", "float64"])
+def real_dtype(request):
+    return request.param
+
+
+@pytest.fixture(params=["complex64", "complex128"])
+def complex_dtype(request):
+    return request.param
+
+
+@pytest.fixture(params=["float32", "float64", "complex64", "complex128"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    import numpy as np
+
+    return np.random.default_rng(1234)
