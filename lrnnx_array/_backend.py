@@ -16,13 +16,18 @@ IMPLS = ("auto", "cuda", "generic", "reference")
 def namespace(*arrays, names=None):
     """Return the array-API namespace shared by ``arrays`` (``None`` entries are skipped).
 
-    Python scalars are not arrays and are skipped too. Mixed libraries raise ``TypeError`` and
-    mixed devices raise ``ValueError``, both naming the offending arguments.
+    Anything else that is not an array (Python scalars, lists) raises ``TypeError`` naming the
+    argument. Mixed libraries raise ``TypeError`` and mixed devices ``ValueError``.
     """
-    present = [(i, a) for i, a in enumerate(arrays) if a is not None and not _is_scalar(a)]
-    if not present:
-        raise TypeError("expected at least one array argument, got only None/scalars")
     label = (lambda i: names[i]) if names else (lambda i: f"argument {i}")
+    for i, a in enumerate(arrays):
+        if a is not None and (_is_scalar(a) or isinstance(a, (list, tuple))):
+            raise TypeError(
+                f"{label(i)} must be an array, got {type(a).__name__}; wrap it with xp.asarray"
+            )
+    present = [(i, a) for i, a in enumerate(arrays) if a is not None]
+    if not present:
+        raise TypeError("expected at least one array argument, got only None")
     first_i, first = present[0]
     try:
         xp0 = _compat.array_namespace(first)

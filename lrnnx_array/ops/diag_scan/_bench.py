@@ -4,6 +4,7 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
+from ..._backend import is_numpy
 from ._api import diag_scan, diag_scan_vjp
 
 
@@ -25,10 +26,34 @@ def _make(xp, dtype, rows, L):
     return case
 
 
+def _make_const_gate(xp, dtype, rows, L):
+    """Constant gate per row: the case scipy.signal.lfilter handles (one call per row)."""
+    rng = np.random.default_rng(0)
+    lam_np = rng.uniform(0.5, 1.0, (rows, 1)).astype(dtype)
+    b_np = rng.standard_normal((rows, L)).astype(dtype)
+    lam, b = testing.from_numpy(xp, lam_np), testing.from_numpy(xp, b_np)
+    baselines = {}
+    if is_numpy(xp):
+        import scipy.signal
+
+        def lfilter_rows():
+            return [scipy.signal.lfilter([1.0], [1.0, -lam_np[r, 0]], b_np[r]) for r in range(rows)]
+
+        baselines["lfilter_per_row"] = lfilter_rows
+    s = np.dtype(dtype).itemsize
+    return Case(fwd=lambda: diag_scan(lam, b), fwd_work=Work(bytes=2 * s * rows * L),
+                baselines=baselines)
+
+
 BENCHES = [
     Bench("diag_scan", _make, sizes={
         "small": [dict(rows=64, L=256)],
         "cpu": [dict(rows=4096, L=1024), dict(rows=16, L=65536)],
         "gpu": [dict(rows=8 * 1536, L=65536), dict(rows=8 * 1536, L=4096)],
+    }),
+    Bench("diag_scan const gate", _make_const_gate, sizes={
+        "small": [dict(rows=16, L=256)],
+        "cpu": [dict(rows=1024, L=4096), dict(rows=8, L=65536)],
+        "gpu": [dict(rows=8 * 1536, L=65536)],
     }),
 ]
