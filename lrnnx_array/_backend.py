@@ -78,7 +78,8 @@ def device(x):
     return _compat.device(x)
 
 
-def resolve_impl(impl: str, xp, *, cuda_supported: bool = True, what: str = "this op") -> str:
+def resolve_impl(impl: str, xp, *, cuda_supported: bool = True, what: str = "this op",
+                 reason: str | None = None) -> str:
     """Turn ``impl=`` into ``"cuda"``, ``"generic"`` or ``"reference"``.
 
     ``auto`` picks ``cuda`` for CuPy inputs when ``cuda_supported`` (the kernel handles the dtype
@@ -96,10 +97,8 @@ def resolve_impl(impl: str, xp, *, cuda_supported: bool = True, what: str = "thi
                 "(move them with cupy.asarray, or use impl='auto')"
             )
         if not cuda_supported:
-            raise ValueError(
-                f"impl='cuda' cannot serve {what} with these inputs (dtype or size outside the "
-                "kernel's range); use impl='generic'"
-            )
+            why = reason or "dtype or size outside the kernel's range"
+            raise ValueError(f"impl='cuda' cannot serve {what} ({why}); use impl='generic'")
     if impl == "reference" and not is_numpy(xp):
         raise ValueError(
             f"impl='reference' is NumPy-only (a float64 oracle), got {_lib_name(xp)} arrays"
