@@ -31,19 +31,23 @@ COMPILE_OPTIONS = ("--std=c++17",)
 
 
 def kernel_dir() -> Path:
-    """Directory holding the ``.cu`` sources: the installed package data, else the source tree."""
+    """Directory holding the ``.cu`` sources.
+
+    A source checkout's ``raw_kernels/`` (beside the ``lrnnx_array`` package) wins, so a checkout
+    never runs kernels of some other installed copy; an installed wheel has no such sibling and
+    uses its package data ``lrnnx_array._raw_kernels``.
+    """
+    here = Path(__file__).resolve().parents[2] / "raw_kernels"
+    if (here / "common.cuh").is_file():
+        return here
     try:
-        root = resources.files("lrnnx_array._raw_kernels")
-        path = Path(str(root))
-        if path.is_dir() and any(path.glob("*.cu")):
+        path = Path(str(resources.files("lrnnx_array._raw_kernels")))
+        if (path / "common.cuh").is_file():
             return path
     except ModuleNotFoundError:
         pass
-    here = Path(__file__).resolve().parents[2] / "raw_kernels"
-    if here.is_dir():
-        return here
     raise FileNotFoundError(
-        "CUDA kernel sources not found: neither lrnnx_array._raw_kernels nor ./raw_kernels exists"
+        "CUDA kernel sources not found: neither ./raw_kernels nor lrnnx_array._raw_kernels exists"
     )
 
 
