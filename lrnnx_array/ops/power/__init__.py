@@ -1,0 +1,5 @@
+"""power(L, A, v=None): A^L by repeated squaring and sum_i A^i v_i by pairwise halving."""
+
+from ._api import power
+
+__all__ = ["power"]
