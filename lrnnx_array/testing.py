@@ -126,10 +126,11 @@ def check_vjp(f, f_vjp, primals, *, wrt=None, eps: float = 1e-6, rtol: float = 1
     def as_tuple(out):
         return out if isinstance(out, tuple) else (out,)
 
-    outs = as_tuple(f(*primals))
+    out0 = f(*primals)
+    outs = as_tuple(out0)
     if cotangents is None:
         cotangents = tuple(None if o is None else _randn_like(rng, o) for o in outs)
-    cot_arg = cotangents if isinstance(f(*primals), tuple) else cotangents[0]
+    cot_arg = cotangents if isinstance(out0, tuple) else cotangents[0]
     grads = list(f_vjp(cot_arg, *primals))
     assert len(grads) >= len(primals), f"VJP returned {len(grads)} gradients for {len(primals)} primals"
     idx = list(wrt) if wrt is not None else [i for i, g in enumerate(grads[: len(primals)]) if g is not None]

@@ -11,6 +11,41 @@ from .vandermonde import (
     log_vandermonde_transpose_vjp,
     log_vandermonde_vjp,
 )
+from .fft_conv import (
+    ChannelConvGrads,
+    FFTConvGrads,
+    SSMConvGrads,
+    fft_conv,
+    fft_conv_channels,
+    fft_conv_channels_vjp,
+    fft_conv_vjp,
+    opt_ssm_forward,
+    ssm_conv,
+    ssm_conv_vjp,
+)
+from .s4_kernel import (
+    DenseStep,
+    DiagonalStep,
+    DPLRKernelOut,
+    LinearStep,
+    c_from_tilde,
+    c_tilde,
+    double_length,
+    dplr_default_state,
+    dplr_dense,
+    dplr_forward_state,
+    dplr_kernel,
+    dplr_step,
+    dplr_step_setup,
+)
+from .s4d_kernel import (
+    S4DKernelOut,
+    S4DStep,
+    s4d_forward_state,
+    s4d_kernel,
+    s4d_step,
+    s4d_step_setup,
+)
 from .discretize import DISCRETIZE_FNS, DiscretizeGrads, discretize, discretize_vjp
 
 __all__ = [
@@ -20,4 +55,10 @@ __all__ = [
     "log_vandermonde", "log_vandermonde_vjp", "LogVandermondeGrads",
     "log_vandermonde_transpose", "log_vandermonde_transpose_vjp", "LogVandermondeTransposeGrads",
     "power",
+    "fft_conv", "fft_conv_vjp", "FFTConvGrads", "fft_conv_channels", "fft_conv_channels_vjp",
+    "ChannelConvGrads", "ssm_conv", "ssm_conv_vjp", "SSMConvGrads", "opt_ssm_forward",
+    "dplr_kernel", "DPLRKernelOut", "dplr_dense", "c_tilde", "c_from_tilde", "double_length",
+    "dplr_step_setup", "dplr_step", "dplr_default_state", "dplr_forward_state",
+    "DenseStep", "LinearStep", "DiagonalStep",
+    "s4d_kernel", "S4DKernelOut", "s4d_step_setup", "s4d_step", "S4DStep", "s4d_forward_state",
 ]

@@ -1,0 +1,364 @@
+"""S4 DPLR convolution kernel and its step machinery as pure functions (spec §3.11).
+
+Nothing is mutated: lrnnx's ``_setup_C`` overwrites its C parameter with C̃ = C (I - Ā^L);
+here :func:`c_tilde` returns C̃, :func:`dplr_kernel` takes the plain C by default (or C̃ with
+``C_is_tilde=True`` to port an lrnnx checkpoint), and :func:`c_from_tilde` recovers C.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ... import _checks
+from ..._backend import namespace, resolve_impl
+from . import _generic as G
+from ._lengths import kernel_lengths
+
+__all__ = [
+    "dplr_kernel", "DPLRKernelOut", "dplr_dense", "c_tilde", "c_from_tilde", "double_length",
+    "dplr_step_setup", "dplr_step", "dplr_default_state", "dplr_forward_state",
+    "DenseStep", "LinearStep", "DiagonalStep", "STEP_MODES",
+]
+
+STEP_MODES = ("dense", "linear", "diagonal")
+
+
+class DPLRKernelOut(NamedTuple):
+    k: object
+    k_state: object
+
+
+class DenseStep(NamedTuple):
+    """x' = dA x + dB u, y = Re(dC x'); state (batch, H, N)."""
+    dA: object
+    dB: object
+    dC: object
+
+
+class LinearStep(NamedTuple):
+    """Woodbury bilinear step on the half state (batch, H, N/2); y = Re(dC x'), dC = 2 C."""
+    D: object
+    E: object
+    P: object
+    R: object
+    B: object
+    dC: object
+
+
+class DiagonalStep(NamedTuple):
+    """Eigenbasis of dA: x' = dA ⊙ x + dB u, y = Re(dC x'); state (batch, H, N)."""
+    dA: object
+    dB: object
+    dC: object
+
+
+class _Params(NamedTuple):
+    xp: object
+    A: object
+    B: object
+    C: object
+    P: object
+    dt: object
+    state: object
+    cdt: object
+
+
+def _prepare(A, B, C, P, dt, state=None, *, need_B=True, C_name="C"):
+    names = ("A", "B", C_name, "P", "dt", "state")
+    xp = namespace(A, B, C, P, dt, state, names=names)
+    _checks.check_array_dtype(xp, "A", A, allow_real=False)
+    _checks.check_ndim("A", A, 2, "(H, N/2)")
+    H, N2 = A.shape
+    if B is not None:
+        _checks.check_array_dtype(xp, "B", B)
+        if B.ndim == 3:
+            _checks.check_shape("B", B, (1, H, N2), "(1, H, N/2) or (H, N/2)")
+            B = xp.reshape(B, (H, N2))
+        _checks.check_shape("B", B, (H, N2), "(H, N/2)")
+    elif need_B:
+        raise ValueError("B is required")
+    if C is not None:
+        _checks.check_array_dtype(xp, C_name, C)
+        _checks.check_ndim(C_name, C, 3, "(channels, H, N/2)")
+        _checks.check_shape(C_name, C, (None, H, N2), "(channels, H, N/2)")
+    if P is not None:
+        _checks.check_array_dtype(xp, "P", P)
+        _checks.check_ndim("P", P, 3, "(rank, H, N/2)")
+        _checks.check_shape("P", P, (None, H, N2), "(rank, H, N/2)")
+        if P.shape[0] == 0:
+            P = None
+    _checks.check_array_dtype(xp, "dt", dt, allow_complex=False)
+    if tuple(dt.shape) not in ((H,), (H, 1)):
+        raise ValueError(f"dt must have shape (H,) or (H, 1) with H={H} (one step per channel; "
+                         f"the DPLR matrix is not diagonal), got {tuple(dt.shape)}")
+    dt = xp.reshape(dt, (H, 1))
+    for name, a in (("A", A), ("B", B), (C_name, C), ("P", P), ("dt", dt)):
+        _checks.check_finite(xp, name, a)
+    if not bool(xp.all(dt > 0)):
+        raise ValueError("dt must be positive")
+    if state is not None:
+        _checks.check_array_dtype(xp, "state", state)
+        _checks.check_ndim("state", state, 3, "(batch, H, N/2) or (batch, H, N)")
+        if state.shape[1] != H or state.shape[2] not in (N2, 2 * N2):
+            raise ValueError(f"state must have shape (batch, {H}, {N2}) or (batch, {H}, "
+                             f"{2 * N2}), got {tuple(state.shape)}")
+    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, A, B, C, P, dt, state))
+    rdt = _checks.real_dtype_of(xp, cdt)
+    cast = (lambda a: None if a is None else (a if a.dtype == cdt else xp.astype(a, cdt)))
+    dt = dt if dt.dtype == rdt else xp.astype(dt, rdt)
+    return _Params(xp, cast(A), cast(B), cast(C), cast(P), dt, cast(state), cdt)
+
+
+def _check_rate(rate):
+    rate = float(rate)
+    if not rate > 0 or rate != rate or rate == float("inf"):
+        raise ValueError(f"rate must be a positive finite number, got {rate}")
+    return rate
+
+
+def dplr_kernel(A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_kernel=None,
+                impl="auto"):
+    r"""S4 DPLR convolution kernel (lrnnx ``S4Kernel.forward``) as a pure function.
+
+    Parameters
+    ----------
+    A : complex array, shape (H, N/2)
+        Diagonal part Λ (already -f_re(A_real) - i f_im(A_imag), repeated to H).
+    B : array, shape (H, N/2) or (1, H, N/2)
+    C : array, shape (channels, H, N/2)
+        The plain output matrix, or C̃ with ``C_is_tilde=True`` (what lrnnx stores after its
+        first forward; then ``l_kernel`` is the length it was made for).
+    P : array, shape (rank, H, N/2), or None (rank 0)
+        Low-rank factor; Q = P̄, so A_full = diag(Λ, Λ̄) - P_f P_f^H.
+    dt : real array, shape (H,) or (H, 1)
+        Time steps (already transformed; ``rate`` is applied here).
+    L : int
+        Number of kernel taps returned.
+    rate : float, default 1.0
+        Relative sampling rate: Δ -> Δ·rate, continuous length round(rate L).
+    state : array, shape (batch, H, N/2) or (batch, H, N), optional
+        State before step 0 (half: conjugate pairs implied).
+    C_is_tilde, l_kernel
+        See ``C``; with plain C, ``l_kernel`` (lrnnx's ``l_max``) fixes the C̃ length, doubled
+        as lrnnx does until it covers round(rate L). Default: round(rate L).
+    impl : {"auto", "cuda", "generic", "reference"}
+        Passed to the Cauchy product; ``reference`` runs the float64 dense-power oracle.
+
+    Returns
+    -------
+    DPLRKernelOut
+        ``k`` real (channels, H, L); ``k_state`` real (batch, channels, H, L) or None.
+
+    Notes
+    -----
+    Bilinear discretisation of A_full: Ā = (2/Δ - A)^{-1}(2/Δ + A), B̄ = (2/Δ - A)^{-1} 2B. At
+    rate 1 the kernel is exactly :math:`k_l = C_f \bar A^l \bar B` (real by conjugate symmetry)
+    and :math:`k^{state}_l = C_f \bar A^{l+1} s`. In general (rate ≠ 1, or a C̃ made for a longer
+    length) :math:`k_l = \mathrm{Re}\,\tilde C_f (I-\bar A'^{L_d})^{-1}\bar A'^l \bar B'` with Ā', B̄'
+    at Δ·rate and L_d = round(l_kernel / rate), which is what lrnnx computes. Evaluated with the
+    symmetric Cauchy product at the L_d/2 + 1 bilinear nodes, Woodbury for the rank-r term
+    (closed forms for rank 1 and 2, small solves for rank > 2), the 2/(1+ω) factor, and irfft.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops.s4_kernel import dplr_kernel
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); B = np.ones((1, 2), complex)
+    >>> C = np.ones((1, 1, 2), complex); P = 0.3 * np.ones((1, 1, 2), complex)
+    >>> dplr_kernel(A, B, C, P, np.array([0.1]), 8).k.shape
+    (1, 1, 8)
+    """
+    L = _checks.check_positive_int("L", L, 1)
+    rate = _check_rate(rate)
+    p = _prepare(A, B, C, P, dt, state)
+    if C_is_tilde and l_kernel is None:
+        raise ValueError("l_kernel is required when C_is_tilde=True "
+                         "(the length C̃ was made for)")
+    if l_kernel is not None:
+        l_kernel = _checks.check_positive_int("l_kernel", l_kernel, 1)
+    xp = p.xp
+    if resolve_impl(impl, xp, what="dplr_kernel") == "reference":
+        from ... import testing
+        from ._ref import dplr_kernel_ref
+
+        h = [testing.to_numpy(a) for a in (p.A, p.B, p.C, p.P, p.dt, p.state)]
+        k, ks = dplr_kernel_ref(*h[:5], L, rate=rate, state=h[5], C_is_tilde=C_is_tilde,
+                                l_kernel=l_kernel)
+        rdt = _checks.real_dtype_of(xp, p.cdt)
+        return DPLRKernelOut(xp.asarray(k, dtype=rdt),
+                             None if ks is None else xp.asarray(ks, dtype=rdt))
+    lk, Ld = kernel_lengths(L, rate, l_kernel, C_is_tilde)
+    if C_is_tilde:
+        Ct, l0 = p.C, l_kernel
+        while l0 < lk:
+            Ct = G.double_length(xp, Ct, p.A, p.P, p.dt, l0)
+            l0 *= 2
+    else:
+        Ct = G.c_tilde(xp, p.A, p.C, p.P, p.dt, lk)
+    dt_r = p.dt * rate
+    k = G.kernel(xp, p.A, p.B, Ct, p.P, dt_r, L, Ld, p.state, impl=impl)
+    nb = 0 if p.state is None else p.state.shape[0]
+    return DPLRKernelOut(k[nb, ...], k[:nb, ...] if nb else None)
+
+
+def dplr_dense(A, P, B, dt):
+    r"""Dense bilinear discretisation of the DPLR system in the conj-expanded basis.
+
+    Returns ``(dA, dB)``: complex (H, N, N) and (H, N), N = 2·(N/2), with
+    :math:`A_f = \mathrm{diag}(\Lambda,\bar\Lambda) - P_f P_f^H`, :math:`P_f = [P, \bar P]`,
+    :math:`\bar A = (2/\Delta - A_f)^{-1}(2/\Delta + A_f)`,
+    :math:`\bar B = (2/\Delta - A_f)^{-1}\, 2 B_f`, by linear solves (lrnnx steps the identity
+    basis through its Woodbury step instead; same matrix).
+    """
+    p = _prepare(A, B, None, P, dt)
+    return G.dense(p.xp, p.A, p.P, p.B, p.dt)
+
+
+def c_tilde(A, C, P, dt, L):
+    r""":math:`\tilde C = C (I - \bar A^L)`, computed on the full basis and truncated to N/2.
+
+    What lrnnx's ``_setup_C(L)`` writes into its C parameter on the first forward; returned
+    here instead (C is not modified).
+    """
+    L = _checks.check_positive_int("L", L, 0)
+    p = _prepare(A, None, C, P, dt, need_B=False)
+    return G.c_tilde(p.xp, p.A, p.C, p.P, p.dt, L)
+
+
+def c_from_tilde(C_tilde, A, P, dt, L):
+    r"""Recover C from C̃ = C (I - Ā^L) (e.g. from an lrnnx checkpoint with ``l_kernel`` = L)."""
+    L = _checks.check_positive_int("L", L, 1)
+    p = _prepare(A, None, C_tilde, P, dt, need_B=False, C_name="C_tilde")
+    return G.c_from_tilde(p.xp, p.C, p.A, p.P, p.dt, L)
+
+
+def double_length(C_tilde, A, P, dt, l_kernel):
+    r"""lrnnx's length doubling: C̃ (I + Ā^{l}) (= C (I - Ā^{2l})). Returns (C̃', 2 l)."""
+    l_kernel = _checks.check_positive_int("l_kernel", l_kernel, 1)
+    p = _prepare(A, None, C_tilde, P, dt, need_B=False, C_name="C_tilde")
+    return G.double_length(p.xp, p.C, p.A, p.P, p.dt, l_kernel), 2 * l_kernel
+
+
+def dplr_step_setup(A, B, C, P, dt, *, mode="dense", C_is_tilde=False, l_kernel=None):
+    r"""Recurrent form of the DPLR kernel (lrnnx ``S4Kernel._setup_step``), as arrays.
+
+    Parameters
+    ----------
+    A, B, C, P, dt
+        As for :func:`dplr_kernel` (rate 1).
+    mode : {"dense", "linear", "diagonal"}
+        ``dense``: :class:`DenseStep` (dA (H, N, N), dB (H, N), dC = C_f (channels, H, N)).
+        ``linear``: :class:`LinearStep`, the O(N r) Woodbury bilinear step on the half state
+        (D = (2/Δ - Λ)^{-1}, E = 2/Δ + Λ, R = (I + 2 Re(P^H D P))^{-1} P^H D, dC = 2 C).
+        ``diagonal``: :class:`DiagonalStep`, dA = eig(Ā) (H, N), dB = V^{-1} B̄, dC = C_f V.
+    C_is_tilde, l_kernel
+        With ``C_is_tilde=True`` C is C̃ for length ``l_kernel`` and C is recovered first (as
+        lrnnx's dC = (I - Ā^{l_kernel})^{-T} C̃).
+
+    Returns
+    -------
+    DenseStep | LinearStep | DiagonalStep
+        Use with :func:`dplr_step` and :func:`dplr_default_state`. Iterating the step L times
+        equals the convolution with ``dplr_kernel(..., L)``.
+    """
+    _checks.check_option("mode", mode, STEP_MODES)
+    p = _prepare(A, B, C, P, dt)
+    xp = p.xp
+    C = p.C
+    if C_is_tilde:
+        if l_kernel is None:
+            raise ValueError("l_kernel is required when C_is_tilde=True")
+        C = G.c_from_tilde(xp, C, p.A, p.P, p.dt, _checks.check_positive_int("l_kernel",
+                                                                            l_kernel, 1))
+    if mode == "linear":
+        D, E, R = G.linear_setup(xp, p.A, p.B, p.P, p.dt)
+        return LinearStep(D, E, p.P, R, p.B, 2 * C)
+    dA, dB = G.dense(xp, p.A, p.P, p.B, p.dt)
+    dC = G.expand(xp, C)
+    if mode == "dense":
+        return DenseStep(dA, dB, dC)
+    lam, V = G.eig(xp, dA)
+    dB = xp.linalg.solve(V, dB[..., None])[..., 0]
+    return DiagonalStep(lam, dB, G._row_times(xp, dC, V))
+
+
+def dplr_default_state(setup, batch):
+    """Zero state for ``setup``: (batch, H, N) for dense/diagonal, (batch, H, N/2) for linear."""
+    batch = _checks.check_positive_int("batch", batch, 0)
+    ref = setup.D if isinstance(setup, LinearStep) else setup.dB
+    xp = namespace(ref)
+    return xp.zeros((batch,) + tuple(ref.shape), dtype=ref.dtype)
+
+
+def dplr_step(u, state, setup):
+    r"""One recurrent step of the DPLR SSM; returns ``(y, new_state)`` (nothing is mutated).
+
+    Parameters
+    ----------
+    u : real array, shape (batch, H)
+    state : complex array, (batch, H, N) (dense, diagonal) or (batch, H, N/2) (linear)
+    setup : DenseStep | LinearStep | DiagonalStep from :func:`dplr_step_setup`
+
+    Returns
+    -------
+    y : real array, shape (batch, channels, H)
+        Re(dC · x').
+    new_state : complex array, shape of ``state``
+    """
+    if not isinstance(setup, (DenseStep, LinearStep, DiagonalStep)):
+        raise TypeError(f"setup must come from dplr_step_setup, got {type(setup).__name__}")
+    xp = namespace(u, state, names=("u", "state"))
+    _checks.check_array_dtype(xp, "u", u, allow_complex=False)
+    _checks.check_ndim("u", u, 2, "(batch, H)")
+    want = (u.shape[0],) + tuple((setup.D if isinstance(setup, LinearStep) else setup.dB).shape)
+    _checks.check_shape("state", state, want, "(batch, H, state size of this step mode)")
+    cd = setup.dC.dtype
+    x = state if state.dtype == cd else xp.astype(state, cd)
+    uc = xp.astype(u, cd)
+    if isinstance(setup, DenseStep):
+        new = xp.matmul(setup.dA, x[..., None])[..., 0] + setup.dB * uc[..., None]
+    elif isinstance(setup, DiagonalStep):
+        new = setup.dA * x + setup.dB * uc[..., None]
+    else:
+        new = G.linear_step(xp, u, x, setup.D, setup.E, setup.P, setup.R, setup.B)
+    y = xp.real(xp.sum(setup.dC[None, ...] * new[:, None, ...], axis=-1))
+    return y, new
+
+
+def dplr_forward_state(u, state, dA, dB):
+    r"""State after running the dense recurrence over ``u`` (lrnnx ``S4Kernel.forward_state``).
+
+    Parameters
+    ----------
+    u : real array, shape (batch, H, L)
+    state : complex array, (batch, H, N/2) or (batch, H, N), or None (zero)
+    dA, dB : arrays from :func:`dplr_dense` (or a dense :func:`dplr_step_setup`)
+
+    Returns
+    -------
+    new_state : same size as ``state`` (N if ``state`` is None)
+
+    Notes
+    -----
+    :math:`x_L = \bar A^L x + \sum_{l<L}\bar A^{L-1-l}\bar B u_l`, with both terms from
+    ``power(L, dA, v)`` on the reversed, B̄-weighted input (O(log L) batched matmuls).
+    """
+    from ..power import power
+
+    xp = namespace(u, state, dA, dB, names=("u", "state", "dA", "dB"))
+    _checks.check_array_dtype(xp, "u", u, allow_complex=False)
+    _checks.check_ndim("u", u, 3, "(batch, H, L)")
+    H, N = dB.shape
+    _checks.check_shape("dA", dA, (H, N, N), "(H, N, N)")
+    if u.shape[1] != H:
+        raise ValueError(f"u must have shape (batch, {H}, L), got {tuple(u.shape)}")
+    L = u.shape[-1]
+    v = dB[None, :, :, None] * xp.astype(xp.flip(u, axis=-1), dB.dtype)[:, :, None, :]
+    AL, s = power(L, dA, v)
+    if state is None:
+        return s
+    half = state.shape[-1] == N // 2
+    x = G.expand(xp, state) if half else state
+    _checks.check_shape("state", x, (u.shape[0], H, N), "(batch, H, N/2) or (batch, H, N)")
+    new = xp.matmul(AL, xp.astype(x, dB.dtype)[..., None])[..., 0] + s
+    return new[..., : N // 2] if half else new

@@ -1,0 +1,32 @@
+"""S4 DPLR kernel generation: steady state (C̃ given) and with the C̃ set-up (dense powers)."""
+
+import numpy as np
+
+from ... import testing
+from ..._harness import Bench, Case, Work
+from ._api import c_tilde, dplr_kernel
+
+
+def _make(xp, dtype, H, N2, L, rank=1):
+    rng = np.random.default_rng(0)
+    rdt = "float32" if dtype == "complex64" else "float64"
+    cx = (lambda *s: rng.standard_normal(s) + 1j * rng.standard_normal(s))
+    A = testing.from_numpy(xp, -0.5 + 1j * np.pi * np.arange(N2) * np.ones((H, 1)), dtype)
+    B, C = testing.from_numpy(xp, cx(H, N2), dtype), testing.from_numpy(xp, cx(1, H, N2), dtype)
+    P = testing.from_numpy(xp, 0.3 * cx(rank, H, N2), dtype)
+    dt = testing.from_numpy(xp, np.exp(rng.uniform(np.log(1e-3), np.log(1e-1), H)), rdt)
+    Ct = c_tilde(A, C, P, dt, L)
+    nb, nc = 1 + rank, 1 + rank
+    # Cauchy: one complex division-ish term per (row pair, mode, node); irfft of nb*nc rows.
+    return Case(
+        fwd=lambda: dplr_kernel(A, B, Ct, P, dt, L, C_is_tilde=True, l_kernel=L),
+        fwd_work=Work(bytes=4 * H * L, fma=8 * nb * nc * H * N2 * (L // 2 + 1)),
+        baselines={"with C~ set-up (plain C)": lambda: dplr_kernel(A, B, C, P, dt, L)},
+    )
+
+
+BENCHES = [Bench("dplr_kernel", _make, dtype="complex64", sizes={
+    "small": [dict(H=8, N2=8, L=256)],
+    "cpu": [dict(H=256, N2=32, L=4096)],
+    "gpu": [dict(H=1024, N2=32, L=16384)],
+})]

@@ -1,0 +1,31 @@
+"""S4 DPLR kernel (ranks 1-3, state, rate) against dense powers (``check``)."""
+
+import numpy as np
+
+from ... import testing
+from ..._harness import Check
+from ._api import dplr_kernel
+from ._ref import dplr_kernel_ref
+
+
+def _run(xp, impl, dtype):
+    rng = np.random.default_rng(0)
+    H, N2, L = 3, 8, 64
+    cx = (lambda *s: rng.standard_normal(s) + 1j * rng.standard_normal(s))
+    A = -rng.uniform(0.1, 1, (H, N2)) + 1j * rng.uniform(-5, 5, (H, N2))
+    B, C, s = cx(H, N2), cx(2, H, N2), cx(2, H, N2)
+    dt = rng.uniform(0.01, 0.2, H)
+    rdt = "float32" if dtype == "complex64" else "float64"
+    err, scale = 0.0, 1.0
+    for rank, rate in ((1, 1.0), (2, 0.5), (3, 2.0)):
+        P = 0.5 * cx(rank, H, N2)
+        want = dplr_kernel_ref(A, B, C, P, dt, L, rate=rate, state=s)
+        args = [testing.from_numpy(xp, v, dtype) for v in (A, B, C, P)]
+        got = dplr_kernel(*args, testing.from_numpy(xp, dt, rdt), L, rate=rate,
+                          state=testing.from_numpy(xp, s, dtype), impl=impl)
+        err = max(err, *(float(np.max(np.abs(testing.to_numpy(g) - w))) for g, w in zip(got, want)))
+        scale = max(scale, float(np.abs(want[0]).max()), float(np.abs(want[1]).max()))
+    return err, 30 * testing.tolerance(dtype)[0] * scale
+
+
+CHECKS = [Check("dplr_kernel ranks 1-3 + state + rate", _run, ("complex64", "complex128"))]

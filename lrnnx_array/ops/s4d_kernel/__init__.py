@@ -1,0 +1,14 @@
+"""S4D diagonal kernel (zoh / bilinear) via log-Vandermonde, its state path and step set-up."""
+
+from ._api import (
+    DISCRETIZATIONS,
+    S4DKernelOut,
+    S4DStep,
+    s4d_forward_state,
+    s4d_kernel,
+    s4d_step,
+    s4d_step_setup,
+)
+
+__all__ = ["s4d_kernel", "s4d_step_setup", "s4d_step", "s4d_forward_state",
+           "S4DKernelOut", "S4DStep", "DISCRETIZATIONS"]
