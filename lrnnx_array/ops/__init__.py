@@ -46,6 +46,9 @@ from .s4d_kernel import (
     s4d_step,
     s4d_step_setup,
 )
+from .rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
+from .s7_scan import S7ScanGrads, s7_scan, s7_scan_vjp
+from .selective_state_update import selective_state_update
 from .discretize import DISCRETIZE_FNS, DiscretizeGrads, discretize, discretize_vjp
 
 __all__ = [
@@ -60,5 +63,7 @@ __all__ = [
     "dplr_kernel", "DPLRKernelOut", "dplr_dense", "c_tilde", "c_from_tilde", "double_length",
     "dplr_step_setup", "dplr_step", "dplr_default_state", "dplr_forward_state",
     "DenseStep", "LinearStep", "DiagonalStep",
+    "rglru_scan", "rglru_scan_vjp", "RGLRUScanGrads", "s7_scan", "s7_scan_vjp", "S7ScanGrads",
+    "selective_state_update",
     "s4d_kernel", "S4DKernelOut", "s4d_step_setup", "s4d_step", "S4DStep", "s4d_forward_state",
 ]

@@ -1,0 +1,35 @@
+"""rglru_scan benchmarks: lrnnx's grid (spec §5: B=64, D=64, N=1) and the roofline (§3.3)."""
+
+import numpy as np
+
+from ... import testing
+from ..._harness import Bench, Case, Work
+from ._api import rglru_scan, rglru_scan_vjp
+
+
+def _make(xp, dtype, B, D, L, N=1):
+    rng = np.random.default_rng(0)
+    u = testing.from_numpy(xp, rng.standard_normal((B, D, L)), dtype)
+    delta = testing.from_numpy(xp, 8 / (1 + np.exp(-rng.standard_normal((B, D, L)))), dtype)
+    A = testing.from_numpy(xp, rng.uniform(0.9, 0.999, (D, N)), dtype)
+    dout = testing.from_numpy(xp, rng.standard_normal((B, D, L)), dtype)
+    s = np.dtype(dtype).itemsize
+    n = B * D * L
+    return Case(
+        fwd=lambda: rglru_scan(u, delta, A),
+        bwd=lambda: rglru_scan_vjp(dout, u, delta, A),
+        # fwd reads u, δ and writes y; per state: exp, expm1, sqrt.
+        fwd_work=Work(bytes=3 * s * n, sfu=3 * n * N, fma=8 * n * N),
+        # bwd: checkpointed forward (reads u, δ) + reads u, δ, dout, writes du, dδ.
+        bwd_work=Work(bytes=7 * s * n, sfu=8 * n * N, fma=30 * n * N),
+        baselines={"elementwise_u*delta+u": lambda: u * delta + u},
+    )
+
+
+BENCHES = [
+    Bench("rglru_scan", _make, sizes={
+        "small": [dict(B=2, D=64, L=256)],
+        "cpu": [dict(B=64, D=64, L=1024), dict(B=2, D=8, L=4096), dict(B=8, D=256, L=1024, N=4)],
+        "gpu": [dict(B=64, D=64, L=4096), dict(B=8, D=1536, L=4096), dict(B=8, D=1536, L=4096, N=16)],
+    }),
+]

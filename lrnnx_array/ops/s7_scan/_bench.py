@@ -1,0 +1,39 @@
+"""s7_scan benchmarks: lrnnx's grid (spec §5: H ∈ {8, 64}, N ∈ {16, 32}) and the roofline.
+
+Traffic is dominated by the time-varying B and C (batch·N·H·L each): fwd reads u, A, B, C,
+bias and writes s, y; bwd reads u, A, B, C, s, dout and writes du, dA, dB, dC, dbias.
+"""
+
+import numpy as np
+
+from ... import testing
+from ..._harness import Bench, Case, Work
+from ._api import s7_scan, s7_scan_vjp
+
+
+def _make(xp, dtype, B, H, N, L):
+    rng = np.random.default_rng(0)
+
+    def arr(*shape, scale=1.0, shift=0.0):
+        return testing.from_numpy(xp, shift + scale * rng.standard_normal(shape), dtype)
+
+    u, A = arr(B, H, L), arr(B, N, L, scale=0.02, shift=-0.5)
+    Bm, Cm = arr(B, N, H, L, scale=0.02), arr(B, H, N, L, scale=0.02)
+    bias, dout = arr(B, N, L), arr(B, H, L)
+    s = np.dtype(dtype).itemsize
+    bl = B * L
+    return Case(
+        fwd=lambda: s7_scan(u, A, Bm, Cm, bias),
+        bwd=lambda: s7_scan_vjp(dout, u, A, Bm, Cm, bias),
+        fwd_work=Work(bytes=s * bl * (2 * N * H + 2 * H + 3 * N), fma=2 * bl * N * H),
+        bwd_work=Work(bytes=s * bl * (5 * N * H + 3 * H + 6 * N), fma=4 * bl * N * H),
+    )
+
+
+BENCHES = [
+    Bench("s7_scan", _make, sizes={
+        "small": [dict(B=2, H=8, N=16, L=256)],
+        "cpu": [dict(B=2, H=64, N=32, L=1024), dict(B=64, H=8, N=16, L=1024)],
+        "gpu": [dict(B=64, H=64, N=32, L=4096), dict(B=32, H=32, N=16, L=2048)],
+    }),
+]

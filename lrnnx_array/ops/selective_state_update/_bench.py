@@ -1,0 +1,40 @@
+"""Decode-step benchmarks (spec §5 Triton grid; roofline performance.md §3.4: 2·B·D·N·s)."""
+
+import numpy as np
+
+from ... import testing
+from ..._harness import Bench, Case, Work
+from ._api import selective_state_update
+
+
+def _make(xp, dtype, B, D, N, nh=None, method="mamba"):
+    rng = np.random.default_rng(0)
+    P = D // nh if nh else D
+    lead = (nh,) if nh else ()
+
+    def arr(*shape, lo=None, hi=None):
+        v = rng.standard_normal(shape) if lo is None else rng.uniform(lo, hi, shape)
+        return testing.from_numpy(xp, v, dtype)
+
+    state = arr(B, *lead, P, N)
+    x, dt, z = arr(B, *lead, P), arr(B, *lead, P, lo=0, hi=0.1), arr(B, *lead, P)
+    A = arr(*lead, P, N, lo=-2, hi=-1)
+    Bm, Cm = arr(B, *((1,) if nh else ()), N), arr(B, *((1,) if nh else ()), N)
+    Dp, bias = arr(*lead, P), arr(*lead, P, lo=-4, hi=-3)
+    s = np.dtype(dtype).itemsize
+    return Case(
+        fwd=lambda: selective_state_update(state, x, dt, A, Bm, Cm, Dp, z, bias, True,
+                                           discretization=method),
+        # state read + written, A read (per head, per dim, per n); vectors are O(B·D).
+        fwd_work=Work(bytes=s * (2 * B * D * N + D * N + 6 * B * D), sfu=B * D * N, fma=4 * B * D * N),
+    )
+
+
+BENCHES = [
+    Bench("selective_state_update", _make, sizes={
+        "small": [dict(B=2, D=256, N=16)],
+        "cpu": [dict(B=2, D=2048, N=16), dict(B=2, D=4096, N=64), dict(B=16, D=2048, N=16, nh=32)],
+        "gpu": [dict(B=2, D=4096, N=64), dict(B=32, D=4096, N=16),
+                dict(B=64, D=2048, N=128, nh=32)],
+    }),
+]
