@@ -49,6 +49,15 @@ from .s4d_kernel import (
 from .rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
 from .s7_scan import S7ScanGrads, s7_scan, s7_scan_vjp
 from .selective_state_update import selective_state_update
+from .simplified_scan import (
+    S5InnerGrads,
+    SimplifiedScanGrads,
+    s5_inner,
+    s5_inner_vjp,
+    simplified_scan,
+    simplified_scan_vjp,
+)
+from .simplified_state_update import simplified_state_update
 from .discretize import DISCRETIZE_FNS, DiscretizeGrads, discretize, discretize_vjp
 
 __all__ = [
@@ -65,5 +74,7 @@ __all__ = [
     "DenseStep", "LinearStep", "DiagonalStep",
     "rglru_scan", "rglru_scan_vjp", "RGLRUScanGrads", "s7_scan", "s7_scan_vjp", "S7ScanGrads",
     "selective_state_update",
+    "simplified_scan", "simplified_scan_vjp", "SimplifiedScanGrads",
+    "s5_inner", "s5_inner_vjp", "S5InnerGrads", "simplified_state_update",
     "s4d_kernel", "S4DKernelOut", "s4d_step_setup", "s4d_step", "S4DStep", "s4d_forward_state",
 ]

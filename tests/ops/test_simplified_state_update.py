@@ -1,0 +1,167 @@
+"""simplified_state_update: reference by hand, every impl vs reference, step iterated L times ==
+scan, lrnnx's grid (slow), bad input."""
+
+import numpy as np
+import pytest
+
+from lrnnx_array import testing
+from lrnnx_array.ops.simplified_scan import s5_inner, simplified_scan
+from lrnnx_array.ops.simplified_scan._init_hippo import make_s5_params
+from lrnnx_array.ops.simplified_state_update import simplified_state_update
+from lrnnx_array.ops.simplified_state_update._ref import simplified_state_update_ref
+
+DISCS = ["bilinear", "zoh", "dirac"]
+
+
+def _cplx(rng, shape):
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+def _lrnnx_problem(rng, Bsz, H, P, *, dt_batched, has_D, has_deltaA):
+    """lrnnx's test distribution (spec §5): dt = 0.1 U, A = -U + 0.1i N, B, C = N + 0.1i N."""
+    dt = 0.1 * rng.uniform(size=(Bsz, P) if dt_batched else (P,))
+    A = -rng.uniform(size=P) + 0.1j * rng.standard_normal(P)
+    B = rng.standard_normal((P, H)) + 0.1j * rng.standard_normal((P, H))
+    C = rng.standard_normal((H, P)) + 0.1j * rng.standard_normal((H, P))
+    D = 0.1 * rng.standard_normal((H, H)) if has_D else None
+    dA = 0.1 * rng.uniform(size=(Bsz, P)) if has_deltaA else None
+    return dict(state=_cplx(rng, (Bsz, P)), x=rng.standard_normal((Bsz, H)), dt=dt, A=A, B=B,
+                C=C, D=D, deltaA=dA)
+
+
+def _to(xp, v, cdt):
+    if v is None:
+        return None
+    rdt = {"complex64": "float32", "complex128": "float64"}[cdt]
+    return testing.from_numpy(xp, v, cdt if np.iscomplexobj(v) else rdt)
+
+
+def test_ref_by_hand(rng):
+    pr = _lrnnx_problem(rng, 2, 3, 4, dt_batched=False, has_D=True, has_deltaA=True)
+    s = pr["state"].copy()
+    y = simplified_state_update_ref(s, pr["x"], pr["dt"], pr["A"], pr["B"], pr["C"], pr["D"],
+                                    pr["deltaA"], "zoh", False)
+    Ab = np.exp(pr["deltaA"] * pr["A"])
+    gb = (np.exp(pr["dt"] * pr["A"]) - 1) / pr["A"]
+    new = Ab * pr["state"] + gb * np.einsum("ph,bh->bp", pr["B"], pr["x"])
+    np.testing.assert_allclose(s, new, rtol=1e-13)
+    want = np.einsum("hp,bp->bh", pr["C"], new).real + np.einsum("hk,bk->bh", pr["D"], pr["x"])
+    np.testing.assert_allclose(y, want, rtol=1e-13)
+
+
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("dt_batched,has_D,has_deltaA,conj_sym",
+                         [(False, False, False, True), (True, True, True, False),
+                          (False, True, True, True), (True, False, False, False)])
+def test_impl_matches_ref(backend_impl, complex_dtype, rng, disc, dt_batched, has_D,
+                          has_deltaA, conj_sym):
+    xp, impl = backend_impl
+    pr = _lrnnx_problem(rng, 3, 40, 16, dt_batched=dt_batched, has_D=has_D,
+                        has_deltaA=has_deltaA)
+    want_s = pr["state"].copy()
+    want_y = simplified_state_update_ref(want_s, pr["x"], pr["dt"], pr["A"], pr["B"], pr["C"],
+                                         pr["D"], pr["deltaA"], disc, conj_sym)
+    X = {k: _to(xp, v, complex_dtype) for k, v in pr.items()}
+    state = X.pop("state")
+    y = simplified_state_update(state, *X.values(), discretization=disc, conj_sym=conj_sym,
+                                impl=impl)
+    rdt = "float32" if complex_dtype == "complex64" else "float64"
+    testing.assert_close(y, testing.from_numpy(xp, want_y, rdt), scale=20)
+    testing.assert_close(state, testing.from_numpy(xp, want_s, complex_dtype), scale=20)
+
+
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("event", [False, True])
+def test_step_iterated_equals_scan(backend_impl, rng, disc, event):
+    """L steps of the decode step reproduce s5_inner, state included (D = diag(d))."""
+    xp, impl = backend_impl
+    Bsz, H, P, L = 2, 8, 16, 23
+    A, B, C, dt, d = make_s5_params(H, P)
+    u = rng.standard_normal((Bsz, H, L))
+    h0 = _cplx(rng, (Bsz, P))
+    tau = rng.uniform(0.5, 2.0, (Bsz, L)) if event else None
+    dA3 = None if tau is None else tau[:, None, :] * dt[None, :, None]
+    c = lambda v: _to(xp, v, "complex128")  # noqa: E731
+    want = s5_inner(*map(c, (u, dt, A, B, C, d)), c(dA3), disc, True, h0=c(h0), impl=impl)
+    _, last = simplified_scan(*map(c, (u, dt, A, B, C)), c(dA3), True, disc, h0=c(h0), impl=impl)
+    state = c(h0)
+    ys = []
+    for t in range(L):
+        dA = None if tau is None else c(tau[:, t:t + 1] * dt[None, :])
+        ys.append(simplified_state_update(state, c(u[:, :, t]), c(dt), c(A), c(B), c(C),
+                                          c(np.diag(d)), dA, disc, True, impl=impl))
+    out = xp.stack(ys, axis=2)
+    testing.assert_close(out, want)
+    testing.assert_close(state, last)
+
+
+def test_large_H_has_no_race(backend_impl, rng):
+    """H = 512 > 128 (lrnnx's tile): the state is updated exactly once."""
+    xp, impl = backend_impl
+    pr = _lrnnx_problem(rng, 2, 512, 16, dt_batched=True, has_D=False, has_deltaA=False)
+    want_s = pr["state"].copy()
+    simplified_state_update_ref(want_s, pr["x"], pr["dt"], pr["A"], pr["B"], pr["C"])
+    X = {k: _to(xp, v, "complex128") for k, v in pr.items()}
+    state = X.pop("state")
+    simplified_state_update(state, *X.values(), impl=impl)
+    testing.assert_close(state, testing.from_numpy(xp, want_s, "complex128"), scale=10)
+
+
+def test_state_of_other_dtype_is_updated_in_place(rng):
+    pr = _lrnnx_problem(rng, 2, 5, 4, dt_batched=False, has_D=False, has_deltaA=False)
+    state = pr.pop("state").astype(np.complex64)
+    before = state.copy()
+    y = simplified_state_update(state, *pr.values())
+    assert y.dtype == np.float64 and state.dtype == np.complex64
+    assert np.abs(state - before).max() > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("H", [256, 272, 512])
+@pytest.mark.parametrize("P", [16, 32, 64])
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("dt_batched", [False, True])
+@pytest.mark.parametrize("has_D", [False, True])
+@pytest.mark.parametrize("has_deltaA", [False, True])
+@pytest.mark.parametrize("conj_sym", [False, True])
+def test_lrnnx_grid(backend_impl, H, P, disc, dt_batched, has_D, has_deltaA, conj_sym):
+    xp, impl = backend_impl
+    rng = np.random.default_rng(0)
+    pr = _lrnnx_problem(rng, 4, H, P, dt_batched=dt_batched, has_D=has_D, has_deltaA=has_deltaA)
+    want_s = pr["state"].copy()
+    want_y = simplified_state_update_ref(want_s, pr["x"], pr["dt"], pr["A"], pr["B"], pr["C"],
+                                         pr["D"], pr["deltaA"], disc, conj_sym)
+    X = {k: _to(xp, v, "complex64") for k, v in pr.items()}
+    state = X.pop("state")
+    y = simplified_state_update(state, *X.values(), discretization=disc, conj_sym=conj_sym,
+                                impl=impl)
+    # lrnnx's tolerance (3e-3, 5e-3) is the loosest allowed.
+    testing.assert_close(y, testing.from_numpy(xp, want_y, "float32"), rtol=3e-3, atol=5e-3)
+    testing.assert_close(state, testing.from_numpy(xp, want_s, "complex64"), rtol=3e-3, atol=5e-3)
+
+
+def _good(rng):
+    return _lrnnx_problem(rng, 2, 5, 4, dt_batched=False, has_D=True, has_deltaA=False)
+
+
+def test_rejects_bad_input(rng):
+    pr = _good(rng)
+    args = lambda **kw: {**pr, **kw}  # noqa: E731
+    with pytest.raises(TypeError, match="state must be complex"):
+        simplified_state_update(**args(state=pr["state"].real))
+    with pytest.raises(TypeError, match="x must be real floating"):
+        simplified_state_update(**args(x=pr["x"] + 0j))
+    with pytest.raises(TypeError, match="dt must have a floating dtype|dt must be real"):
+        simplified_state_update(**args(dt=np.ones(4, np.int32)))
+    with pytest.raises(ValueError, match=r"B must have shape \(P, H\)"):
+        simplified_state_update(**args(B=pr["B"][:, :2]))
+    with pytest.raises(ValueError, match=r"D must have shape \(H, H\)"):
+        simplified_state_update(**args(D=np.ones(5)))
+    with pytest.raises(ValueError, match="dt must have shape"):
+        simplified_state_update(**args(dt=np.ones(3)))
+    with pytest.raises(ValueError, match="discretization must be one of"):
+        simplified_state_update(**args(), discretization="mamba")
+    A = pr["A"].copy()
+    A[1] = np.inf
+    with pytest.raises(ValueError, match="A must be finite"):
+        simplified_state_update(**args(A=A))
