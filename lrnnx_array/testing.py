@@ -60,10 +60,11 @@ def assert_close(actual, desired, *, rtol=None, atol=None, scale: float = 1.0, e
                  check_dtype: bool = True, check_namespace: bool = True):
     """Assert ``actual`` matches ``desired`` after matching namespace, dtype, shape and device.
 
-    ``desired`` may be a NumPy oracle result in float64/complex128: then namespace and dtype are
-    compared against ``desired``'s only when it is not NumPy, and the dtype of ``actual`` must be
-    the dtype the caller expects (pass ``check_dtype=False`` when comparing across precisions).
-    Default tolerances come from :data:`TOLERANCES` for ``actual``'s dtype, times ``scale``.
+    Put a NumPy oracle on the backend under test first (``from_numpy(xp, want, dtype)``): the
+    namespace and device checks are what make a silent NumPy fallback on a CuPy row fail. Pass
+    ``check_namespace=False`` / ``check_dtype=False`` only to compare across libraries/precisions.
+    Default tolerances come from :data:`TOLERANCES` for ``actual``'s dtype, times ``scale``; the
+    error message reports the count of mismatches and the max abs error.
     """
     prefix = f"{err_msg}: " if err_msg else ""
     if actual is None or desired is None:
