@@ -11,6 +11,13 @@ def check_option(name: str, value, allowed: Iterable) -> None:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
+def check_bool(name: str, value, hint: str = "") -> None:
+    """Flags must be real bools (an array here usually means a positional argument slipped)."""
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+        extra = f"; {hint}" if hint else ""
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}{extra}")
+
+
 def check_array_dtype(
     xp, name: str, x, *, allow_real: bool = True, allow_complex: bool = True
 ) -> None:

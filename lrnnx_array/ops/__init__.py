@@ -46,6 +46,7 @@ from .s4d_kernel import (
     s4d_step,
     s4d_step_setup,
 )
+from .selective_scan import SelectiveScanGrads, selective_scan, selective_scan_vjp
 from .rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
 from .s7_scan import S7ScanGrads, s7_scan, s7_scan_vjp
 from .selective_state_update import selective_state_update
@@ -72,6 +73,7 @@ __all__ = [
     "dplr_kernel", "DPLRKernelOut", "dplr_dense", "c_tilde", "c_from_tilde", "double_length",
     "dplr_step_setup", "dplr_step", "dplr_default_state", "dplr_forward_state",
     "DenseStep", "LinearStep", "DiagonalStep",
+    "selective_scan", "selective_scan_vjp", "SelectiveScanGrads",
     "rglru_scan", "rglru_scan_vjp", "RGLRUScanGrads", "s7_scan", "s7_scan_vjp", "S7ScanGrads",
     "selective_state_update",
     "simplified_scan", "simplified_scan_vjp", "SimplifiedScanGrads",

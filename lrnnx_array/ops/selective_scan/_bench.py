@@ -1,0 +1,96 @@
+"""selective_scan benchmarks: the issue's CPU target and the roofline of performance.md §3.1.
+
+cpu: B=2 D=256 L=1024 N=16, variable B/C, mamba, float32 (issue target <= 40 ms on a 2-core
+machine; lrnnx's torch reference takes 172 ms there) and lrnnx's deltaA test shape.
+gpu: B=8 D=1536 L=2048 N=16 variable B/C with z (issue: fwd >= 60 %, bwd >= 40 % of the
+roofline) and lrnnx's benchmark grid B=32 D=256 L in {512, 2048}.
+"""
+
+import math
+
+import numpy as np
+
+from ... import testing
+from ..._harness import Bench, Case, Work
+from ._api import selective_scan, selective_scan_vjp
+
+
+def _naive_numpy(u, dt, A, B, C):
+    """lrnnx-ref-style NumPy loop: materialises (B, D, L, N) Ā and B̄u, then loops over L."""
+    dA = np.exp(np.einsum("bdl,dn->bdln", dt, A))
+    dBu = np.einsum("bdl,bnl,bdl->bdln", dt, B, u)
+    h = np.zeros((u.shape[0], u.shape[1], A.shape[1]), dtype=u.dtype)
+    y = np.empty(u.shape, dtype=u.dtype)
+    for t in range(u.shape[2]):
+        h = dA[:, :, t] * h + dBu[:, :, t]
+        y[:, :, t] = np.einsum("bdn,bn->bd", h, C[:, :, t])
+    return y
+
+
+def _make(xp, dtype, Bsz, Dm, L, N, z=False, G=1, method="mamba", deltaA=False):
+    rng = np.random.default_rng(0)
+
+    def put(x):
+        return testing.from_numpy(xp, x, dtype)
+
+    var = (Bsz, N, L) if G == 1 else (Bsz, G, N, L)
+    host = dict(
+        u=rng.standard_normal((Bsz, Dm, L)),
+        delta=rng.uniform(-3, 0, (Bsz, Dm, L)),
+        A=-np.broadcast_to(np.arange(1.0, N + 1), (Dm, N)).copy(),
+        B=rng.standard_normal(var),
+        C=rng.standard_normal(var),
+        D=np.ones(Dm),
+        z=rng.standard_normal((Bsz, Dm, L)) if z else None,
+        delta_bias=rng.uniform(-4, -2, Dm),
+    )
+    args = [
+        None if host[k] is None else put(host[k])
+        for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
+    ]
+    kw = dict(
+        delta_softplus=True,
+        discretization=method,
+        deltaA=put(0.5 * rng.uniform(size=(Bsz, Dm, L))) if deltaA else None,
+    )
+    dout = put(rng.standard_normal((Bsz, Dm, L)))
+    s = np.dtype(dtype).itemsize
+    nz = 1 if z else 0
+    bdl, bgnl = Bsz * Dm * L, Bsz * G * N * L
+    fwd_bytes = s * ((3 + 2 * nz) * bdl + 2 * bgnl) + Bsz * Dm * math.ceil(L / 2048) * N * 8
+    bwd_bytes = s * (5 + 3 * nz) * bdl + 2 * bgnl * (s + 8)
+    sfu = Bsz * Dm * L * N
+    baselines = {}
+    if xp.__name__.endswith("numpy") and G == 1 and method == "mamba" and not z and not deltaA:
+        h = {k: np.asarray(v, dtype=dtype) for k, v in host.items() if v is not None}
+        dt = np.logaddexp(0, h["delta"] + h["delta_bias"][:, None]).astype(dtype)
+        baselines["naive_numpy_loop"] = lambda: _naive_numpy(h["u"], dt, h["A"], h["B"], h["C"])
+    return Case(
+        fwd=lambda: selective_scan(*args, **kw),
+        bwd=lambda: selective_scan_vjp(dout, *args, **kw),
+        # The issue's yardstick: max(T_mem, T_sfu) with one exp per state element (the backward
+        # kernel computes two: the checkpoint pass and the in-chunk recompute).
+        fwd_work=Work(bytes=fwd_bytes, sfu=sfu),
+        bwd_work=Work(bytes=bwd_bytes, sfu=sfu),
+        baselines=baselines,
+    )
+
+
+BENCHES = [
+    Bench(
+        "selective_scan",
+        _make,
+        sizes={
+            "small": [dict(Bsz=2, Dm=16, L=128, N=8)],
+            "cpu": [
+                dict(Bsz=2, Dm=256, L=1024, N=16),
+                dict(Bsz=2, Dm=128, L=1024, N=64, z=True, deltaA=True, method="zoh"),
+            ],
+            "gpu": [
+                dict(Bsz=8, Dm=1536, L=2048, N=16, z=True),
+                dict(Bsz=32, Dm=256, L=2048, N=16, z=True),
+                dict(Bsz=32, Dm=256, L=512, N=16, z=True),
+            ],
+        },
+    ),
+]
