@@ -19,13 +19,14 @@ def _fwd(cp, v, z, w, mode):
     B, N = v.shape
     L = z.shape[0]
     dt = v.dtype
-    out = cp.zeros((B, L), dtype=dt)
-    if B == 0 or L == 0 or N == 0:
-        return out
-    v, z, w = (cp.ascontiguousarray(a, dtype=dt) for a in (v, z, w))
-    ntiles = -(-L // (_THREADS * _ITEMS))
-    fn = get_function(SOURCE, f"lrnnx_cauchy_fwd<{ctype(dt)}>", NAME_EXPRESSIONS)
+    # Allocations, module load and launch all on the inputs' device (not the current one).
     with v.device:
+        out = cp.zeros((B, L), dtype=dt)
+        if B == 0 or L == 0 or N == 0:
+            return out
+        v, z, w = (cp.ascontiguousarray(a, dtype=dt) for a in (v, z, w))
+        ntiles = -(-L // (_THREADS * _ITEMS))
+        fn = get_function(SOURCE, f"lrnnx_cauchy_fwd<{ctype(dt)}>", NAME_EXPRESSIONS)
         fn((B * ntiles,), (_THREADS,), (v, z, w, out, np.int64(B), np.int64(N), np.int64(L),
                                         np.int32(mode)))
     return out
@@ -46,22 +47,22 @@ def cauchy_bwd_cuda(g, v, z, w, need_dz=True):
     L = z.shape[0]
     dt = v.dtype
     dz = None
-    if B == 0 or L == 0 or N == 0:
-        zero = cp.zeros((B, N), dtype=dt)
-        return zero, (cp.zeros((L,), dtype=dt) if need_dz else None), zero.copy()
-    g, v, z, w = (cp.ascontiguousarray(a, dtype=dt) for a in (g, v, z, w))
-    nchunks = -(-L // _BWD_CHUNK)
-    ntn = -(-N // 32)
-    pdv = cp.empty((B, nchunks, N), dtype=dt)
-    ps2 = cp.empty((B, nchunks, N), dtype=dt)
-    fn = get_function(SOURCE, f"lrnnx_cauchy_bwd<{ctype(dt)}>", NAME_EXPRESSIONS)
     with v.device:
+        if B == 0 or L == 0 or N == 0:
+            zero = cp.zeros((B, N), dtype=dt)
+            return zero, (cp.zeros((L,), dtype=dt) if need_dz else None), zero.copy()
+        g, v, z, w = (cp.ascontiguousarray(a, dtype=dt) for a in (g, v, z, w))
+        nchunks = -(-L // _BWD_CHUNK)
+        ntn = -(-N // 32)
+        pdv = cp.empty((B, nchunks, N), dtype=dt)
+        ps2 = cp.empty((B, nchunks, N), dtype=dt)
+        fn = get_function(SOURCE, f"lrnnx_cauchy_bwd<{ctype(dt)}>", NAME_EXPRESSIONS)
         fn((B * ntn * nchunks,), (_BWD_THREADS,),
            (g, z, w, pdv, ps2, np.int64(B), np.int64(N), np.int64(L)))
-    dv = pdv.sum(axis=1) if nchunks > 1 else pdv[:, 0, :]
-    s2 = ps2.sum(axis=1) if nchunks > 1 else ps2[:, 0, :]
-    dw = cp.conj(v) * s2
-    if need_dz:
-        S = _fwd(cp, v, z, w, 1)  # sum_n v r1^2 + conj(v) r2^2
-        dz = -(g * cp.conj(S)).sum(axis=0)
+        dv = pdv.sum(axis=1) if nchunks > 1 else pdv[:, 0, :]
+        s2 = ps2.sum(axis=1) if nchunks > 1 else ps2[:, 0, :]
+        dw = cp.conj(v) * s2
+        if need_dz:
+            S = _fwd(cp, v, z, w, 1)  # sum_n v r1^2 + conj(v) r2^2
+            dz = -(g * cp.conj(S)).sum(axis=0)
     return dv, dz, dw

@@ -23,13 +23,14 @@ def diag_scan_cuda(a, b, h0, *, reverse=False):
 
     R, L = b.shape
     dt = b.dtype
-    a, b = _contig(cp, a, dt), _contig(cp, b, dt)
-    h = cp.empty((R, L), dtype=dt)
-    if R == 0 or L == 0:
-        return h
-    h0_arg = _contig(cp, h0, dt) if h0 is not None else h
-    fn = get_function(SOURCE, f"lrnnx_diag_scan_fwd<{ctype(dt)}>", NAME_EXPRESSIONS)
+    # Everything (allocations, module load, launch) on the inputs' device, not the current one.
     with b.device:
+        a, b = _contig(cp, a, dt), _contig(cp, b, dt)
+        h = cp.empty((R, L), dtype=dt)
+        if R == 0 or L == 0:
+            return h
+        h0_arg = _contig(cp, h0, dt) if h0 is not None else h
+        fn = get_function(SOURCE, f"lrnnx_diag_scan_fwd<{ctype(dt)}>", NAME_EXPRESSIONS)
         fn((R,), (_THREADS,), (a, b, h0_arg, h, np.int64(R), np.int64(L),
                                np.int32(h0 is not None), np.int32(bool(reverse))))
     return h
@@ -41,17 +42,17 @@ def diag_scan_bwd_cuda(dh, a, b, h0, dlast, *, reverse=False):
 
     R, L = b.shape
     dt = b.dtype
-    h = diag_scan_cuda(a, b, h0, reverse=reverse)
-    a, dh = _contig(cp, a, dt), _contig(cp, dh, dt)
-    da = cp.empty((R, L), dtype=dt)
-    db = cp.empty((R, L), dtype=dt)
-    dh0 = cp.zeros((R,), dtype=dt) if h0 is not None else None
-    if R == 0 or L == 0:
-        return da, db, dh0
-    h0_arg = _contig(cp, h0, dt) if h0 is not None else h
-    dl_arg = _contig(cp, dlast, dt) if dlast is not None else h
-    fn = get_function(SOURCE, f"lrnnx_diag_scan_bwd<{ctype(dt)}>", NAME_EXPRESSIONS)
     with b.device:
+        h = diag_scan_cuda(a, b, h0, reverse=reverse)
+        a, dh = _contig(cp, a, dt), _contig(cp, dh, dt)
+        da = cp.empty((R, L), dtype=dt)
+        db = cp.empty((R, L), dtype=dt)
+        dh0 = cp.zeros((R,), dtype=dt) if h0 is not None else None
+        if R == 0 or L == 0:
+            return da, db, dh0
+        h0_arg = _contig(cp, h0, dt) if h0 is not None else h
+        dl_arg = _contig(cp, dlast, dt) if dlast is not None else h
+        fn = get_function(SOURCE, f"lrnnx_diag_scan_bwd<{ctype(dt)}>", NAME_EXPRESSIONS)
         fn((R,), (_THREADS,), (a, h, h0_arg, dh, dl_arg, da, db,
                                dh0 if dh0 is not None else h, np.int64(R), np.int64(L),
                                np.int32(h0 is not None), np.int32(dlast is not None),

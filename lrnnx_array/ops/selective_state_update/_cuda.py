@@ -34,12 +34,6 @@ def selective_state_update_cuda(state, idx, x, dt, A, B, C, D, z, dt_bias, delta
     def cast(v, dtype):
         return None if v is None else (v if v.dtype == dtype else v.astype(dtype))
 
-    x, dt, z, deltaA, D, dt_bias = (cast(v, R) for v in (x, dt, z, deltaA, D, dt_bias))
-    A, B, C = (cast(v, T) for v in (A, B, C))
-    out = cp.empty((Bsz, nh, P), dtype=R)
-    if out.size == 0:
-        return out.astype(rt, copy=False)
-    idx_arg = cp.ascontiguousarray(idx, dtype=cp.int64) if idx is not None else out
     ss = [np.int64(s // state.itemsize) for s in state.strides]
     if not headed:
         ss = [ss[0], np.int64(0), ss[1], ss[2]]
@@ -47,8 +41,16 @@ def selective_state_update_cuda(state, idx, x, dt, A, B, C, D, z, dt_bias, delta
     while lanes < min(N, 32):
         lanes *= 2
     blocks = -(-(Bsz * nh * P * lanes) // _THREADS)
-    fn = get_function(SOURCE, f"lrnnx_selective_state_update_step<{ctype(T)}>", NAME_EXPRESSIONS)
+    # Casts, allocations, module load and launch on the state's device (not the current one).
     with state.device:
+        x, dt, z, deltaA, D, dt_bias = (cast(v, R) for v in (x, dt, z, deltaA, D, dt_bias))
+        A, B, C = (cast(v, T) for v in (A, B, C))
+        out = cp.empty((Bsz, nh, P), dtype=R)
+        if out.size == 0:
+            return out.astype(rt, copy=False)
+        idx_arg = cp.ascontiguousarray(idx, dtype=cp.int64) if idx is not None else out
+        fn = get_function(SOURCE, f"lrnnx_selective_state_update_step<{ctype(T)}>",
+                          NAME_EXPRESSIONS)
         fn((int(blocks),), (_THREADS,), (
             state, idx_arg, x, dt, A, B, C,
             D if D is not None else x, z if z is not None else x,
@@ -60,4 +62,4 @@ def selective_state_update_cuda(state, idx, x, dt, A, B, C, D, z, dt_bias, delta
             np.int32(idx is not None), np.int32(D is not None), np.int32(z is not None),
             np.int32(dt_bias is not None), np.int32(deltaA is not None), np.int32(bool(softplus)),
             np.int32(method)))
-    return out if out.dtype == rt else out.astype(rt)
+        return out if out.dtype == rt else out.astype(rt)

@@ -21,14 +21,15 @@ def vand_cuda(c, x, L, *, real2):
 
     B, N = c.shape
     dt = c.dtype
-    rdt = np.float32 if dt == np.complex64 else np.float64
-    out = cp.zeros((B, L), dtype=rdt if real2 else dt)
-    if B == 0 or L == 0 or N == 0:
-        return out
-    c, x = cp.ascontiguousarray(c, dtype=dt), cp.ascontiguousarray(x, dtype=dt)
-    ntiles = -(-L // (_THREADS * _ITEMS))
-    fn = get_function(SOURCE, f"lrnnx_vand_fwd<{ctype(dt)}>", NAME_EXPRESSIONS)
+    rdt = np.dtype(np.float32 if dt == np.complex64 else np.float64)  # a dtype: ctype() needs .name
+    # Allocations, module load and launch all on the inputs' device (not the current one).
     with c.device:
+        out = cp.zeros((B, L), dtype=rdt if real2 else dt)
+        if B == 0 or L == 0 or N == 0:
+            return out
+        c, x = cp.ascontiguousarray(c, dtype=dt), cp.ascontiguousarray(x, dtype=dt)
+        ntiles = -(-L // (_THREADS * _ITEMS))
+        fn = get_function(SOURCE, f"lrnnx_vand_fwd<{ctype(dt)}>", NAME_EXPRESSIONS)
         fn((B * ntiles,), (_THREADS,), (c, x, out if real2 else c, c if real2 else out,
                                         np.int64(B), np.int64(N), np.int64(L), np.int32(real2)))
     return out
@@ -43,20 +44,20 @@ def vand_t_cuda(u, x, N, *, weighted, dtype=None):
 
     B, L = u.shape
     dt = np.dtype(dtype) if dtype is not None else x.dtype
-    rdt = np.float32 if dt == np.complex64 else np.float64
+    rdt = np.dtype(np.float32 if dt == np.complex64 else np.float64)  # a dtype: ctype() needs .name
     udt = dt if u.dtype.kind == "c" else rdt
-    if B == 0 or L == 0 or N == 0:
-        z = cp.zeros((B, N), dtype=dt)
-        return z, (z.copy() if weighted else None)
-    u, x = cp.ascontiguousarray(u, dtype=udt), cp.ascontiguousarray(x, dtype=dt)
-    nchunks = -(-L // _T_CHUNK)
-    ntn = -(-N // 32)
-    p0 = cp.empty((B, nchunks, N), dtype=dt)
-    p1 = cp.empty((B, nchunks, N), dtype=dt) if weighted else p0
-    fn = get_function(SOURCE, f"lrnnx_vand_t<{ctype(dt)}, {ctype(udt)}>", NAME_EXPRESSIONS)
     with x.device:
+        if B == 0 or L == 0 or N == 0:
+            z = cp.zeros((B, N), dtype=dt)
+            return z, (z.copy() if weighted else None)
+        u, x = cp.ascontiguousarray(u, dtype=udt), cp.ascontiguousarray(x, dtype=dt)
+        nchunks = -(-L // _T_CHUNK)
+        ntn = -(-N // 32)
+        p0 = cp.empty((B, nchunks, N), dtype=dt)
+        p1 = cp.empty((B, nchunks, N), dtype=dt) if weighted else p0
+        fn = get_function(SOURCE, f"lrnnx_vand_t<{ctype(dt)}, {ctype(udt)}>", NAME_EXPRESSIONS)
         fn((B * ntn * nchunks,), (_T_THREADS,),
            (u, x, p0, p1, np.int64(B), np.int64(N), np.int64(L), np.int32(weighted)))
-    s0 = p0.sum(axis=1) if nchunks > 1 else p0[:, 0, :]
-    s1 = (p1.sum(axis=1) if nchunks > 1 else p1[:, 0, :]) if weighted else None
+        s0 = p0.sum(axis=1) if nchunks > 1 else p0[:, 0, :]
+        s1 = (p1.sum(axis=1) if nchunks > 1 else p1[:, 0, :]) if weighted else None
     return s0, s1
