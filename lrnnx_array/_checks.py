@@ -85,9 +85,16 @@ def check_positive_int(name: str, value, minimum: int = 1) -> int:
 
 
 def result_dtype(xp, *arrays):
-    """Common floating dtype of the non-None arrays (array-API promotion rules)."""
+    """Common floating dtype of the non-None arrays (array-API promotion rules).
+
+    float16 computes in float32 (no kernel or oracle is instantiated at half precision, and
+    recurrences lose everything in 11-bit mantissas).
+    """
     present = [a for a in arrays if a is not None]
-    return xp.result_type(*present)
+    dt = xp.result_type(*present)
+    if getattr(xp, "float16", None) is not None and dt == xp.float16:
+        return xp.float32
+    return dt
 
 
 def real_dtype_of(xp, dtype):

@@ -92,6 +92,16 @@ __device__ __forceinline__ T block_sum(T v, T* smem) {
 }
 
 // Numerically safe special functions shared by the discretizations.
+__device__ __forceinline__ float expm1_(float x) { return expm1f(x); }
+__device__ __forceinline__ double expm1_(double x) { return expm1(x); }
+// Complex expm1 without the cancellation of exp(x) - 1 at small |x| (NumPy's formula):
+// e^{a+ib} - 1 = expm1(a) cos b - 2 sin^2(b/2) + i e^a sin b.
+template <typename R> __device__ __forceinline__ complex<R> expm1_(complex<R> x) {
+  const R a = x.real(), b = x.imag();
+  const R sh = sin(b * R(0.5));
+  return complex<R>(expm1(a) * cos(b) - R(2) * sh * sh, exp(a) * sin(b));
+}
+
 template <typename R> __device__ __forceinline__ R softplus_(R x) {
   // Same threshold rule as lrnnx/torch: identity above 20.
   return x <= R(20) ? log1p(exp(x)) : x;

@@ -45,9 +45,6 @@ template <typename R> __device__ __forceinline__ complex<R> shfl_idx_(complex<R>
 __device__ __forceinline__ float exp_(float x) { return expf(x); }
 __device__ __forceinline__ double exp_(double x) { return exp(x); }
 template <typename R> __device__ __forceinline__ complex<R> exp_(complex<R> x) { return exp(x); }
-__device__ __forceinline__ float expm1_(float x) { return expm1f(x); }
-__device__ __forceinline__ double expm1_(double x) { return expm1(x); }
-template <typename R> __device__ __forceinline__ complex<R> expm1_(complex<R> x) { return exp(x) - complex<R>(1); }
 __device__ __forceinline__ bool small_(float x) { return fabsf(x) < 1e-2f; }
 __device__ __forceinline__ bool small_(double x) { return fabs(x) < 1e-2; }
 template <typename R> __device__ __forceinline__ bool small_(complex<R> x) { return norm(x) < R(1e-4); }

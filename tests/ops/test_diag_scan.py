@@ -233,3 +233,24 @@ def test_generic_matches_ref_random_shapes(lead, L, a_const, with_h0, reverse, s
 def test_rejects_python_scalar_h0():
     with pytest.raises(TypeError, match="h0 must be an array, got float"):
         diag_scan(np.ones(3), np.ones(3), 2.0)
+
+
+def test_float16_computes_in_float32(backend_impl):
+    xp, impl = backend_impl
+    if not hasattr(xp, "float16"):
+        pytest.skip("no float16 in this namespace")
+    a = testing.from_numpy(xp, np.full((2, 9), 0.5), "float16")
+    b = testing.from_numpy(xp, np.ones((2, 9)), "float16")
+    out = diag_scan(a, b, impl=impl)
+    assert out.dtype == xp.float32
+    testing.assert_close(out, testing.from_numpy(xp, diag_scan_ref(np.full((2, 9), 0.5), np.ones((2, 9))), "float32"))
+
+
+def test_empty_sequence(backend_impl):
+    xp, impl = backend_impl
+    a = xp.zeros((3, 0), dtype=xp.float64)
+    h0 = testing.from_numpy(xp, np.arange(3.0))
+    assert tuple(diag_scan(a, a, h0, impl=impl).shape) == (3, 0)
+    g = diag_scan_vjp(a, a, a, h0, dlast_state=testing.from_numpy(xp, np.ones(3)), impl=impl)
+    assert tuple(g.da.shape) == (3, 0) and tuple(g.db.shape) == (3, 0)
+    testing.assert_close(g.dh0, testing.from_numpy(xp, np.ones(3)))

@@ -95,6 +95,8 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
     """
     xp, shape, dtype = _prepare(a, b, h0)
     impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="diag_scan")
+    if shape[-1] == 0:
+        return xp.zeros(shape, dtype=dtype)
     if impl == "reference":
         from ._ref import diag_scan_ref
 
@@ -138,6 +140,15 @@ def diag_scan_vjp(dh, a, b, h0=None, *, reverse=False, dlast_state=None, impl="a
     """
     xp, shape, dtype = _prepare(a, b, h0, dh, dlast_state)
     impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="diag_scan_vjp")
+    if shape[-1] == 0:
+        # No steps: the final state is h0 itself, so its cotangent passes straight through.
+        zero = xp.zeros(shape, dtype=dtype)
+        dh0 = None
+        if h0 is not None:
+            g = zero[..., 0] if dlast_state is None else xp.broadcast_to(
+                xp.astype(dlast_state, dtype), shape[:-1])
+            dh0 = _reduce_to(xp, g, h0)
+        return DiagScanGrads(_reduce_to(xp, zero, a), _reduce_to(xp, zero, b), dh0)
     if impl == "reference":
         from ._ref import diag_scan_vjp_ref
 
