@@ -40,9 +40,7 @@ def check_ndim(name: str, x, ndims: int | Sequence[int], desc: str = "") -> None
     if x.ndim not in ok:
         want = " or ".join(str(n) for n in ok)
         extra = f" {desc}" if desc else ""
-        raise ValueError(
-            f"{name} must have {want} dimensions{extra}, got shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"{name} must have {want} dimensions{extra}, got shape {tuple(x.shape)}")
 
 
 def check_shape(name: str, x, expected: Sequence[int | None], desc: str = "") -> None:
@@ -50,7 +48,12 @@ def check_shape(name: str, x, expected: Sequence[int | None], desc: str = "") ->
     shape = tuple(x.shape)
     exp = tuple(expected)
     if len(shape) != len(exp) or any(e is not None and e != s for e, s in zip(exp, shape)):
-        want = "(" + ", ".join("?" if e is None else str(e) for e in exp) + ("," if len(exp) == 1 else "") + ")"
+        want = (
+            "("
+            + ", ".join("?" if e is None else str(e) for e in exp)
+            + ("," if len(exp) == 1 else "")
+            + ")"
+        )
         extra = f" {desc}" if desc else ""
         raise ValueError(f"{name} must have shape{extra} {want}, got {shape}")
 
@@ -59,9 +62,7 @@ def check_broadcastable(name: str, x, shape: Sequence[int], desc: str = "") -> N
     """Require that ``x`` broadcasts to ``shape`` without growing it."""
     xs = tuple(x.shape)
     target = tuple(shape)
-    ok = len(xs) <= len(target) and all(
-        s == 1 or s == t for s, t in zip(xs[::-1], target[::-1])
-    )
+    ok = len(xs) <= len(target) and all(s == 1 or s == t for s, t in zip(xs[::-1], target[::-1]))
     if not ok:
         extra = f" {desc}" if desc else ""
         raise ValueError(f"{name} with shape {xs} does not broadcast to{extra} {target}")

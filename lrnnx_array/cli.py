@@ -12,8 +12,16 @@ def _versions() -> dict:
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for pkg in ("lrnnx_array", "numpy", "scipy", "array-api-compat", "array-api-strict",
-                "cupy-cuda12x", "cupy-cuda13x", "torch"):
+    for pkg in (
+        "lrnnx_array",
+        "numpy",
+        "scipy",
+        "array-api-compat",
+        "array-api-strict",
+        "cupy-cuda12x",
+        "cupy-cuda13x",
+        "torch",
+    ):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -27,13 +35,17 @@ def cmd_info(args) -> int:
     print("lrnnx_array info")
     for k, v in _versions().items():
         print(f"  {k:18s} {v}")
-    print(f"  backends           {', '.join(testing.available_backends(list(testing.ALL_BACKENDS)))}")
+    print(
+        f"  backends           {', '.join(testing.available_backends(list(testing.ALL_BACKENDS)))}"
+    )
     if _cuda.cuda_available():
         import cupy
 
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-        print(f"  GPU                {props['name'].decode()} (sm_{props['major']}{props['minor']}, "
-              f"{props['multiProcessorCount']} SMs)")
+        print(
+            f"  GPU                {props['name'].decode()} (sm_{props['major']}{props['minor']}, "
+            f"{props['multiProcessorCount']} SMs)"
+        )
     else:
         print("  GPU                none usable (CPU paths only)")
     st = _cuda.cache_status()
@@ -47,7 +59,11 @@ def cmd_check(args) -> int:
 
     backends = testing.available_backends(args.backend.split(",") if args.backend else None)
     rows, failed = [], 0
-    checks = [c for c in _harness.all_checks() if not args.ops or any(o in c.name for o in args.ops.split(","))]
+    checks = [
+        c
+        for c in _harness.all_checks()
+        if not args.ops or any(o in c.name for o in args.ops.split(","))
+    ]
     for chk in checks:
         for be in backends:
             xp = testing.backend_namespace(be)
@@ -58,11 +74,19 @@ def cmd_check(args) -> int:
                         ok = err <= tol
                         status = "ok" if ok else "FAIL"
                     except Exception as exc:  # report, keep going
-                        err, tol, ok, status = float("nan"), float("nan"), False, f"ERROR {type(exc).__name__}: {exc}"
+                        err, tol, ok, status = (
+                            float("nan"),
+                            float("nan"),
+                            False,
+                            f"ERROR {type(exc).__name__}: {exc}",
+                        )
                     failed += not ok
                     rows.append((chk.name, be, impl, dt, err, tol, status))
     w = max([len(r[0]) for r in rows] + [5])
-    print(f"{'check':{w}s}  {'backend':16s} {'impl':8s} {'dtype':10s} {'max err':>10s} {'tol':>10s}  status")
+    print(
+        f"{'check':{w}s}  {'backend':16s} {'impl':8s} {'dtype':10s} "
+        f"{'max err':>10s} {'tol':>10s}  status"
+    )
     for name, be, impl, dt, err, tol, status in rows:
         print(f"{name:{w}s}  {be:16s} {impl:8s} {dt:10s} {err:10.2e} {tol:10.2e}  {status}")
     print(f"{len(rows) - failed} passed, {failed} failed")
@@ -98,7 +122,11 @@ def cmd_bench(args) -> int:
 
     xp = testing.backend_namespace(args.backend)
     size_label = args.size or ("gpu" if args.backend == "cupy" else "cpu")
-    benches = [b for b in _harness.all_benches() if not args.ops or any(o in b.name for o in args.ops.split(","))]
+    benches = [
+        b
+        for b in _harness.all_benches()
+        if not args.ops or any(o in b.name for o in args.ops.split(","))
+    ]
     jobs = [(b, s) for b in benches for s in b.sizes.get(size_label, [])]
     results = []
     for i, (b, size) in enumerate(jobs, 1):
@@ -149,7 +177,9 @@ def _write(path: str, rows: list[dict]):
     if path.endswith(".csv"):
         import csv
 
-        keys = sorted({k for r in rows for k in r}, key=lambda k: (k not in ("op", "backend", "dtype"), k))
+        keys = sorted(
+            {k for r in rows for k in r}, key=lambda k: (k not in ("op", "backend", "dtype"), k)
+        )
         with open(path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys)
             w.writeheader()

@@ -26,7 +26,9 @@ TOLERANCES = {
 
 
 def _dtype_name(dtype) -> str:
-    return np.dtype(str(dtype).split(".")[-1]).name if not isinstance(dtype, np.dtype) else dtype.name
+    return (
+        np.dtype(str(dtype).split(".")[-1]).name if not isinstance(dtype, np.dtype) else dtype.name
+    )
 
 
 def tolerance(dtype, scale: float = 1.0) -> tuple[float, float]:
@@ -53,11 +55,25 @@ def to_numpy(x):
 
 def _namespace_name(x) -> str:
     mod = type(x).__module__.split(".")[0]
-    return {"numpy": "numpy", "cupy": "cupy", "array_api_strict": "array_api_strict", "torch": "torch"}.get(mod, mod)
+    return {
+        "numpy": "numpy",
+        "cupy": "cupy",
+        "array_api_strict": "array_api_strict",
+        "torch": "torch",
+    }.get(mod, mod)
 
 
-def assert_close(actual, desired, *, rtol=None, atol=None, scale: float = 1.0, err_msg: str = "",
-                 check_dtype: bool = True, check_namespace: bool = True):
+def assert_close(
+    actual,
+    desired,
+    *,
+    rtol=None,
+    atol=None,
+    scale: float = 1.0,
+    err_msg: str = "",
+    check_dtype: bool = True,
+    check_namespace: bool = True,
+):
     """Assert ``actual`` matches ``desired`` after matching namespace, dtype, shape and device.
 
     Put a NumPy oracle on the backend under test first (``from_numpy(xp, want, dtype)``): the
@@ -68,7 +84,9 @@ def assert_close(actual, desired, *, rtol=None, atol=None, scale: float = 1.0, e
     """
     prefix = f"{err_msg}: " if err_msg else ""
     if actual is None or desired is None:
-        assert actual is None and desired is None, f"{prefix}one side is None ({actual!r} vs {desired!r})"
+        assert actual is None and desired is None, (
+            f"{prefix}one side is None ({actual!r} vs {desired!r})"
+        )
         return
     if check_namespace:
         na, nd = _namespace_name(actual), _namespace_name(desired)
@@ -105,8 +123,19 @@ def _inner(g, y) -> float:
     return float(np.real(np.vdot(np.asarray(g).ravel(), np.asarray(y).ravel())))
 
 
-def check_vjp(f, f_vjp, primals, *, wrt=None, eps: float = 1e-6, rtol: float = 1e-6,
-              atol: float = 1e-9, n_dirs: int = 2, seed: int = 0, cotangents=None):
+def check_vjp(
+    f,
+    f_vjp,
+    primals,
+    *,
+    wrt=None,
+    eps: float = 1e-6,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    n_dirs: int = 2,
+    seed: int = 0,
+    cotangents=None,
+):
     """Check a VJP against central finite differences along random directions.
 
     Parameters
@@ -133,8 +162,14 @@ def check_vjp(f, f_vjp, primals, *, wrt=None, eps: float = 1e-6, rtol: float = 1
         cotangents = tuple(None if o is None else _randn_like(rng, o) for o in outs)
     cot_arg = cotangents if isinstance(out0, tuple) else cotangents[0]
     grads = list(f_vjp(cot_arg, *primals))
-    assert len(grads) >= len(primals), f"VJP returned {len(grads)} gradients for {len(primals)} primals"
-    idx = list(wrt) if wrt is not None else [i for i, g in enumerate(grads[: len(primals)]) if g is not None]
+    assert len(grads) >= len(primals), (
+        f"VJP returned {len(grads)} gradients for {len(primals)} primals"
+    )
+    idx = (
+        list(wrt)
+        if wrt is not None
+        else [i for i, g in enumerate(grads[: len(primals)]) if g is not None]
+    )
     for i in idx:
         p, g = primals[i], grads[i]
         assert g is not None, f"VJP gave no gradient for primal {i}"
@@ -150,7 +185,9 @@ def check_vjp(f, f_vjp, primals, *, wrt=None, eps: float = 1e-6, rtol: float = 1
             def loss(t, i=i, v=v):
                 ps = list(primals)
                 ps[i] = primals[i] + t * v
-                return sum(_inner(c, o) for c, o in zip(cotangents, as_tuple(f(*ps))) if o is not None)
+                return sum(
+                    _inner(c, o) for c, o in zip(cotangents, as_tuple(f(*ps))) if o is not None
+                )
 
             numeric = (loss(eps) - loss(-eps)) / (2 * eps)
             analytic = _inner(grads[i], v)
@@ -222,7 +259,9 @@ def backend_namespace(name: str):
 
 def impls_for(name: str) -> list[str]:
     """The implementations a backend runs (reference is NumPy-only, cuda CuPy-only)."""
-    return {"numpy": ["generic"], "array_api_strict": ["generic"], "cupy": ["cuda", "generic"]}[name]
+    return {"numpy": ["generic"], "array_api_strict": ["generic"], "cupy": ["cuda", "generic"]}[
+        name
+    ]
 
 
 def from_numpy(xp, x, dtype=None):
@@ -231,7 +270,9 @@ def from_numpy(xp, x, dtype=None):
         return None
     x = np.asarray(x)
     if dtype is not None:
-        x = x.astype(np.dtype(str(dtype).split(".")[-1]) if not isinstance(dtype, np.dtype) else dtype)
+        x = x.astype(
+            np.dtype(str(dtype).split(".")[-1]) if not isinstance(dtype, np.dtype) else dtype
+        )
     return xp.asarray(x)
 
 

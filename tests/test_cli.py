@@ -6,7 +6,9 @@ import sys
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "lrnnx_array", *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "lrnnx_array", *args], capture_output=True, text=True
+    )
 
 
 def test_info():

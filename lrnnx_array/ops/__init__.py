@@ -1,16 +1,8 @@
 """Differentiable ops: each ``op`` has an ``op_vjp`` (and ``op_step`` where lrnnx has one)."""
 
-from .diag_scan import DiagScanGrads, diag_scan, diag_scan_vjp
 from .cauchy import CauchyGrads, cauchy, cauchy_vjp
-from .power import power
-from .vandermonde import (
-    LogVandermondeGrads,
-    LogVandermondeTransposeGrads,
-    log_vandermonde,
-    log_vandermonde_transpose,
-    log_vandermonde_transpose_vjp,
-    log_vandermonde_vjp,
-)
+from .diag_scan import DiagScanGrads, diag_scan, diag_scan_vjp
+from .discretize import DISCRETIZE_FNS, DiscretizeGrads, discretize, discretize_vjp
 from .fft_conv import (
     ChannelConvGrads,
     FFTConvGrads,
@@ -23,6 +15,8 @@ from .fft_conv import (
     ssm_conv,
     ssm_conv_vjp,
 )
+from .power import power
+from .rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
 from .s4_kernel import (
     DenseStep,
     DiagonalStep,
@@ -46,9 +40,8 @@ from .s4d_kernel import (
     s4d_step,
     s4d_step_setup,
 )
-from .selective_scan import SelectiveScanGrads, selective_scan, selective_scan_vjp
-from .rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
 from .s7_scan import S7ScanGrads, s7_scan, s7_scan_vjp
+from .selective_scan import SelectiveScanGrads, selective_scan, selective_scan_vjp
 from .selective_state_update import selective_state_update
 from .simplified_scan import (
     S5InnerGrads,
@@ -59,7 +52,14 @@ from .simplified_scan import (
     simplified_scan_vjp,
 )
 from .simplified_state_update import simplified_state_update
-from .discretize import DISCRETIZE_FNS, DiscretizeGrads, discretize, discretize_vjp
+from .vandermonde import (
+    LogVandermondeGrads,
+    LogVandermondeTransposeGrads,
+    log_vandermonde,
+    log_vandermonde_transpose,
+    log_vandermonde_transpose_vjp,
+    log_vandermonde_vjp,
+)
 
 __all__ = [
     "diag_scan", "diag_scan_vjp", "DiagScanGrads",

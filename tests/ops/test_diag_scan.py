@@ -67,7 +67,9 @@ def test_ref_vjp_real_gate_complex_input(rng):
     b = rng.standard_normal((2, 5)) + 1j * rng.standard_normal((2, 5))
     da, db, _ = diag_scan_vjp_ref(np.ones((2, 5), complex), a, b)
     assert not np.iscomplexobj(da) and np.iscomplexobj(db)
-    testing.check_vjp(lambda a, b: diag_scan_ref(a, b), lambda c, a, b: diag_scan_vjp_ref(c, a, b)[:2], (a, b))
+    testing.check_vjp(
+        lambda a, b: diag_scan_ref(a, b), lambda c, a, b: diag_scan_vjp_ref(c, a, b)[:2], (a, b)
+    )
 
 
 # ---- tier 3: every impl on every backend and dtype against the reference -------------------
@@ -83,11 +85,20 @@ def test_impl_matches_ref(backend_impl, dtype, rng, lead, L, reverse):
     got = diag_scan(A, Bx, H0, reverse=reverse, impl=impl)
     testing.assert_close(got, testing.from_numpy(xp, want, dtype), scale=4)
 
-    dh = rng.standard_normal(want.shape) + (1j * rng.standard_normal(want.shape) if dtype.startswith("c") else 0)
+    dh = rng.standard_normal(want.shape) + (
+        1j * rng.standard_normal(want.shape) if dtype.startswith("c") else 0
+    )
     dl = dh[..., 0] * 0.5
     want_g = diag_scan_vjp_ref(dh, a, b, h0, reverse=reverse, dlast_state=dl)
-    got_g = diag_scan_vjp(testing.from_numpy(xp, dh, dtype), A, Bx, H0, reverse=reverse,
-                          dlast_state=testing.from_numpy(xp, dl, dtype), impl=impl)
+    got_g = diag_scan_vjp(
+        testing.from_numpy(xp, dh, dtype),
+        A,
+        Bx,
+        H0,
+        reverse=reverse,
+        dlast_state=testing.from_numpy(xp, dl, dtype),
+        impl=impl,
+    )
     for name, g, w in zip(got_g._fields, got_g, want_g):
         testing.assert_close(g, testing.from_numpy(xp, w, dtype), scale=8, err_msg=name)
 
@@ -124,7 +135,8 @@ def test_linear_in_input(backend_impl, rng):
     A = testing.from_numpy(xp, a)
     lhs = diag_scan(A, testing.from_numpy(xp, 2.0 * b1 - 3.0 * b2), impl=impl)
     rhs = 2.0 * diag_scan(A, testing.from_numpy(xp, b1), impl=impl) - 3.0 * diag_scan(
-        A, testing.from_numpy(xp, b2), impl=impl)
+        A, testing.from_numpy(xp, b2), impl=impl
+    )
     testing.assert_close(lhs, rhs)
 
 
@@ -219,10 +231,14 @@ def test_generic_matches_ref_random_shapes(lead, L, a_const, with_h0, reverse, s
     b = r.standard_normal(lead + (L,))
     h0 = r.standard_normal(lead) if with_h0 else None
     got = diag_scan(a, b, h0, reverse=reverse, impl="generic")
-    np.testing.assert_allclose(got, diag_scan_ref(a, b, h0, reverse=reverse), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        got, diag_scan_ref(a, b, h0, reverse=reverse), rtol=1e-12, atol=1e-12
+    )
     dh = r.standard_normal(got.shape)
-    for g, w in zip(diag_scan_vjp(dh, a, b, h0, reverse=reverse, impl="generic"),
-                    diag_scan_vjp_ref(dh, a, b, h0, reverse=reverse)):
+    for g, w in zip(
+        diag_scan_vjp(dh, a, b, h0, reverse=reverse, impl="generic"),
+        diag_scan_vjp_ref(dh, a, b, h0, reverse=reverse),
+    ):
         if w is None:
             assert g is None
         else:
@@ -243,7 +259,9 @@ def test_float16_computes_in_float32(backend_impl):
     b = testing.from_numpy(xp, np.ones((2, 9)), "float16")
     out = diag_scan(a, b, impl=impl)
     assert out.dtype == xp.float32
-    testing.assert_close(out, testing.from_numpy(xp, diag_scan_ref(np.full((2, 9), 0.5), np.ones((2, 9))), "float32"))
+    testing.assert_close(
+        out, testing.from_numpy(xp, diag_scan_ref(np.full((2, 9), 0.5), np.ones((2, 9))), "float32")
+    )
 
 
 def test_empty_sequence(backend_impl):

@@ -12,8 +12,16 @@ from lrnnx_array.ops.s7_scan._ref import s7_scan_ref, s7_scan_vjp_ref
 SIZES = [(1, 4, 1, 1), (2, 4, 4, 8), (2, 8, 4, 67), (1, 4, 1, 600), (1, 2, 2, 1100)]
 # lrnnx float32 (spec §5): fwd (3e-3, 5e-3), du (6e-3, 2.5e-2), dA (1.5e-2, 5e-2),
 # dB/dC/dbias (1e-3, 1e-3); ours are tighter except where those already are.
-F32 = {"y": (1e-3, 1e-3), "last": (1e-3, 1e-3), "du": (2e-3, 5e-3), "dA": (5e-3, 1e-2),
-       "dB": (1e-3, 1e-3), "dC": (1e-3, 1e-3), "dbias": (1e-3, 1e-3), "dh0": (1e-3, 1e-3)}
+F32 = {
+    "y": (1e-3, 1e-3),
+    "last": (1e-3, 1e-3),
+    "du": (2e-3, 5e-3),
+    "dA": (5e-3, 1e-2),
+    "dB": (1e-3, 1e-3),
+    "dC": (1e-3, 1e-3),
+    "dbias": (1e-3, 1e-3),
+    "dh0": (1e-3, 1e-3),
+}
 
 
 def _data(rng, Bsz, H, N, L):
@@ -48,7 +56,9 @@ def test_ref_matches_lfilter_for_constant_parameters(rng):
     for b in range(Bsz):
         bu = Bc[b] @ u[b]
         for n in range(N):
-            s, _ = scipy.signal.lfilter([1.0], [1.0, -abar[b, n]], bu[n], zi=[abar[b, n] * h0[b, n]])
+            s, _ = scipy.signal.lfilter(
+                [1.0], [1.0, -abar[b, n]], bu[n], zi=[abar[b, n] * h0[b, n]]
+            )
             want[b] += np.outer(Cc[b, :, n], s)
             np.testing.assert_allclose(last[b, n], s[-1], rtol=1e-12)
     np.testing.assert_allclose(y, want, rtol=1e-11, atol=1e-11)
@@ -95,14 +105,21 @@ def test_impl_matches_ref(backend_impl, real_dtype, rng, Bsz, H, N, L):
     got_y, got_last = s7_scan(*args, True, h0=H0, impl=impl)
     for name, g, w in (("y", got_y, y), ("last", got_last, last)):
         rtol, atol = _tol(real_dtype, name)
-        testing.assert_close(g, testing.from_numpy(xp, w, real_dtype), rtol=rtol, atol=atol,
-                             err_msg=name)
-    got_g = s7_scan_vjp(testing.from_numpy(xp, dout, real_dtype), *args, h0=H0,
-                        dlast_state=testing.from_numpy(xp, dlast, real_dtype), impl=impl)
+        testing.assert_close(
+            g, testing.from_numpy(xp, w, real_dtype), rtol=rtol, atol=atol, err_msg=name
+        )
+    got_g = s7_scan_vjp(
+        testing.from_numpy(xp, dout, real_dtype),
+        *args,
+        h0=H0,
+        dlast_state=testing.from_numpy(xp, dlast, real_dtype),
+        impl=impl,
+    )
     for name, g, w in zip(got_g._fields, got_g, want_g):
         rtol, atol = _tol(real_dtype, name)
-        testing.assert_close(g, testing.from_numpy(xp, w, real_dtype), rtol=rtol, atol=atol,
-                             err_msg=name)
+        testing.assert_close(
+            g, testing.from_numpy(xp, w, real_dtype), rtol=rtol, atol=atol, err_msg=name
+        )
 
 
 def test_vjp_without_bias_h0_or_dlast(backend_impl, rng):
@@ -126,8 +143,11 @@ def test_reference_impl_keeps_input_dtype(rng):
 def test_zero_in_zero_out(backend_impl, rng):
     xp, impl = backend_impl
     _, A, B, C, _, _ = _data(rng, 2, 3, 2, 30)
-    y = s7_scan(xp.zeros((2, 3, 30), dtype=xp.float64),
-                *(testing.from_numpy(xp, v) for v in (A, B, C)), impl=impl)
+    y = s7_scan(
+        xp.zeros((2, 3, 30), dtype=xp.float64),
+        *(testing.from_numpy(xp, v) for v in (A, B, C)),
+        impl=impl,
+    )
     assert float(xp.max(xp.abs(y))) == 0.0
 
 
@@ -138,7 +158,8 @@ def test_linear_in_input(backend_impl, rng):
     p = [testing.from_numpy(xp, v) for v in (A, B, C)]
     lhs = s7_scan(testing.from_numpy(xp, 2 * u1 - 3 * u2), *p, impl=impl)
     rhs = 2 * s7_scan(testing.from_numpy(xp, u1), *p, impl=impl) - 3 * s7_scan(
-        testing.from_numpy(xp, u2), *p, impl=impl)
+        testing.from_numpy(xp, u2), *p, impl=impl
+    )
     testing.assert_close(lhs, rhs, scale=10)
 
 
@@ -147,10 +168,26 @@ def test_chunk_consistency(backend_impl, rng, split):
     xp, impl = backend_impl
     u, A, B, C, bias, h0 = (testing.from_numpy(xp, v) for v in _data(rng, 1, 2, 2, 700))
     full, last = s7_scan(u, A, B, C, bias, True, h0=h0, impl=impl)
-    y1, l1 = s7_scan(u[..., :split], A[..., :split], B[..., :split], C[..., :split],
-                     bias[..., :split], True, h0=h0, impl=impl)
-    y2, l2 = s7_scan(u[..., split:], A[..., split:], B[..., split:], C[..., split:],
-                     bias[..., split:], True, h0=l1, impl=impl)
+    y1, l1 = s7_scan(
+        u[..., :split],
+        A[..., :split],
+        B[..., :split],
+        C[..., :split],
+        bias[..., :split],
+        True,
+        h0=h0,
+        impl=impl,
+    )
+    y2, l2 = s7_scan(
+        u[..., split:],
+        A[..., split:],
+        B[..., split:],
+        C[..., split:],
+        bias[..., split:],
+        True,
+        h0=l1,
+        impl=impl,
+    )
     testing.assert_close(xp.concat([y1, y2], axis=-1), full, scale=10)
     testing.assert_close(l2, last, scale=10)
 
@@ -210,13 +247,24 @@ def test_lrnnx_grid_float32(backend_impl, Bsz, H, N, L):
     y = s7_scan_ref(u, A, B, C, bias)
     dout = rng.standard_normal(y.shape)
     args = [testing.from_numpy(xp, v, "float32") for v in (u, A, B, C, bias)]
-    testing.assert_close(s7_scan(*args, impl=impl), testing.from_numpy(xp, y, "float32"),
-                         rtol=3e-3, atol=5e-3)
+    testing.assert_close(
+        s7_scan(*args, impl=impl), testing.from_numpy(xp, y, "float32"), rtol=3e-3, atol=5e-3
+    )
     got = s7_scan_vjp(testing.from_numpy(xp, dout, "float32"), *args, impl=impl)
     want = s7_scan_vjp_ref(dout, u, A, B, C, bias)
-    lrnnx_tol = {"du": (6e-3, 2.5e-2), "dA": (1.5e-2, 5e-2), "dB": (1e-3, 1e-3),
-                 "dC": (1e-3, 1e-3), "dbias": (1e-3, 1e-3)}
+    lrnnx_tol = {
+        "du": (6e-3, 2.5e-2),
+        "dA": (1.5e-2, 5e-2),
+        "dB": (1e-3, 1e-3),
+        "dC": (1e-3, 1e-3),
+        "dbias": (1e-3, 1e-3),
+    }
     for name, (rtol, atol) in lrnnx_tol.items():
         w = want[got._fields.index(name)]
-        testing.assert_close(getattr(got, name), testing.from_numpy(xp, w, "float32"),
-                             rtol=rtol, atol=atol, err_msg=name)
+        testing.assert_close(
+            getattr(got, name),
+            testing.from_numpy(xp, w, "float32"),
+            rtol=rtol,
+            atol=atol,
+            err_msg=name,
+        )

@@ -626,5 +626,7 @@ def test_lrnnx_positional_deltaA_is_caught():
     rng = np.random.default_rng(0)
     u = rng.standard_normal((1, 2, 5))
     A, Bc = -np.ones((2, 3)), np.ones((2, 3))
-    with pytest.raises(TypeError, match="delta_softplus must be a bool.*deltaA before delta_softplus"):
+    with pytest.raises(
+        TypeError, match="delta_softplus must be a bool.*deltaA before delta_softplus"
+    ):
         selective_scan(u, np.abs(u), A, Bc, Bc, None, None, None, np.abs(u))

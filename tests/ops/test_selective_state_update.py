@@ -17,8 +17,9 @@ COMPLEX_OK = ("zoh", "bilinear", "dirac", "mamba")
 F32 = (1e-4, 1e-4)
 
 
-def _case(rng, method, *, Bsz=2, nh=None, P=8, N=4, G=1, cplx=False, rows=None, tie=False,
-          deltaA=False):
+def _case(
+    rng, method, *, Bsz=2, nh=None, P=8, N=4, G=1, cplx=False, rows=None, tie=False, deltaA=False
+):
     """lrnnx-style data: dt = 0.1·U... here U(0, 0.5) with dt_bias = U − 4 and softplus."""
     lead = (nh,) if nh else ()
     state = rng.standard_normal(((rows or Bsz), *lead, P, N))
@@ -47,26 +48,57 @@ def _run(xp, impl, dtype, case, method, idx=None, softplus=True):
     cplx_dt = {"float32": "complex64", "float64": "complex128"}[dtype]
     conv = {}
     for k, v in case.items():
-        conv[k] = None if v is None else testing.from_numpy(
-            xp, v, cplx_dt if np.iscomplexobj(v) else dtype)
+        conv[k] = (
+            None
+            if v is None
+            else testing.from_numpy(xp, v, cplx_dt if np.iscomplexobj(v) else dtype)
+        )
     st = conv.pop("state")
     I = None if idx is None else testing.from_numpy(xp, idx)
-    out = ssu(st, conv["x"], conv["dt"], conv["A"], conv["B"], conv["C"], conv["D"], conv["z"],
-              conv["dt_bias"], softplus, conv["deltaA"], I, method, impl=impl)
+    out = ssu(
+        st,
+        conv["x"],
+        conv["dt"],
+        conv["A"],
+        conv["B"],
+        conv["C"],
+        conv["D"],
+        conv["z"],
+        conv["dt_bias"],
+        softplus,
+        conv["deltaA"],
+        I,
+        method,
+        impl=impl,
+    )
     return st, out
 
 
 def _check(xp, impl, dtype, case, method, idx=None):
     want_state, want_out = selective_state_update_ref(
-        case["state"], case["x"], case["dt"], case["A"], case["B"], case["C"], case["D"],
-        case["z"], case["dt_bias"], True, case["deltaA"], idx, method)
+        case["state"],
+        case["x"],
+        case["dt"],
+        case["A"],
+        case["B"],
+        case["C"],
+        case["D"],
+        case["z"],
+        case["dt_bias"],
+        True,
+        case["deltaA"],
+        idx,
+        method,
+    )
     st, out = _run(xp, impl, dtype, case, method, idx)
     rtol, atol = F32 if dtype == "float32" else testing.tolerance(dtype, 10)
     sdt = str(st.dtype).split(".")[-1]
-    testing.assert_close(st, testing.from_numpy(xp, want_state, sdt), rtol=rtol, atol=atol,
-                         err_msg="state")
-    testing.assert_close(out, testing.from_numpy(xp, want_out, dtype), rtol=rtol, atol=atol,
-                         err_msg="out")
+    testing.assert_close(
+        st, testing.from_numpy(xp, want_state, sdt), rtol=rtol, atol=atol, err_msg="state"
+    )
+    testing.assert_close(
+        out, testing.from_numpy(xp, want_out, dtype), rtol=rtol, atol=atol, err_msg="out"
+    )
 
 
 # ---- tier 1: the discretizations against SciPy / closed forms -------------------------------
@@ -75,8 +107,9 @@ def _check(xp, impl, dtype, case, method, idx=None):
 @pytest.mark.parametrize("method,scipy_method", [("zoh", "zoh"), ("bilinear", "bilinear")])
 def test_disc_matches_cont2discrete(method, scipy_method):
     for a, dt in ((-1.3, 0.2), (-0.01, 1.5), (-6.4, 1.0)):
-        Ad, Bd, *_ = scipy.signal.cont2discrete(tuple(np.array([[v]]) for v in (a, 1.0, 1.0, 0.0)), dt,
-                                                method=scipy_method)
+        Ad, Bd, *_ = scipy.signal.cont2discrete(
+            tuple(np.array([[v]]) for v in (a, 1.0, 1.0, 0.0)), dt, method=scipy_method
+        )
         Abar, gamma = disc_ref(dt, dt, a, method)
         np.testing.assert_allclose([Abar, gamma], [Ad[0, 0], Bd[0, 0]], rtol=1e-12)
 
@@ -129,8 +162,12 @@ def test_batch_indices_update_only_their_rows(backend_impl, rng, headed):
 
 def test_broadcast_stride0_views_as_tie_hdim(rng):
     case = _case(rng, "zoh", nh=2, P=8, N=4, tie=True)
-    full = {k: (np.broadcast_to(v, np.broadcast_shapes(v.shape, case["x"].shape)) if k in
-                ("dt",) else v) for k, v in case.items()}
+    full = {
+        k: (
+            np.broadcast_to(v, np.broadcast_shapes(v.shape, case["x"].shape)) if k in ("dt",) else v
+        )
+        for k, v in case.items()
+    }
     full["A"] = np.broadcast_to(case["A"], (2, 8, 4))
     full["dt_bias"] = np.broadcast_to(case["dt_bias"], (2, 8))
     s1, o1 = _run(np, "generic", "float64", case, "zoh")
@@ -150,9 +187,21 @@ def test_updates_in_place_and_returns_out(backend_impl, rng):
 def test_reference_impl_mutates_too(rng):
     case = _case(rng, "zoh")
     st, out = _run(np, "reference", "float32", case, "zoh")
-    want, _ = selective_state_update_ref(case["state"], case["x"], case["dt"], case["A"],
-                                         case["B"], case["C"], case["D"], case["z"],
-                                         case["dt_bias"], True, None, None, "zoh")
+    want, _ = selective_state_update_ref(
+        case["state"],
+        case["x"],
+        case["dt"],
+        case["A"],
+        case["B"],
+        case["C"],
+        case["D"],
+        case["z"],
+        case["dt_bias"],
+        True,
+        None,
+        None,
+        "zoh",
+    )
     np.testing.assert_allclose(st, want, rtol=1e-5, atol=1e-6)
     assert out.dtype == np.float32
 
@@ -174,12 +223,26 @@ def _closed_form_gates(method, d, dA, A):
 def _iterate(xp, impl, method, state, xs, dts, A, Bs, Cs, dAs=None):
     outs = []
     for t in range(xs.shape[-1]):
-        outs.append(testing.to_numpy(ssu(
-            state, testing.from_numpy(xp, xs[..., t]), testing.from_numpy(xp, dts[..., t]),
-            testing.from_numpy(xp, A), testing.from_numpy(xp, Bs[..., t]),
-            testing.from_numpy(xp, Cs[..., t]), None, None, None, False,
-            None if dAs is None else testing.from_numpy(xp, dAs[..., t]), None, method,
-            impl=impl)))
+        outs.append(
+            testing.to_numpy(
+                ssu(
+                    state,
+                    testing.from_numpy(xp, xs[..., t]),
+                    testing.from_numpy(xp, dts[..., t]),
+                    testing.from_numpy(xp, A),
+                    testing.from_numpy(xp, Bs[..., t]),
+                    testing.from_numpy(xp, Cs[..., t]),
+                    None,
+                    None,
+                    None,
+                    False,
+                    None if dAs is None else testing.from_numpy(xp, dAs[..., t]),
+                    None,
+                    method,
+                    impl=impl,
+                )
+            )
+        )
     return np.stack(outs, axis=-1), testing.to_numpy(state)
 
 
@@ -194,8 +257,9 @@ def test_step_iterated_equals_scan_of_closed_form(backend_impl, rng, method, wit
     A = -rng.uniform(0.5, 3, (D, N))
     Bs, Cs = rng.standard_normal((Bsz, N, L)), rng.standard_normal((Bsz, N, L))
     h0 = rng.standard_normal((Bsz, D, N))
-    ab, g = _closed_form_gates(method, dt[:, :, None, :], (dt if dA is None else dA)[:, :, None, :],
-                               A[None, :, :, None])
+    ab, g = _closed_form_gates(
+        method, dt[:, :, None, :], (dt if dA is None else dA)[:, :, None, :], A[None, :, :, None]
+    )
     h = diag_scan_ref(ab, g * Bs[:, None] * u[:, :, None], h0)
     y = np.einsum("bdnl,bnl->bdl", h, Cs)
     outs, last = _iterate(xp, impl, method, testing.from_numpy(xp, h0), u, dt, A, Bs, Cs, dA)
@@ -229,8 +293,9 @@ def test_s7_step_iterated_equals_s7_scan(backend_impl, rng):
     # lrnnx's S7 step: state (batch, N, 1), x = Bu, dt = a, A = zeros(N, 1), B = C = ones.
     bu = np.einsum("bnhl,bhl->bnl", B, u) + bias
     ones = np.ones((Bsz, 1, L))
-    outs, st = _iterate(xp, impl, "s7", testing.from_numpy(xp, h0[..., None]), bu, a,
-                        np.zeros((N, 1)), ones, ones)
+    outs, st = _iterate(
+        xp, impl, "s7", testing.from_numpy(xp, h0[..., None]), bu, a, np.zeros((N, 1)), ones, ones
+    )
     np.testing.assert_allclose(np.einsum("bhnl,bnl->bhl", C, outs), y, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(st[..., 0], last, rtol=1e-10, atol=1e-10)
 
@@ -242,7 +307,11 @@ def test_step_iterated_equals_selective_scan(backend_impl, rng, method):
     Bsz, D, N, L = 2, 3, 4, 8
     u = rng.standard_normal((Bsz, D, L))
     delta = rng.uniform(0.05, 0.8, (Bsz, D, L))
-    A = -rng.uniform(0.5, 3, (D, N)) if method not in ("rglru", "s7") else rng.uniform(0.5, 0.99, (D, N))
+    A = (
+        -rng.uniform(0.5, 3, (D, N))
+        if method not in ("rglru", "s7")
+        else rng.uniform(0.5, 0.99, (D, N))
+    )
     Bs, Cs = rng.standard_normal((Bsz, N, L)), rng.standard_normal((Bsz, N, L))
     Dp, z = rng.standard_normal(D), rng.standard_normal((Bsz, D, L))
     bias = rng.uniform(-1, 1, D)
@@ -251,12 +320,35 @@ def test_step_iterated_equals_selective_scan(backend_impl, rng, method):
     state = testing.from_numpy(xp, h0)
     outs = []
     for t in range(L):
-        outs.append(testing.to_numpy(ssu(
-            state, *(testing.from_numpy(xp, v) for v in (u[..., t], delta[..., t], A, Bs[..., t],
-                                                          Cs[..., t], Dp, z[..., t], bias)),
-            True, None, None, method, impl=impl)))
+        outs.append(
+            testing.to_numpy(
+                ssu(
+                    state,
+                    *(
+                        testing.from_numpy(xp, v)
+                        for v in (
+                            u[..., t],
+                            delta[..., t],
+                            A,
+                            Bs[..., t],
+                            Cs[..., t],
+                            Dp,
+                            z[..., t],
+                            bias,
+                        )
+                    ),
+                    True,
+                    None,
+                    None,
+                    method,
+                    impl=impl,
+                )
+            )
+        )
     np.testing.assert_allclose(np.stack(outs, -1), testing.to_numpy(y), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(testing.to_numpy(state), testing.to_numpy(last), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        testing.to_numpy(state), testing.to_numpy(last), rtol=1e-9, atol=1e-9
+    )
 
 
 # ---- bad input ------------------------------------------------------------------------------

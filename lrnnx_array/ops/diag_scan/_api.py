@@ -102,8 +102,10 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
 
         return xp.asarray(diag_scan_ref(a, b, h0, reverse=reverse), dtype=dtype)
     a2, b2 = _rows(xp, a, shape, dtype), _rows(xp, b, shape, dtype)
-    h02 = None if h0 is None else xp.reshape(
-        xp.astype(xp.broadcast_to(h0, shape[:-1]), dtype), (a2.shape[0],)
+    h02 = (
+        None
+        if h0 is None
+        else xp.reshape(xp.astype(xp.broadcast_to(h0, shape[:-1]), dtype), (a2.shape[0],))
     )
     if impl == "cuda":
         from ._cuda import diag_scan_cuda
@@ -145,25 +147,35 @@ def diag_scan_vjp(dh, a, b, h0=None, *, reverse=False, dlast_state=None, impl="a
         zero = xp.zeros(shape, dtype=dtype)
         dh0 = None
         if h0 is not None:
-            g = zero[..., 0] if dlast_state is None else xp.broadcast_to(
-                xp.astype(dlast_state, dtype), shape[:-1])
+            g = (
+                zero[..., 0]
+                if dlast_state is None
+                else xp.broadcast_to(xp.astype(dlast_state, dtype), shape[:-1])
+            )
             dh0 = _reduce_to(xp, g, h0)
         return DiagScanGrads(_reduce_to(xp, zero, a), _reduce_to(xp, zero, b), dh0)
     if impl == "reference":
         from ._ref import diag_scan_vjp_ref
 
         g = diag_scan_vjp_ref(dh, a, b, h0, reverse=reverse, dlast_state=dlast_state)
-        return DiagScanGrads(*(
-            None if gi is None else xp.asarray(gi, dtype=_grad_out_dtype(xp, x.dtype, dtype))
-            for gi, x in zip(g, (a, b, h0))
-        ))
+        return DiagScanGrads(
+            *(
+                None if gi is None else xp.asarray(gi, dtype=_grad_out_dtype(xp, x.dtype, dtype))
+                for gi, x in zip(g, (a, b, h0))
+            )
+        )
     a_rows = _rows(xp, a, shape, dtype)
     R = a_rows.shape[0]
     b_rows = _rows(xp, b, shape, dtype)
-    h0_rows = None if h0 is None else xp.reshape(xp.astype(xp.broadcast_to(h0, shape[:-1]), dtype), (R,))
+    h0_rows = (
+        None if h0 is None else xp.reshape(xp.astype(xp.broadcast_to(h0, shape[:-1]), dtype), (R,))
+    )
     g_rows = _rows(xp, dh, shape, dtype)
-    dl_rows = None if dlast_state is None else xp.reshape(
-        xp.astype(xp.broadcast_to(dlast_state, shape[:-1]), dtype), (R,))
+    dl_rows = (
+        None
+        if dlast_state is None
+        else xp.reshape(xp.astype(xp.broadcast_to(dlast_state, shape[:-1]), dtype), (R,))
+    )
     if impl == "cuda":
         from ._cuda import diag_scan_bwd_cuda
 

@@ -3,8 +3,8 @@
 import numpy as np
 
 from ... import testing
-from ..._harness import Bench, Case, Work
 from ..._backend import is_numpy
+from ..._harness import Bench, Case, Work
 from ._api import diag_scan, diag_scan_vjp
 
 

@@ -27,4 +27,28 @@ from ._api import (
     zoh,
     zoh_vjp,
 )
-from ._api import __all__  # noqa: F401
+
+__all__ = [
+    "zoh",
+    "bilinear",
+    "dirac",
+    "mamba",
+    "async_",
+    "no_discretization",
+    "s7",
+    "rglru",
+    "zoh_vjp",
+    "bilinear_vjp",
+    "dirac_vjp",
+    "mamba_vjp",
+    "async_vjp",
+    "no_discretization_vjp",
+    "s7_vjp",
+    "rglru_vjp",
+    "discretize",
+    "discretize_vjp",
+    "DiscretizeGrads",
+    "DISCRETIZE_FNS",
+    "DISCRETIZE_VJPS",
+    "METHODS",
+]

@@ -122,8 +122,9 @@ def rglru_scan(u, delta, A, return_last_state=False, *, h0=None, impl="auto"):
     return (y, last) if return_last_state else y
 
 
-def rglru_scan_vjp(dout, u, delta, A, return_last_state=False, *, h0=None, dlast_state=None,
-                   impl="auto"):
+def rglru_scan_vjp(
+    dout, u, delta, A, return_last_state=False, *, h0=None, dlast_state=None, impl="auto"
+):
     r"""Vector-Jacobian product of :func:`rglru_scan`.
 
     Parameters
@@ -158,7 +159,9 @@ def rglru_scan_vjp(dout, u, delta, A, return_last_state=False, *, h0=None, dlast
 
         g = rglru_scan_vjp_ref(dout, u, delta, A, h0=h0, dlast_state=dlast_state)
         return RGLRUScanGrads(*(None if x is None else xp.asarray(x, dtype=dtype) for x in g))
-    dout, u, delta, A, h0, dlast = (_cast(xp, x, dtype) for x in (dout, u, delta, A, h0, dlast_state))
+    dout, u, delta, A, h0, dlast = (
+        _cast(xp, x, dtype) for x in (dout, u, delta, A, h0, dlast_state)
+    )
     if impl == "cuda":
         from ._cuda import rglru_scan_bwd_cuda
 

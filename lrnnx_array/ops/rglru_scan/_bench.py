@@ -27,9 +27,21 @@ def _make(xp, dtype, B, D, L, N=1):
 
 
 BENCHES = [
-    Bench("rglru_scan", _make, sizes={
-        "small": [dict(B=2, D=64, L=256)],
-        "cpu": [dict(B=64, D=64, L=1024), dict(B=2, D=8, L=4096), dict(B=8, D=256, L=1024, N=4)],
-        "gpu": [dict(B=64, D=64, L=4096), dict(B=8, D=1536, L=4096), dict(B=8, D=1536, L=4096, N=16)],
-    }),
+    Bench(
+        "rglru_scan",
+        _make,
+        sizes={
+            "small": [dict(B=2, D=64, L=256)],
+            "cpu": [
+                dict(B=64, D=64, L=1024),
+                dict(B=2, D=8, L=4096),
+                dict(B=8, D=256, L=1024, N=4),
+            ],
+            "gpu": [
+                dict(B=64, D=64, L=4096),
+                dict(B=8, D=1536, L=4096),
+                dict(B=8, D=1536, L=4096, N=16),
+            ],
+        },
+    ),
 ]

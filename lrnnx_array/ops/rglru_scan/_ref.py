@@ -1,6 +1,7 @@
 """NumPy float64 oracle for the RG-LRU scan: a plain loop over time, VJP as a reverse loop.
 
-h_t = Ā_t ⊙ h_{t-1} + β_t ⊙ u_t with Ā_t = A^{δ_t} = exp(δ_t ln A), β_t = √(1 − Ā_t²), y_t = Σ_n h_t.
+h_t = Ā_t ⊙ h_{t-1} + β_t ⊙ u_t with Ā_t = A^{δ_t} = exp(δ_t ln A), β_t = √(1 − Ā_t²),
+y_t = Σ_n h_t.
 β is computed as √(−expm1(2 δ ln A)), exact for δ → 0 and A → 1 where 1 − Ā² cancels.
 """
 
@@ -54,7 +55,9 @@ def rglru_scan_vjp_ref(dout, u, delta, A, return_last_state=False, *, h0=None, d
     hs = _states(u, delta, A, h0)
     L = u.shape[-1]
     lnA = np.log(A)
-    lam = np.zeros(hs.shape[1:]) if dlast is None else np.array(np.broadcast_to(dlast, hs.shape[1:]))
+    lam = (
+        np.zeros(hs.shape[1:]) if dlast is None else np.array(np.broadcast_to(dlast, hs.shape[1:]))
+    )
     du, ddelta = np.zeros(u.shape), np.zeros(u.shape)
     dlnA = np.zeros(A.shape)
     gate_next = np.zeros(hs.shape[1:])

@@ -15,13 +15,20 @@ def _run(xp, impl, dtype):
     A = rng.uniform(0.9, 0.999, (8, 2))
     h0 = rng.standard_normal((2, 8, 2))
     dout = rng.standard_normal(u.shape)
-    want = [*rglru_scan_ref(u, delta, A, True, h0=h0), *rglru_scan_vjp_ref(dout, u, delta, A, h0=h0)]
+    want = [
+        *rglru_scan_ref(u, delta, A, True, h0=h0),
+        *rglru_scan_vjp_ref(dout, u, delta, A, h0=h0),
+    ]
     args = [testing.from_numpy(xp, v, dtype) for v in (u, delta, A)]
     H0 = testing.from_numpy(xp, h0, dtype)
-    got = [*rglru_scan(*args, True, h0=H0, impl=impl),
-           *rglru_scan_vjp(testing.from_numpy(xp, dout, dtype), *args, h0=H0, impl=impl)]
-    err = max(float(np.max(np.abs(testing.to_numpy(g) - w)) / max(1.0, float(np.max(np.abs(w)))))
-              for g, w in zip(got, want))
+    got = [
+        *rglru_scan(*args, True, h0=H0, impl=impl),
+        *rglru_scan_vjp(testing.from_numpy(xp, dout, dtype), *args, h0=H0, impl=impl),
+    ]
+    err = max(
+        float(np.max(np.abs(testing.to_numpy(g) - w)) / max(1.0, float(np.max(np.abs(w)))))
+        for g, w in zip(got, want)
+    )
     return err, 100 * testing.tolerance(dtype)[0]
 
 

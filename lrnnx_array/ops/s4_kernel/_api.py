@@ -15,9 +15,20 @@ from . import _generic as G
 from ._lengths import kernel_lengths
 
 __all__ = [
-    "dplr_kernel", "DPLRKernelOut", "dplr_dense", "c_tilde", "c_from_tilde", "double_length",
-    "dplr_step_setup", "dplr_step", "dplr_default_state", "dplr_forward_state",
-    "DenseStep", "LinearStep", "DiagonalStep", "STEP_MODES",
+    "dplr_kernel",
+    "DPLRKernelOut",
+    "dplr_dense",
+    "c_tilde",
+    "c_from_tilde",
+    "double_length",
+    "dplr_step_setup",
+    "dplr_step",
+    "dplr_default_state",
+    "dplr_forward_state",
+    "DenseStep",
+    "LinearStep",
+    "DiagonalStep",
+    "STEP_MODES",
 ]
 
 STEP_MODES = ("dense", "linear", "diagonal")
@@ -30,6 +41,7 @@ class DPLRKernelOut(NamedTuple):
 
 class DenseStep(NamedTuple):
     """x' = dA x + dB u, y = Re(dC x'); state (batch, H, N)."""
+
     dA: object
     dB: object
     dC: object
@@ -37,6 +49,7 @@ class DenseStep(NamedTuple):
 
 class LinearStep(NamedTuple):
     """Woodbury bilinear step on the half state (batch, H, N/2); y = Re(dC x'), dC = 2 C."""
+
     D: object
     E: object
     P: object
@@ -47,6 +60,7 @@ class LinearStep(NamedTuple):
 
 class DiagonalStep(NamedTuple):
     """Eigenbasis of dA: x' = dA ⊙ x + dB u, y = Re(dC x'); state (batch, H, N)."""
+
     dA: object
     dB: object
     dC: object
@@ -89,8 +103,10 @@ def _prepare(A, B, C, P, dt, state=None, *, need_B=True, C_name="C"):
             P = None
     _checks.check_array_dtype(xp, "dt", dt, allow_complex=False)
     if tuple(dt.shape) not in ((H,), (H, 1)):
-        raise ValueError(f"dt must have shape (H,) or (H, 1) with H={H} (one step per channel; "
-                         f"the DPLR matrix is not diagonal), got {tuple(dt.shape)}")
+        raise ValueError(
+            f"dt must have shape (H,) or (H, 1) with H={H} (one step per channel; "
+            f"the DPLR matrix is not diagonal), got {tuple(dt.shape)}"
+        )
     dt = xp.reshape(dt, (H, 1))
     for name, a in (("A", A), ("B", B), (C_name, C), ("P", P), ("dt", dt)):
         _checks.check_finite(xp, name, a)
@@ -100,11 +116,13 @@ def _prepare(A, B, C, P, dt, state=None, *, need_B=True, C_name="C"):
         _checks.check_array_dtype(xp, "state", state)
         _checks.check_ndim("state", state, 3, "(batch, H, N/2) or (batch, H, N)")
         if state.shape[1] != H or state.shape[2] not in (N2, 2 * N2):
-            raise ValueError(f"state must have shape (batch, {H}, {N2}) or (batch, {H}, "
-                             f"{2 * N2}), got {tuple(state.shape)}")
+            raise ValueError(
+                f"state must have shape (batch, {H}, {N2}) or (batch, {H}, "
+                f"{2 * N2}), got {tuple(state.shape)}"
+            )
     cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, A, B, C, P, dt, state))
     rdt = _checks.real_dtype_of(xp, cdt)
-    cast = (lambda a: None if a is None else (a if a.dtype == cdt else xp.astype(a, cdt)))
+    cast = lambda a: None if a is None else (a if a.dtype == cdt else xp.astype(a, cdt))
     dt = dt if dt.dtype == rdt else xp.astype(dt, rdt)
     return _Params(xp, cast(A), cast(B), cast(C), cast(P), dt, cast(state), cdt)
 
@@ -116,8 +134,9 @@ def _check_rate(rate):
     return rate
 
 
-def dplr_kernel(A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_kernel=None,
-                impl="auto"):
+def dplr_kernel(
+    A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_kernel=None, impl="auto"
+):
     r"""S4 DPLR convolution kernel (lrnnx ``S4Kernel.forward``) as a pure function.
 
     Parameters
@@ -154,7 +173,8 @@ def dplr_kernel(A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_
     Bilinear discretisation of A_full: Ā = (2/Δ - A)^{-1}(2/Δ + A), B̄ = (2/Δ - A)^{-1} 2B. At
     rate 1 the kernel is exactly :math:`k_l = C_f \bar A^l \bar B` (real by conjugate symmetry)
     and :math:`k^{state}_l = C_f \bar A^{l+1} s`. In general (rate ≠ 1, or a C̃ made for a longer
-    length) :math:`k_l = \mathrm{Re}\,\tilde C_f (I-\bar A'^{L_d})^{-1}\bar A'^l \bar B'` with Ā', B̄'
+    length)
+    :math:`k_l = \mathrm{Re}\,\tilde C_f (I-\bar A'^{L_d})^{-1}\bar A'^l \bar B'` with Ā', B̄'
     at Δ·rate and L_d = round(l_kernel / rate), which is what lrnnx computes. Evaluated with the
     symmetric Cauchy product at the L_d/2 + 1 bilinear nodes, Woodbury for the rank-r term
     (closed forms for rank 1 and 2, small solves for rank > 2), the 2/(1+ω) factor, and irfft.
@@ -172,8 +192,7 @@ def dplr_kernel(A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_
     rate = _check_rate(rate)
     p = _prepare(A, B, C, P, dt, state)
     if C_is_tilde and l_kernel is None:
-        raise ValueError("l_kernel is required when C_is_tilde=True "
-                         "(the length C̃ was made for)")
+        raise ValueError("l_kernel is required when C_is_tilde=True (the length C̃ was made for)")
     if l_kernel is not None:
         l_kernel = _checks.check_positive_int("l_kernel", l_kernel, 1)
     xp = p.xp
@@ -182,11 +201,13 @@ def dplr_kernel(A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_
         from ._ref import dplr_kernel_ref
 
         h = [testing.to_numpy(a) for a in (p.A, p.B, p.C, p.P, p.dt, p.state)]
-        k, ks = dplr_kernel_ref(*h[:5], L, rate=rate, state=h[5], C_is_tilde=C_is_tilde,
-                                l_kernel=l_kernel)
+        k, ks = dplr_kernel_ref(
+            *h[:5], L, rate=rate, state=h[5], C_is_tilde=C_is_tilde, l_kernel=l_kernel
+        )
         rdt = _checks.real_dtype_of(xp, p.cdt)
-        return DPLRKernelOut(xp.asarray(k, dtype=rdt),
-                             None if ks is None else xp.asarray(ks, dtype=rdt))
+        return DPLRKernelOut(
+            xp.asarray(k, dtype=rdt), None if ks is None else xp.asarray(ks, dtype=rdt)
+        )
     lk, Ld = kernel_lengths(L, rate, l_kernel, C_is_tilde)
     if C_is_tilde:
         Ct, l0 = p.C, l_kernel
@@ -268,8 +289,9 @@ def dplr_step_setup(A, B, C, P, dt, *, mode="dense", C_is_tilde=False, l_kernel=
     if C_is_tilde:
         if l_kernel is None:
             raise ValueError("l_kernel is required when C_is_tilde=True")
-        C = G.c_from_tilde(xp, C, p.A, p.P, p.dt, _checks.check_positive_int("l_kernel",
-                                                                            l_kernel, 1))
+        C = G.c_from_tilde(
+            xp, C, p.A, p.P, p.dt, _checks.check_positive_int("l_kernel", l_kernel, 1)
+        )
     if mode == "linear":
         D, E, R = G.linear_setup(xp, p.A, p.B, p.P, p.dt)
         return LinearStep(D, E, p.P, R, p.B, 2 * C)

@@ -110,8 +110,9 @@ def s7_scan(u, A, B, C, bias=None, return_last_state=False, *, h0=None, impl="au
     return (y, last) if return_last_state else y
 
 
-def s7_scan_vjp(dout, u, A, B, C, bias=None, return_last_state=False, *, h0=None,
-                dlast_state=None, impl="auto"):
+def s7_scan_vjp(
+    dout, u, A, B, C, bias=None, return_last_state=False, *, h0=None, dlast_state=None, impl="auto"
+):
     r"""Vector-Jacobian product of :func:`s7_scan`.
 
     Parameters
@@ -131,7 +132,8 @@ def s7_scan_vjp(dout, u, A, B, C, bias=None, return_last_state=False, *, h0=None
     Notes
     -----
     With :math:`\lambda_t = C_t^\top dout_t + \bar A_{t+1}\lambda_{t+1}`:
-    :math:`du_t = B_t^\top\lambda_t`, :math:`dB_t = \lambda_t u_t^\top`, :math:`dbias_t = \lambda_t`,
+    :math:`du_t = B_t^\top\lambda_t`, :math:`dB_t = \lambda_t u_t^\top`,
+    :math:`dbias_t = \lambda_t`,
     :math:`dC_t = dout_t s_t^\top`, :math:`dA_t = \lambda_t s_{t-1}\,2a_t/(a_t^2+1/2)^2`,
     :math:`dh_0 = \bar A_0\lambda_0`. :math:`s_{t-1}` comes from the forward states (lrnnx divides
     by :math:`\bar A`, singular at :math:`a_t^2 = 1/2`).

@@ -16,8 +16,19 @@ def _is_complex(xp, v):
 
 
 def _prepare(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
-    names = ("state", "x", "dt", "A", "B", "C", "D", "z", "dt_bias", "deltaA",
-             "state_batch_indices")
+    names = (
+        "state",
+        "x",
+        "dt",
+        "A",
+        "B",
+        "C",
+        "D",
+        "z",
+        "dt_bias",
+        "deltaA",
+        "state_batch_indices",
+    )
     arrays = (state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx)
     xp = namespace(*arrays, names=names)
     _checks.check_option("discretization", method, METHODS)
@@ -25,24 +36,37 @@ def _prepare(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
         if v is not None:
             real_only = name in ("x", "dt", "D", "z", "dt_bias", "deltaA")
             _checks.check_array_dtype(xp, name, v, allow_complex=not real_only)
-    _checks.check_ndim("state", state, (3, 4), "(batch, dim, dstate) or (batch, nheads, dim, dstate)")
+    _checks.check_ndim(
+        "state", state, (3, 4), "(batch, dim, dstate) or (batch, nheads, dim, dstate)"
+    )
     headed = state.ndim == 4
-    _checks.check_ndim("x", x, state.ndim - 1,
-                       "(batch, nheads, dim) like the 4-d state" if headed else "(batch, dim) like the 3-d state")
+    _checks.check_ndim(
+        "x",
+        x,
+        state.ndim - 1,
+        "(batch, nheads, dim) like the 4-d state" if headed else "(batch, dim) like the 3-d state",
+    )
     Bsz = int(x.shape[0])
     nh, P = (int(x.shape[1]), int(x.shape[2])) if headed else (1, int(x.shape[1]))
     N = int(state.shape[-1])
     inner = (nh, P) if headed else (P,)
-    _checks.check_shape("state", state, (None, *inner, N),
-                        "(rows, nheads, dim, dstate)" if headed else "(rows, dim, dstate)")
+    _checks.check_shape(
+        "state",
+        state,
+        (None, *inner, N),
+        "(rows, nheads, dim, dstate)" if headed else "(rows, dim, dstate)",
+    )
     if idx is None and int(state.shape[0]) != Bsz:
         raise ValueError(
             f"state must have batch {Bsz} (x.shape[0]) without state_batch_indices, got shape "
-            f"{tuple(state.shape)}")
+            f"{tuple(state.shape)}"
+        )
     for name, v in (("dt", dt), ("z", z), ("deltaA", deltaA)):
         if v is not None:
             _checks.check_broadcastable(name, v, tuple(x.shape), "x's shape")
-    _checks.check_broadcastable("A", A, (*inner, N), "(nheads, dim, dstate)" if headed else "(dim, dstate)")
+    _checks.check_broadcastable(
+        "A", A, (*inner, N), "(nheads, dim, dstate)" if headed else "(dim, dstate)"
+    )
     for name, v in (("D", D), ("dt_bias", dt_bias)):
         if v is not None:
             _checks.check_broadcastable(name, v, inner, "(nheads, dim)" if headed else "(dim,)")
@@ -50,8 +74,12 @@ def _prepare(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
     for name, v in (("B", B), ("C", C)):
         _checks.check_ndim(name, v, (2, 3), "(batch, dstate) or (batch, ngroups, dstate)")
         g = 1 if v.ndim == 2 else int(v.shape[1])
-        _checks.check_shape(name, v, (Bsz, N) if v.ndim == 2 else (Bsz, g, N),
-                            "(batch, dstate)" if v.ndim == 2 else "(batch, ngroups, dstate)")
+        _checks.check_shape(
+            name,
+            v,
+            (Bsz, N) if v.ndim == 2 else (Bsz, g, N),
+            "(batch, dstate)" if v.ndim == 2 else "(batch, ngroups, dstate)",
+        )
         if G is not None and g != G:
             raise ValueError(f"B and C must have the same number of groups, got {G} and {g}")
         G = g
@@ -59,11 +87,15 @@ def _prepare(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
         raise ValueError(f"nheads ({nh}) must be divisible by ngroups ({G}) of B and C")
     cplx_params = [n for n, v in (("A", A), ("B", B), ("C", C)) if _is_complex(xp, v)]
     if method in ("rglru", "s7") and (cplx_params or _is_complex(xp, state)):
-        raise TypeError(f"discretization={method!r} needs real state, A, B and C, got complex "
-                        f"{', '.join(cplx_params) or 'state'}")
+        raise TypeError(
+            f"discretization={method!r} needs real state, A, B and C, got complex "
+            f"{', '.join(cplx_params) or 'state'}"
+        )
     if cplx_params and not _is_complex(xp, state):
-        raise TypeError(f"state must be complex when {', '.join(cplx_params)} is complex, "
-                        f"got dtype {state.dtype}")
+        raise TypeError(
+            f"state must be complex when {', '.join(cplx_params)} is complex, "
+            f"got dtype {state.dtype}"
+        )
     for name, v in (("A", A), ("D", D), ("dt_bias", dt_bias)):
         _checks.check_finite(xp, name, v)
     if method == "rglru" and not bool(xp.all((A > 0) & (A <= 1))):
@@ -82,16 +114,32 @@ def _check_indices(xp, idx, Bsz, rows):
         return
     lo, hi = int(xp.min(idx)), int(xp.max(idx))
     if lo < 0 or hi >= rows:
-        raise ValueError(f"state_batch_indices must lie in [0, {rows}) (state rows), got values "
-                         f"from {lo} to {hi}")
+        raise ValueError(
+            f"state_batch_indices must lie in [0, {rows}) (state rows), got values "
+            f"from {lo} to {hi}"
+        )
     srt = xp.sort(idx)
     if Bsz > 1 and bool(xp.any(srt[1:] == srt[:-1])):
         raise ValueError("state_batch_indices must not repeat a row (two updates of one state)")
 
 
-def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None,
-                           dt_softplus=False, deltaA=None, state_batch_indices=None,
-                           discretization="mamba", *, impl="auto"):
+def selective_state_update(
+    state,
+    x,
+    dt,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    dt_bias=None,
+    dt_softplus=False,
+    deltaA=None,
+    state_batch_indices=None,
+    discretization="mamba",
+    *,
+    impl="auto",
+):
     r"""One decode step of the selective SSM; updates ``state`` in place and returns ``out``.
 
     Parameters
@@ -152,15 +200,17 @@ def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None,
     """
     idx = state_batch_indices
     xp, headed, (Bsz, nh, P, N, G), ct = _prepare(
-        state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, discretization)
+        state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, discretization
+    )
     cplx = xp.isdtype(ct, "complex floating")
     rt = _checks.real_dtype_of(xp, ct)
     impl = resolve_impl(impl, xp, what="selective_state_update")
     if impl == "reference":
         from ._ref import selective_state_update_ref
 
-        new, out = selective_state_update_ref(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus,
-                                              deltaA, idx, discretization)
+        new, out = selective_state_update_ref(
+            state, x, dt, A, B, C, D, z, dt_bias, dt_softplus, deltaA, idx, discretization
+        )
         state[...] = xp.asarray(new, dtype=state.dtype)
         return xp.asarray(out, dtype=rt)
     # Canonical headed views: (batch, nheads, dim[, dstate]); broadcasts stay stride-0 views.
@@ -172,8 +222,9 @@ def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None,
         v = v if v.dtype == dtype else xp.astype(v, dtype)
         if not headed:  # broadcast in the caller's layout, then insert the single head axis
             head_axis = 1 if shape is xs else 0
-            v = xp.expand_dims(xp.broadcast_to(v, shape[:head_axis] + shape[head_axis + 1:]),
-                               axis=head_axis)
+            v = xp.expand_dims(
+                xp.broadcast_to(v, shape[:head_axis] + shape[head_axis + 1 :]), axis=head_axis
+            )
         return xp.broadcast_to(v, shape)
 
     x4, dt4, z4, dA4 = (vec(v, rt, xs) for v in (x, dt, z, deltaA))
@@ -185,12 +236,41 @@ def selective_state_update(state, x, dt, A, B, C, D=None, z=None, dt_bias=None,
         from ._cuda import selective_state_update_cuda
 
         out = selective_state_update_cuda(
-            state, idx, x4, dt4, A4, B4, C4, D4, z4, bias4, dA4, bool(dt_softplus),
-            METHODS.index(discretization), headed, ct, rt)
+            state,
+            idx,
+            x4,
+            dt4,
+            A4,
+            B4,
+            C4,
+            D4,
+            z4,
+            bias4,
+            dA4,
+            bool(dt_softplus),
+            METHODS.index(discretization),
+            headed,
+            ct,
+            rt,
+        )
     else:
         rows = _generic.gather(xp, state, idx)
         rows = xp.reshape(rows if rows.dtype == ct else xp.astype(rows, ct), (Bsz, nh, P, N))
-        new, out = _generic.step(xp, rows, x4, dt4, A4, B4, C4, D4, z4, bias4,
-                                 bool(dt_softplus), dA4, discretization, cplx)
+        new, out = _generic.step(
+            xp,
+            rows,
+            x4,
+            dt4,
+            A4,
+            B4,
+            C4,
+            D4,
+            z4,
+            bias4,
+            bool(dt_softplus),
+            dA4,
+            discretization,
+            cplx,
+        )
         _generic.scatter(xp, state, idx, xp.reshape(new, (Bsz, *tuple(state.shape[1:]))))
     return out if headed else xp.reshape(out, (Bsz, P))

@@ -23,18 +23,32 @@ def _make(xp, dtype, B, D, N, nh=None, method="mamba"):
     Dp, bias = arr(*lead, P), arr(*lead, P, lo=-4, hi=-3)
     s = np.dtype(dtype).itemsize
     return Case(
-        fwd=lambda: selective_state_update(state, x, dt, A, Bm, Cm, Dp, z, bias, True,
-                                           discretization=method),
+        fwd=lambda: selective_state_update(
+            state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method
+        ),
         # state read + written, A read (per head, per dim, per n); vectors are O(B·D).
-        fwd_work=Work(bytes=s * (2 * B * D * N + D * N + 6 * B * D), sfu=B * D * N, fma=4 * B * D * N),
+        fwd_work=Work(
+            bytes=s * (2 * B * D * N + D * N + 6 * B * D), sfu=B * D * N, fma=4 * B * D * N
+        ),
     )
 
 
 BENCHES = [
-    Bench("selective_state_update", _make, sizes={
-        "small": [dict(B=2, D=256, N=16)],
-        "cpu": [dict(B=2, D=2048, N=16), dict(B=2, D=4096, N=64), dict(B=16, D=2048, N=16, nh=32)],
-        "gpu": [dict(B=2, D=4096, N=64), dict(B=32, D=4096, N=16),
-                dict(B=64, D=2048, N=128, nh=32)],
-    }),
+    Bench(
+        "selective_state_update",
+        _make,
+        sizes={
+            "small": [dict(B=2, D=256, N=16)],
+            "cpu": [
+                dict(B=2, D=2048, N=16),
+                dict(B=2, D=4096, N=64),
+                dict(B=16, D=2048, N=16, nh=32),
+            ],
+            "gpu": [
+                dict(B=2, D=4096, N=64),
+                dict(B=32, D=4096, N=16),
+                dict(B=64, D=2048, N=128, nh=32),
+            ],
+        },
+    ),
 ]

@@ -29,14 +29,28 @@ def disc_ref(dt, dtA, A, method):
         om = -np.expm1(2 * x)
         return np.exp(x), np.sqrt(np.where(om > 0, om, 0.0))
     if method == "s7":
-        Abar = np.broadcast_to(1 - 1 / (dtA * dtA + 0.5), np.broadcast_shapes(np.shape(dtA), np.shape(A)))
+        Abar = np.broadcast_to(
+            1 - 1 / (dtA * dtA + 0.5), np.broadcast_shapes(np.shape(dtA), np.shape(A))
+        )
         return Abar, np.ones_like(Abar)
     raise ValueError(f"discretization must be one of {METHODS}, got {method!r}")
 
 
-def selective_state_update_ref(state, x, dt, A, B, C, D=None, z=None, dt_bias=None,
-                               dt_softplus=False, deltaA=None, state_batch_indices=None,
-                               discretization="mamba"):
+def selective_state_update_ref(
+    state,
+    x,
+    dt,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    dt_bias=None,
+    dt_softplus=False,
+    deltaA=None,
+    state_batch_indices=None,
+    discretization="mamba",
+):
     """Returns ``(new_state, out)``: a float64/complex128 copy of the whole ``state`` with the
     selected rows stepped, and ``out`` (real; 2·Re Σ C h when the state is complex)."""
     cplx = any(v is not None and np.iscomplexobj(v) for v in (state, A, B, C))

@@ -14,20 +14,34 @@ def _run(xp, impl, dtype):
     err = 0.0
     for method in METHODS:
         state = rng.standard_normal((Bsz + 2, nh, P, N))
-        A = rng.uniform(0.5, 0.99, (nh, P, N)) if method == "rglru" else -rng.uniform(1, 2, (nh, P, N))
+        A = (
+            rng.uniform(0.5, 0.99, (nh, P, N))
+            if method == "rglru"
+            else -rng.uniform(1, 2, (nh, P, N))
+        )
         x, z = rng.standard_normal((Bsz, nh, P)), rng.standard_normal((Bsz, nh, P))
         dt = rng.uniform(0, 0.5, (Bsz, nh, P))
         B, C = rng.standard_normal((Bsz, G, N)), rng.standard_normal((Bsz, G, N))
         D, bias = rng.standard_normal((nh, P)), rng.uniform(-4, -3, (nh, P))
         idx = np.array([4, 0, 2])
-        want_s, want_o = selective_state_update_ref(state, x, dt, A, B, C, D, z, bias, True, None,
-                                                    idx, method)
+        want_s, want_o = selective_state_update_ref(
+            state, x, dt, A, B, C, D, z, bias, True, None, idx, method
+        )
         st = testing.from_numpy(xp, state, dtype)
-        out = selective_state_update(st, *(testing.from_numpy(xp, v, dtype) for v in (
-            x, dt, A, B, C, D, z, bias)), True, None, testing.from_numpy(xp, idx), method,
-            impl=impl)
-        err = max(err, float(np.max(np.abs(testing.to_numpy(out) - want_o))),
-                  float(np.max(np.abs(testing.to_numpy(st) - want_s))))
+        out = selective_state_update(
+            st,
+            *(testing.from_numpy(xp, v, dtype) for v in (x, dt, A, B, C, D, z, bias)),
+            True,
+            None,
+            testing.from_numpy(xp, idx),
+            method,
+            impl=impl,
+        )
+        err = max(
+            err,
+            float(np.max(np.abs(testing.to_numpy(out) - want_o))),
+            float(np.max(np.abs(testing.to_numpy(st) - want_s))),
+        )
     return err, 100 * testing.tolerance(dtype)[0]
 
 

@@ -18,7 +18,6 @@ Scan strategy (measured on a 2-core CI-class machine, complex64, B=2 H=64 P=64 L
 
 from __future__ import annotations
 
-
 from ..diag_scan._generic import scan_rows
 from ._shapes import broadcast_shape
 
