@@ -108,4 +108,39 @@ template <typename R> __device__ __forceinline__ R softplus_(R x) {
 }
 template <typename R> __device__ __forceinline__ R sigmoid_(R x) { return R(1) / (R(1) + exp(-x)); }
 
+// phi(x) = expm1(x)/x and phi'(x) = (e^x - phi(x))/x for complex x: zoh's gamma = dt*phi(A*dt)
+// and d gamma/dA = dt^2 phi'(A*dt), with no 0/0 at A = 0 and no cancellation at small |A*dt|.
+// Taylor series below |x| = 0.1 (float) / 1e-3 (double); truncation < 3e-10 / 1e-18.
+template <typename R> __device__ __forceinline__ bool phi_small_(complex<R> x) {
+  return norm(x) < (sizeof(R) == 4 ? R(1e-2) : R(1e-6));
+}
+template <typename R> __device__ __forceinline__ complex<R> phi1_(complex<R> x) {
+  if (phi_small_(x)) {
+    return R(1) + x * (R(1) / 2 + x * (R(1) / 6 + x * (R(1) / 24 + x * (R(1) / 120 + x * (R(1) / 720)))));
+  }
+  return expm1_(x) / x;
+}
+template <typename R> __device__ __forceinline__ complex<R> dphi1_(complex<R> x) {
+  if (phi_small_(x)) {
+    return R(1) / 2 + x * (R(1) / 3 + x * (R(1) / 8 + x * (R(1) / 30 + x * (R(1) / 144 + x * (R(1) / 840)))));
+  }
+  return (exp(x) - phi1_(x)) / x;
+}
+
+// Diagonal complex discretization shared by the S5 kernels; codes 0 bilinear, 1 zoh, 2 dirac.
+// Abar uses the A time step dtA, gbar the input time step dt (Event-SSM semantics).
+template <typename R>
+__device__ __forceinline__ void s5_discretize(int disc, complex<R> A, R dt, R dtA, complex<R>& ab,
+                                              complex<R>& gb) {
+  const complex<R> one(R(1), R(0));
+  if (disc == 0) {
+    const complex<R> ha = A * (dtA * R(0.5));
+    ab = (one + ha) / (one - ha);
+    gb = complex<R>(dt, R(0)) / (one - A * (dt * R(0.5)));
+  } else {
+    ab = exp(A * dtA);
+    gb = (disc == 1) ? dt * phi1_(A * dt) : one;
+  }
+}
+
 }  // namespace lrnnx

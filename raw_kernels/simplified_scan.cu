@@ -31,24 +31,11 @@ template <typename T> struct S5Cfg {
 
 constexpr int kBilinear = 0, kZoh = 1, kDirac = 2;
 
-// Abar (from dtA) and gbar (from dt) for one state.
+// Abar (from dtA) and gbar (from dt) for one state: common.cuh's s5_discretize.
 template <typename R>
 __device__ __forceinline__ void discretize(int disc, complex<R> A, R dt, R dtA, complex<R>& ab,
                                            complex<R>& gb) {
-  const complex<R> one(R(1), R(0));
-  if (disc == kBilinear) {
-    const complex<R> ha = A * (dtA * R(0.5));
-    ab = (one + ha) / (one - ha);
-    gb = complex<R>(dt, R(0)) / (one - A * (dt * R(0.5)));
-  } else {
-    ab = exp(A * dtA);
-    if (disc == kZoh) {
-      const complex<R> e = (dtA == dt) ? ab : exp(A * dt);
-      gb = (e - one) / A;
-    } else {
-      gb = one;
-    }
-  }
+  s5_discretize<R>(disc, A, dt, dtA, ab, gb);
 }
 
 template <typename R>
@@ -79,7 +66,7 @@ __device__ __forceinline__ void derivs(int disc, complex<R> A, R dt, R dtA, comp
     fA_t = ab * A;
     if (disc == kZoh) {
       const complex<R> e = (dtA == dt) ? ab : exp(A * dt);
-      fg_A = (e * dt - gb) / A;
+      fg_A = (dt * dt) * dphi1_(A * dt);  // d(dt*phi(A dt))/dA, stable at small |A dt|
       fg_t = e;
     } else {
       fg_A = complex<R>(R(0), R(0));

@@ -12,21 +12,12 @@ using namespace lrnnx;
 
 namespace {
 
-constexpr int kBilinear = 0, kZoh = 1;
 
-// Same maths as simplified_scan.cu: Abar from dtA, gbar from dt.
+// Same maths as simplified_scan.cu (common.cuh's s5_discretize): Abar from dtA, gbar from dt.
 template <typename R>
 __device__ __forceinline__ void discretize_step(int disc, complex<R> A, R dt, R dtA,
                                                 complex<R>& ab, complex<R>& gb) {
-  const complex<R> one(R(1), R(0));
-  if (disc == kBilinear) {
-    const complex<R> ha = A * (dtA * R(0.5));
-    ab = (one + ha) / (one - ha);
-    gb = complex<R>(dt, R(0)) / (one - A * (dt * R(0.5)));
-  } else {
-    ab = exp(A * dtA);
-    gb = (disc == kZoh) ? (exp(A * dt) - one) / A : one;
-  }
+  s5_discretize<R>(disc, A, dt, dtA, ab, gb);
 }
 
 template <typename T> __device__ __forceinline__ T warp_sum(T v) {

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from ... import _checks
 from ..._backend import namespace, resolve_impl
+from .._common import sum_to
 from . import _generic
 
 __all__ = ["diag_scan", "diag_scan_vjp", "DiagScanGrads"]
@@ -228,13 +229,7 @@ def _add_at(xp, g, v, t):
 
 def _reduce_to(xp, g, like):
     """Sum a full-shape gradient down to the shape of ``like``; real part for real ``like``."""
-    shape = tuple(like.shape)
-    lead = g.ndim - len(shape)
-    if lead:
-        g = xp.sum(g, axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        g = xp.sum(g, axis=axes, keepdims=True)
+    g = sum_to(xp, g, like.shape)
     if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(like.dtype, "complex floating"):
         g = xp.real(g)
     return xp.astype(g, _grad_out_dtype(xp, like.dtype, g.dtype))

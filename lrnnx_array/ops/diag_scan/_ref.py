@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._common import sum_to
+
 
 def _hp(*arrays):
     """Promote to float64/complex128 (the oracle's precision)."""
@@ -58,11 +60,4 @@ def diag_scan_vjp_ref(dh, a, b, h0=None, *, reverse=False, dlast_state=None):
 
 
 def _sum_to(g, shape):
-    """Reduce a broadcast gradient back to ``shape``."""
-    shape = tuple(shape)
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for i, n in enumerate(shape):
-        if n == 1 and g.shape[i] != 1:
-            g = g.sum(axis=i, keepdims=True)
-    return g
+    return sum_to(np, g, shape)

@@ -11,6 +11,8 @@ from math import factorial
 
 import numpy as np
 
+from .._common import sum_to
+
 _PHI1 = np.array([1 / factorial(k + 1) for k in range(30)])  # (e^x-1)/x = sum x^k/(k+1)!
 _DPHI1 = np.array([(k + 1) / factorial(k + 2) for k in range(30)])  # its derivative
 
@@ -110,10 +112,4 @@ def discretize_vjp_ref(dout, method, A, delta, integration_timesteps=None):
 
 
 def _sum_to(g, shape):
-    shape = tuple(shape)
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for i, n in enumerate(shape):
-        if n == 1 and g.shape[i] != 1:
-            g = g.sum(axis=i, keepdims=True)
-    return g
+    return sum_to(np, g, shape)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._common import sum_to
+
 
 def _hp(x):
     x = np.asarray(x)
@@ -107,10 +109,4 @@ def ssm_conv_vjp_ref(dy, x, K, B_bar, C):
 
 
 def _sum_to(g, shape):
-    shape = tuple(shape)
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for i, n in enumerate(shape):
-        if n == 1 and g.shape[i] != 1:
-            g = g.sum(axis=i, keepdims=True)
-    return g
+    return sum_to(np, g, shape)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._common import sum_to
 from ._shapes import DISCRETIZATIONS, steps3
 
 
@@ -76,13 +77,7 @@ def simplified_scan_ref(u, delta, A, B, C, deltaA=None, return_last_state=False,
 
 
 def _sum_to(g, shape):
-    shape = tuple(shape)
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    for i, n in enumerate(shape):
-        if n == 1 and g.shape[i] != 1:
-            g = g.sum(axis=i, keepdims=True)
-    return g
+    return sum_to(np, g, shape)
 
 
 def _like(g, x):
