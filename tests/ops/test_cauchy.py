@@ -134,6 +134,80 @@ def test_blocking_is_invisible(rng, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+def test_blocking_splits_nodes_modes_and_rows(rng, monkeypatch):
+    # Tiny blocks: several node blocks, one mode per chunk, one row per task; no fallback.
+    from lrnnx_array.ops.cauchy import _generic
+
+    v, z, w = _data(rng, (5,), 3, 50)
+    g = _cn(rng, 5, 50)
+    want = cauchy_ref(v, z, w), cauchy_vjp_ref(g, v, z, w)
+
+    def no_fallback(*a, **k):
+        raise AssertionError("complex-matrix fallback used")
+
+    monkeypatch.setattr(_generic, "_BLOCK", 7)
+    monkeypatch.setattr(_generic, "_MIN_LC", 4)
+    monkeypatch.setattr(_generic, "_complex_rows", no_fallback)
+    monkeypatch.setattr(_generic, "_complex_vjp_rows", no_fallback)
+    assert len(_generic._plan(5, 3, 50, 8)[0][0][2]) > 1
+    np.testing.assert_allclose(cauchy(v, z, w, impl="generic"), want[0], rtol=1e-12)
+    for a, b in zip(cauchy_vjp(g, v, z, w, impl="generic"), want[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13)
+
+
+def test_imaginary_axis_nodes(backend_impl, complex_dtype, rng):
+    # S4's nodes z = 2i tan(pi k / L) (zero real part) take a shorter path in the generic builders;
+    # S4D-Lin-like poles dt (-1/2 + i pi n) spread |w| over four decades.
+    xp, impl = backend_impl
+    N2, L = 16, 300
+    dt = np.exp(rng.uniform(np.log(1e-3), np.log(1e-1), (3, 1)))
+    w = dt * (-0.5 + 1j * np.pi * np.arange(N2))
+    v = _cn(rng, 3, N2) * dt
+    z = 2j * np.tan(np.arange(L) * np.pi / (2 * L + 2))
+    g = _cn(rng, 3, L)
+    args = [testing.from_numpy(xp, a, complex_dtype) for a in (v, z, w)]
+    _check_rel(cauchy(*args, impl=impl), cauchy_ref(v, z, w), complex_dtype, "out")
+    got = cauchy_vjp(testing.from_numpy(xp, g, complex_dtype), *args, impl=impl)
+    for name, a, b in zip(got._fields, got, cauchy_vjp_ref(g, v, z, w)):
+        _check_rel(a, b, complex_dtype, name)
+
+
+@pytest.mark.parametrize("scale", [1e12, 1e-12])
+def test_extreme_magnitudes_are_rescaled(rng, scale):
+    # |q|^2 ~ |z|^4 would overflow (underflow) float32 without the power-of-two rescaling.
+    v, z, w = _data(rng, (3,), 4, 40)
+    v, z, w = v * scale, z * scale, w * scale
+    g = _cn(rng, 3, 40)
+    args = [a.astype(np.complex64) for a in (v, z, w)]
+    _check_rel(cauchy(*args, impl="generic"), cauchy_ref(v, z, w), "complex64", "out")
+    got = cauchy_vjp(g.astype(np.complex64), *args, impl="generic")
+    for name, a, b in zip(got._fields, got, cauchy_vjp_ref(g, v, z, w)):
+        _check_rel(a, b, "complex64", name)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_node_next_to_tiny_pole_falls_back(rng, monkeypatch):
+    # |q|^2 underflows float32 for a node 1e-30 from a pole while other nodes are O(1e8): the
+    # rows are recomputed with complex division, which stays finite.
+    from lrnnx_array.ops.cauchy import _generic
+
+    calls = []
+    for name in ("_complex_rows", "_complex_vjp_rows"):
+        orig = getattr(_generic, name)
+        monkeypatch.setattr(_generic, name,
+                            lambda *a, _o=orig, **k: calls.append(1) or _o(*a, **k))
+    v = np.array([[1 + 1j, 0.5 - 1j]])
+    w = np.array([[1e-30j, -1 + 2j]])
+    z = np.array([3e-30j, 1e8 + 0j, 0.5 + 1j])
+    g = _cn(rng, 1, 3)
+    args = [a.astype(np.complex64) for a in (v, z, w)]
+    _check_rel(cauchy(*args, impl="generic"), cauchy_ref(v, z, w), "complex64", "out")
+    got = cauchy_vjp(g.astype(np.complex64), *args, need_dz=False, impl="generic")
+    want = cauchy_vjp_ref(g, v, z, w)
+    _check_rel(got.dv, want[0], "complex64", "dv")
+    assert len(calls) == 2
+
+
 # ---- properties -----------------------------------------------------------------------------
 
 
