@@ -272,3 +272,27 @@ def test_empty_sequence(backend_impl):
     g = diag_scan_vjp(a, a, a, h0, dlast_state=testing.from_numpy(xp, np.ones(3)), impl=impl)
     assert tuple(g.da.shape) == (3, 0) and tuple(g.db.shape) == (3, 0)
     testing.assert_close(g.dh0, testing.from_numpy(xp, np.ones(3)))
+
+
+@pytest.mark.parametrize("L", [2048, 2049, 5000])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_constant_gate_long_rows(backend_impl, dtype, rng, L, reverse):
+    """Few long rows with a constant gate take the Toeplitz-chunk path in the generic impl."""
+    xp, impl = backend_impl
+    a, b, h0 = _data(rng, (3,), L, dtype, a_shape=(3, 1))
+    a = 0.999 * a / np.abs(a)  # slow decay: the carries matter across many chunks
+    want = diag_scan_ref(a, b, h0, reverse=reverse)
+    A, Bx, H0 = (testing.from_numpy(xp, v, dtype) for v in (a, b, h0))
+    # Normwise: |h| grows to ~sqrt(1/(1-|a|^2)) ~ 20, and elementwise rtol is meaningless at the
+    # zero crossings of a long float32 accumulation.
+    rtol, atol = testing.tolerance(dtype)
+    testing.assert_close(diag_scan(A, Bx, H0, reverse=reverse, impl=impl),
+                         testing.from_numpy(xp, want, dtype), rtol=rtol,
+                         atol=atol * np.abs(want).max())
+    dh = rng.standard_normal(want.shape)
+    want_g = diag_scan_vjp_ref(dh, a, b, h0, reverse=reverse, dlast_state=dh[..., 0])
+    got_g = diag_scan_vjp(testing.from_numpy(xp, dh, dtype), A, Bx, H0, reverse=reverse,
+                          dlast_state=testing.from_numpy(xp, dh[..., 0], dtype), impl=impl)
+    for name, g, w in zip(got_g._fields, got_g, want_g):
+        testing.assert_close(g, testing.from_numpy(xp, w, g.dtype), rtol=rtol,
+                             atol=atol * np.abs(w).max(), err_msg=name)

@@ -112,6 +112,8 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
         from ._cuda import diag_scan_cuda
 
         h = diag_scan_cuda(a2, b2, h02, reverse=reverse)
+    elif a.shape[-1] == 1:
+        h = _generic.scan_rows_const(xp, a2[:, 0], b2, h02, reverse=reverse)
     else:
         h = _generic.scan_rows(xp, a2, b2, h02, reverse=reverse)
     return xp.reshape(h, shape)
@@ -182,7 +184,8 @@ def diag_scan_vjp(dh, a, b, h0=None, *, reverse=False, dlast_state=None, impl="a
 
         da, db, dh0 = diag_scan_bwd_cuda(g_rows, a_rows, b_rows, h0_rows, dl_rows, reverse=reverse)
     else:
-        da, db, dh0 = _vjp_generic(xp, g_rows, a_rows, b_rows, h0_rows, dl_rows, reverse)
+        const = a.shape[-1] == 1
+        da, db, dh0 = _vjp_generic(xp, g_rows, a_rows, b_rows, h0_rows, dl_rows, reverse, const)
     da = _reduce_to(xp, xp.reshape(da, shape), a)
     db = _reduce_to(xp, xp.reshape(db, shape), b)
     dh0 = None if h0 is None else _reduce_to(xp, xp.reshape(dh0, shape[:-1]), h0)
@@ -193,22 +196,30 @@ def _conj(xp, x):
     return xp.conj(x) if xp.isdtype(x.dtype, "complex floating") else x
 
 
-def _vjp_generic(xp, g, a, b, h0, dlast, reverse):
+def _vjp_generic(xp, g, a, b, h0, dlast, reverse, const=False):
     R, L = b.shape
-    h = _generic.scan_rows(xp, a, b, h0, reverse=reverse)
+    if const:
+        h = _generic.scan_rows_const(xp, a[:, 0], b, h0, reverse=reverse)
+    else:
+        h = _generic.scan_rows(xp, a, b, h0, reverse=reverse)
     zero = xp.zeros((R, 1), dtype=a.dtype)
     h_init = _col(xp, h0, R, a.dtype)
-    # The adjoint scan runs the other way, gated by the neighbour that comes next in scan order.
-    if reverse:
+    # The adjoint scan runs the other way, gated by the neighbour that comes next in scan order
+    # (for a constant gate that is the same gate, except a zero beyond the last step).
+    last = 0 if reverse else L - 1
+    g = g if dlast is None else _add_at(xp, g, dlast, last)
+    if const:
+        lam = _generic.scan_rows_const(xp, _conj(xp, a[:, 0]), g, None, reverse=not reverse)
+    elif reverse:
         gates = _conj(xp, xp.concat([zero, a[:, :-1]], axis=1))
-        g = g if dlast is None else _add_at(xp, g, dlast, 0)
         lam = _generic.scan_rows(xp, gates, g, None, reverse=False)
+    else:
+        gates = _conj(xp, xp.concat([a[:, 1:], zero], axis=1))
+        lam = _generic.scan_rows(xp, gates, g, None, reverse=True)
+    if reverse:
         h_prev = xp.concat([h[:, 1:], h_init], axis=1)
         lam_first, a_first = lam[:, L - 1], a[:, L - 1]
     else:
-        gates = _conj(xp, xp.concat([a[:, 1:], zero], axis=1))
-        g = g if dlast is None else _add_at(xp, g, dlast, L - 1)
-        lam = _generic.scan_rows(xp, gates, g, None, reverse=True)
         h_prev = xp.concat([h_init, h[:, :-1]], axis=1)
         lam_first, a_first = lam[:, 0], a[:, 0]
     da = lam * _conj(xp, h_prev)

@@ -126,3 +126,57 @@ def _chunked(xp, a, b, h0, reverse: bool):
     out = xp.reshape(xp.permute_dims(xp.reshape(full, (T, R, C)), (1, 2, 0)), (R, C * T))
     out = out[:, :L]
     return xp.flip(out, axis=1) if reverse else out
+
+
+# ---------------------------------------------------------------------------------------------
+# Constant gate per row: h_t = lam * h_{t-1} + b_t. Few long rows are overhead-bound in the
+# loops above (2 us/step whatever R); with a constant gate a chunk of T steps is one matmul with
+# the Toeplitz matrix M[s, t] = lam^(t-s) (t >= s), and the chunk-end states form a scan of the
+# same kind with gate lam^T, solved recursively. Measured at (8 rows, L=65536) float32: 1.3 ms vs
+# 2.8 ms for scipy.signal.lfilter looped per row and 5.6 ms for the chunked loop; with many rows
+# the matmuls (R*L*T MACs) lose to the threaded loop, hence the row limit.
+_TOEPLITZ_MAX_ROWS = 64
+_TOEPLITZ_MIN_L = 2048
+_TOEPLITZ_T = 64
+
+
+def scan_rows_const(xp, lam, b, h0, *, reverse: bool = False):
+    """Scan (R, L) ``b`` with a constant gate ``lam`` (R,) per row from ``h0`` (R,) or None."""
+    R, L = b.shape
+    if R <= _TOEPLITZ_MAX_ROWS and L >= _TOEPLITZ_MIN_L:
+        if h0 is None:
+            h0 = xp.zeros((R,), dtype=b.dtype)
+        if reverse:
+            return xp.flip(_toeplitz_scan(xp, lam, xp.flip(b, axis=1), h0), axis=1)
+        return _toeplitz_scan(xp, lam, b, h0)
+    a = xp.broadcast_to(xp.reshape(lam, (R, 1)), (R, L))
+    return scan_rows(xp, a, b, h0, reverse=reverse)
+
+
+def _toeplitz_scan(xp, lam, b, h0):
+    R, L = b.shape
+    T = _TOEPLITZ_T
+    if L <= T:
+        out = xp.empty((R, L), dtype=b.dtype)
+        h = h0
+        for t in range(L):
+            h = lam * h + b[:, t]
+            out[:, t] = h
+        return out
+    C = -(-L // T)
+    if C * T > L:
+        b = xp.concat([b, xp.zeros((R, C * T - L), dtype=b.dtype)], axis=1)
+    pw = xp.empty((R, T + 1), dtype=b.dtype)  # lam^0 .. lam^T
+    pw[:, 0] = xp.ones((R,), dtype=b.dtype)
+    for k in range(1, T + 1):
+        pw[:, k] = pw[:, k - 1] * lam
+    ar = xp.arange(T)
+    lag = xp.reshape(ar, (1, T)) - xp.reshape(ar, (T, 1))  # t - s
+    upper = lag >= 0
+    M = xp.reshape(xp.take(pw, xp.reshape(xp.where(upper, lag, 0), (T * T,)), axis=1), (R, T, T))
+    M = xp.where(upper, M, xp.zeros((), dtype=b.dtype))
+    local = xp.matmul(xp.reshape(b, (R, C, T)), M)  # chunk scans from a zero state
+    ends = _toeplitz_scan(xp, pw[:, T], local[:, :, T - 1], h0)  # state after each chunk
+    entering = xp.concat([xp.reshape(h0, (R, 1)), ends[:, : C - 1]], axis=1)
+    h = local + xp.reshape(pw[:, 1:], (R, 1, T)) * xp.reshape(entering, (R, C, 1))
+    return xp.reshape(h, (R, C * T))[:, :L]
