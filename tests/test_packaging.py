@@ -40,6 +40,8 @@ def test_import_is_lazy():
 def test_wheel_ships_every_kernel(tmp_path):
     """Build a wheel from the tree, install it into a fresh venv, load every .cu from it."""
     pytest.importorskip("build")
+    # The build runs without isolation (no network on some machines): needs a recent setuptools.
+    pytest.importorskip("setuptools", minversion="68")
     wheel_dir = tmp_path / "dist"
     subprocess.run(
         [
