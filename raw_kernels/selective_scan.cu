@@ -1,8 +1,9 @@
 // Selective scan (S6 / Mamba) with lrnnx's six discretizations, real or complex A; fwd and bwd.
 //
 // Layout: u, delta, deltaA, z, out and their gradients are (B, D, L) contiguous; A (D, N); B/C
-// constant (D, N) or variable (B, G, N, L) (G = 1 for lrnnx's (B, N, L)); h0, dlast, dh0
-// (B, D, N); chunk-boundary states (B, D, n_chunks, N).
+// constant (D, N) or variable (B, G, N, L) (G = 1 for lrnnx's (B, N, L)); B and C have their own
+// group counts GB, GC (a (B, N, L) B may meet a (B, 2, N, L) C); h0, dlast, dh0 (B, D, N);
+// chunk-boundary states (B, D, n_chunks, N).
 //
 // Design (spec §8, performance.md §2.1, with two changes):
 // * One WARP per (b, d) channel, kWarps channels of one batch row per block. A channel's chunk of
@@ -45,9 +46,14 @@ template <typename R> __device__ __forceinline__ complex<R> shfl_idx_(complex<R>
 __device__ __forceinline__ float exp_(float x) { return expf(x); }
 __device__ __forceinline__ double exp_(double x) { return exp(x); }
 template <typename R> __device__ __forceinline__ complex<R> exp_(complex<R> x) { return exp(x); }
-__device__ __forceinline__ bool small_(float x) { return fabsf(x) < 1e-2f; }
+// Where zoh's φ / φ' use their Taylor series (7 terms: truncation < 3e-12 at |x| = 0.1 in
+// float, < 3e-19 at |x| = 0.01 in double). Outside, φ' = (x e^x - expm1 x)/x² cancels with a
+// relative error ~ 4 eps/|x|: 3e-6 (float) / 5e-14 (double) at the thresholds.
+__device__ __forceinline__ bool small_(float x) { return fabsf(x) < 1e-1f; }
 __device__ __forceinline__ bool small_(double x) { return fabs(x) < 1e-2; }
-template <typename R> __device__ __forceinline__ bool small_(complex<R> x) { return norm(x) < R(1e-4); }
+template <typename R> __device__ __forceinline__ bool small_(complex<R> x) {
+  return norm(x) < (sizeof(R) == 4 ? R(1e-2) : R(1e-4));
+}
 
 // Re(conj(a) * b)
 __device__ __forceinline__ float re_cm_(float a, float b) { return a * b; }
@@ -110,8 +116,12 @@ __device__ __forceinline__ Disc<S> discretize_(int method, R dt, R dtA, S A, R l
       const bool sm = small_(x);
       S phi, dphi = S(0);
       if (sm) {
-        phi = S(1) + x * (R(0.5) + x * (R(1) / R(6) + x / R(24)));
-        if (kDerivs) dphi = R(0.5) + x * (R(1) / R(3) + x * (R(0.125) + x / R(30)));
+        phi = S(1) + x * (R(0.5) + x * (R(1) / R(6) + x * (R(1) / R(24) + x * (R(1) / R(120) +
+              x * (R(1) / R(720) + x / R(5040))))));
+        if (kDerivs) {
+          dphi = R(0.5) + x * (R(1) / R(3) + x * (R(0.125) + x * (R(1) / R(30) + x * (R(1) / R(144) +
+                 x * (R(1) / R(840) + x / R(5760))))));
+        }
       } else {
         const S em1 = expm1_(x);
         phi = em1 / x;
@@ -189,9 +199,10 @@ lrnnx_selective_scan_fwd(const R* __restrict__ u, const R* __restrict__ delta,
                          const R* __restrict__ z, const R* __restrict__ dbias,
                          const state_t<R, kCplx>* __restrict__ h0, R* __restrict__ out,
                          state_t<R, kCplx>* __restrict__ states, long long Bsz, long long Dm,
-                         long long L, long long N, long long G, long long n_chunks, int B_var,
-                         int C_var, int has_D, int has_z, int has_bias, int softplus,
-                         int has_deltaA, int has_h0, int has_out, int method) {
+                         long long L, long long N, long long GB, long long GC,
+                         long long n_chunks, int B_var, int C_var, int has_D, int has_z,
+                         int has_bias, int softplus, int has_deltaA, int has_h0, int has_out,
+                         int method) {
   using S = state_t<R, kCplx>;
   constexpr long long kChunk = 32LL * K;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -199,12 +210,11 @@ lrnnx_selective_scan_fwd(const R* __restrict__ u, const R* __restrict__ delta,
   const long long b = blockIdx.x / n_dblk;
   const long long d = (blockIdx.x % n_dblk) * kWarps + warp;
   if (b >= Bsz || d >= Dm) return;  // no block-wide barrier below
-  const long long g = d / (Dm / G);
   const long long bd = b * Dm + d;
   const long long row = bd * L;
   const R bias = has_bias ? dbias[d] : R(0);
-  const Row<S> Br{B_var ? Bm + (b * G + g) * N * L : Bm + d * N, L, B_var};
-  const Row<S> Cr{C_var ? Cm + (b * G + g) * N * L : Cm + d * N, L, C_var};
+  const Row<S> Br{B_var ? Bm + (b * GB + d / (Dm / GB)) * N * L : Bm + d * N, L, B_var};
+  const Row<S> Cr{C_var ? Cm + (b * GC + d / (Dm / GC)) * N * L : Cm + d * N, L, C_var};
   S* st = states + bd * n_chunks * N;
   for (long long c = 0; c < n_chunks; ++c) {
     const long long t0 = c * kChunk + (long long)lane * K;
@@ -248,7 +258,8 @@ lrnnx_selective_scan_fwd(const R* __restrict__ u, const R* __restrict__ delta,
       for (int i = 0; i < K; ++i) {
         h = a[i] * h + bb[i];
         const long long t = t0 + i;
-        if (t < L) y[i] += out_(Cr.at(n, t), h);
+        // The backward's state-only pass (has_out = 0) skips C entirely.
+        if (has_out && t < L) y[i] += out_(Cr.at(n, t), h);
       }
       const S h_end = shfl_idx_(h, 31);
       if (lane == 0) st[c * N + n] = h_end;
@@ -289,10 +300,10 @@ lrnnx_selective_scan_bwd(const R* __restrict__ u, const R* __restrict__ delta,
                          state_t<R, kCplx>* __restrict__ dB, state_t<R, kCplx>* __restrict__ dC,
                          R* __restrict__ dD, R* __restrict__ ddbias,
                          state_t<R, kCplx>* __restrict__ dh0, state_t<R, kCplx>* dcarry,
-                         long long Bsz, long long Dm, long long L, long long N, long long G,
-                         long long n_chunks, int B_var, int C_var, int has_D, int has_z,
-                         int has_bias, int softplus, int has_deltaA, int has_h0, int has_dlast,
-                         int method) {
+                         long long Bsz, long long Dm, long long L, long long N, long long GB,
+                         long long GC, long long n_chunks, int B_var, int C_var, int has_D,
+                         int has_z, int has_bias, int softplus, int has_deltaA, int has_h0,
+                         int has_dlast, int method) {
   using S = state_t<R, kCplx>;
   constexpr int K = ItemsB<S>::value;
   constexpr long long kChunk = 32LL * K;
@@ -306,14 +317,12 @@ lrnnx_selective_scan_bwd(const R* __restrict__ u, const R* __restrict__ delta,
   // they never write.
   const bool active = dblk0 + warp < Dm;
   const long long d = active ? dblk0 + warp : Dm - 1;
-  const long long Dg = Dm / G;
-  const long long g = d / Dg;
   const long long bd = b * Dm + d;
   const long long row = bd * L;
   const R bias = has_bias ? dbias[d] : R(0);
   const R Dd = has_D ? Dv[d] : R(0);
-  const Row<S> Br{B_var ? Bm + (b * G + g) * N * L : Bm + d * N, L, B_var};
-  const Row<S> Cr{C_var ? Cm + (b * G + g) * N * L : Cm + d * N, L, C_var};
+  const Row<S> Br{B_var ? Bm + (b * GB + d / (Dm / GB)) * N * L : Bm + d * N, L, B_var};
+  const Row<S> Cr{C_var ? Cm + (b * GC + d / (Dm / GC)) * N * L : Cm + d * N, L, C_var};
   const S* st = states + bd * n_chunks * N;
   const bool block_reduce = B_var || C_var;
   R acc_D = R(0), acc_bias = R(0);
@@ -460,18 +469,20 @@ lrnnx_selective_scan_bwd(const R* __restrict__ u, const R* __restrict__ delta,
           for (int which = 0; which < 2; ++which) {
             if (which == 0 ? !B_var : !C_var) continue;
             S* dst = which == 0 ? dB : dC;
+            const long long Gx = which == 0 ? GB : GC;
+            const long long Dg = Dm / Gx;
             S s = S(0);
             long long g_prev = -1;
             for (int w = 0; w < kWarps && dblk0 + w < Dm; ++w) {
               const long long gw = (dblk0 + w) / Dg;
               if (gw != g_prev && g_prev >= 0) {
-                atomic_add_(dst + ((b * G + g_prev) * N + n) * L + t, s);
+                atomic_add_(dst + ((b * Gx + g_prev) * N + n) * L + t, s);
                 s = S(0);
               }
               g_prev = gw;
               s += red[which][w][j];
             }
-            if (g_prev >= 0) atomic_add_(dst + ((b * G + g_prev) * N + n) * L + t, s);
+            if (g_prev >= 0) atomic_add_(dst + ((b * Gx + g_prev) * N + n) * L + t, s);
           }
         }
         __syncthreads();  // red is rewritten for the next state

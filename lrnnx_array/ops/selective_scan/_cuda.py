@@ -45,50 +45,58 @@ def _i32(*xs):
     return tuple(np.int32(bool(x)) for x in xs)
 
 
-def _run_fwd(cp, u, delta, A, B, C, D, z, delta_bias, softplus, method, deltaA, h0, G, K, has_out):
-    """Launch the forward with K steps per lane; returns (out or None, states)."""
+def _groups(X):
+    """Group count of a variable B/C as the kernel indexes it: (B, N, L) is one group. B and C
+    keep their own counts (the API accepts a (B, N, L) B with a (B, G, N, L) C)."""
+    return int(X.shape[1]) if X.ndim == 4 else 1
+
+
+def _run_fwd(cp, u, delta, A, B, C, D, z, delta_bias, softplus, method, deltaA, h0, K, has_out):
+    """Launch the forward with K steps per lane; returns (out or None, states).
+
+    Call inside ``with u.device:``. N = 0 still launches: out = D u silu(z) must be written.
+    """
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     r, cplx = _key(u, A)
     n_chunks = -(-L // (32 * K))
     states = cp.empty((Bsz, Dm, n_chunks, N), dtype=A.dtype)
     out = cp.empty((Bsz, Dm, L), dtype=u.dtype) if has_out else None
-    if Bsz == 0 or Dm == 0 or L == 0 or N == 0:
-        return (out if out is not None else None), states
+    if Bsz == 0 or Dm == 0 or L == 0:
+        return out, states
     fn = get_function(SOURCE, f"lrnnx_selective_scan_fwd<{r}, {cplx}, {K}>", NAME_EXPRESSIONS)
     grid = (Bsz * (-(-Dm // _WARPS)),)
-    with u.device:
-        fn(
-            grid,
-            (32 * _WARPS,),
-            (
-                u,
-                delta,
-                deltaA if deltaA is not None else u,
-                A,
-                B,
-                C,
-                D if D is not None else u,
-                z if z is not None else u,
-                delta_bias if delta_bias is not None else u,
-                h0 if h0 is not None else A,
-                out if out is not None else u,
-                states,
-                *_i64(Bsz, Dm, L, N, G, n_chunks),
-                *_i32(
-                    B.ndim > 2,
-                    C.ndim > 2,
-                    D is not None,
-                    z is not None,
-                    delta_bias is not None,
-                    softplus,
-                    deltaA is not None,
-                    h0 is not None,
-                    has_out,
-                ),
-                np.int32(METHOD_CODES[method]),
+    fn(
+        grid,
+        (32 * _WARPS,),
+        (
+            u,
+            delta,
+            deltaA if deltaA is not None else u,
+            A,
+            B,
+            C,
+            D if D is not None else u,
+            z if z is not None else u,
+            delta_bias if delta_bias is not None else u,
+            h0 if h0 is not None else A,
+            out if out is not None else u,
+            states,
+            *_i64(Bsz, Dm, L, N, _groups(B), _groups(C), n_chunks),
+            *_i32(
+                B.ndim > 2,
+                C.ndim > 2,
+                D is not None,
+                z is not None,
+                delta_bias is not None,
+                softplus,
+                deltaA is not None,
+                h0 is not None,
+                has_out,
             ),
-        )
+            np.int32(METHOD_CODES[method]),
+        ),
+    )
     return out, states
 
 
@@ -99,7 +107,15 @@ def _prep(cp, *arrays):
 def selective_scan_fwd_cuda(
     u, delta, A, B, C, D, z, delta_bias, delta_softplus, method, deltaA, h0, G
 ):
-    """Returns (out (B, D, L), last_state (B, D, N))."""
+    """Returns (out (B, D, L), last_state (B, D, N)).
+
+    ``G`` (the API's common group count) is not used: B and C are indexed with their own.
+    """
+    with u.device:  # copies, allocations and the launch on the inputs' device
+        return _fwd_public(u, delta, A, B, C, D, z, delta_bias, delta_softplus, method, deltaA, h0)
+
+
+def _fwd_public(u, delta, A, B, C, D, z, delta_bias, delta_softplus, method, deltaA, h0):
     import cupy as cp
 
     u, delta, A, B, C, D, z, delta_bias, deltaA, h0 = _prep(
@@ -120,7 +136,6 @@ def selective_scan_fwd_cuda(
         method,
         deltaA,
         h0,
-        G,
         _K_FWD[r, cplx],
         True,
     )
@@ -156,7 +171,7 @@ def _bwd_public(
     r, cplx = _key(u, A)
     K = _K_BWD[r, cplx]
     _, states = _run_fwd(
-        cp, u, delta, A, B, C, D, z, delta_bias, delta_softplus, method, deltaA, h0, G, K, False
+        cp, u, delta, A, B, C, D, z, delta_bias, delta_softplus, method, deltaA, h0, K, False
     )
     rt, st = u.dtype, A.dtype
     du = cp.empty((Bsz, Dm, L), dtype=rt)
@@ -174,56 +189,56 @@ def _bwd_public(
         dh0 = cp.empty((Bsz, Dm, N), dtype=st)
     else:
         dh0 = None
-    if n_chunks == 0 or Bsz == 0 or Dm == 0 or N == 0:
+    if n_chunks == 0 or Bsz == 0 or Dm == 0:
         if dh0 is not None:
             dh0[...] = dlast if dlast is not None else 0
         return du, ddelta, dA, dB, dC, dD, dz, ddbias, ddeltaA, dh0
+    # N = 0 still launches: du = D gy, ddelta = 0, dz must be written.
     dcarry = cp.empty((Bsz, Dm, N), dtype=st) if n_chunks > 1 else states
     fn = get_function(SOURCE, f"lrnnx_selective_scan_bwd<{r}, {cplx}>", NAME_EXPRESSIONS)
     grid = (Bsz * (-(-Dm // _WARPS)),)
     dummy_r = u
-    with u.device:
-        fn(
-            grid,
-            (32 * _WARPS,),
-            (
-                u,
-                delta,
-                deltaA if deltaA is not None else dummy_r,
-                A,
-                B,
-                C,
-                D if D is not None else dummy_r,
-                z if z is not None else dummy_r,
-                delta_bias if delta_bias is not None else dummy_r,
-                h0 if h0 is not None else A,
-                states,
-                dout,
-                dlast if dlast is not None else A,
-                du,
-                ddelta,
-                ddeltaA if ddeltaA is not None else du,
-                dz if dz is not None else du,
-                dA,
-                dB,
-                dC,
-                dD if dD is not None else du,
-                ddbias if ddbias is not None else du,
-                dh0 if dh0 is not None else dA,
-                dcarry,
-                *_i64(Bsz, Dm, L, N, G, n_chunks),
-                *_i32(
-                    B.ndim > 2,
-                    C.ndim > 2,
-                    D is not None,
-                    z is not None,
-                    delta_bias is not None,
-                    delta_softplus,
-                    deltaA is not None,
-                    h0 is not None,
-                    dlast is not None,
-                ),
-                np.int32(METHOD_CODES[method]),
+    fn(
+        grid,
+        (32 * _WARPS,),
+        (
+            u,
+            delta,
+            deltaA if deltaA is not None else dummy_r,
+            A,
+            B,
+            C,
+            D if D is not None else dummy_r,
+            z if z is not None else dummy_r,
+            delta_bias if delta_bias is not None else dummy_r,
+            h0 if h0 is not None else A,
+            states,
+            dout,
+            dlast if dlast is not None else A,
+            du,
+            ddelta,
+            ddeltaA if ddeltaA is not None else du,
+            dz if dz is not None else du,
+            dA,
+            dB,
+            dC,
+            dD if dD is not None else du,
+            ddbias if ddbias is not None else du,
+            dh0 if dh0 is not None else dA,
+            dcarry,
+            *_i64(Bsz, Dm, L, N, _groups(B), _groups(C), n_chunks),
+            *_i32(
+                B.ndim > 2,
+                C.ndim > 2,
+                D is not None,
+                z is not None,
+                delta_bias is not None,
+                delta_softplus,
+                deltaA is not None,
+                h0 is not None,
+                dlast is not None,
             ),
-        )
+            np.int32(METHOD_CODES[method]),
+        ),
+    )
     return du, ddelta, dA, dB, dC, dD, dz, ddbias, ddeltaA, dh0

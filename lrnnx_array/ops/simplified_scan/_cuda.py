@@ -93,6 +93,8 @@ def _scan_bwd(cp, disc, Bu, dx, dt3, A, dtA3, h0, ckpt, dlast):
     ddtA = cp.zeros(dA_c.shape, dtype=rdt) if dtA3 is not None else None
     dA_ri = cp.zeros((2 * P,), dtype=rdt)
     dh0 = cp.zeros((Bsz, P), dtype=cdt) if h0 is not None else None
+    if L == 0 and dh0 is not None and dlast is not None:
+        dh0[...] = dlast  # no step: the last state is h0
     if Bsz * P > 0 and L > 0:
         full = (Bsz, P, L)
         fn = get_function(SOURCE, f"lrnnx_simplified_scan_bwd<{ctype(cdt)}>", NAME_EXPRESSIONS)
