@@ -71,3 +71,13 @@ def test_compile_error_is_reported(tmp_path, monkeypatch):
             _cuda.compile_ptx("broken", [], "compute_90")
     finally:
         _cuda.kernel_source.cache_clear()
+
+
+def test_ctype_accepts_dtypes_scalar_types_and_names():
+    import numpy as np
+
+    for spec in (np.float32, np.dtype("float32"), "float32", "numpy.float32"):
+        assert _cuda.ctype(spec) == "float"
+    assert _cuda.ctype(np.complex128) == "complex<double>"
+    with pytest.raises(TypeError, match="no CUDA kernel instantiation"):
+        _cuda.ctype(np.int32)

@@ -81,7 +81,13 @@ def kernel_source(name: str) -> str:
 
 
 def ctype(dtype) -> str:
-    key = str(getattr(dtype, "name", dtype)).split(".")[-1]
+    """C++ scalar name for a dtype, a scalar type (``numpy.float32``) or a dtype name."""
+    import numpy as np
+
+    try:
+        key = dtype.split(".")[-1] if isinstance(dtype, str) else np.dtype(dtype).name
+    except TypeError:
+        key = str(dtype)
     try:
         return CTYPES[key]
     except KeyError:

@@ -630,3 +630,17 @@ def test_lrnnx_positional_deltaA_is_caught():
         TypeError, match="delta_softplus must be a bool.*deltaA before delta_softplus"
     ):
         selective_scan(u, np.abs(u), A, Bc, Bc, None, None, None, np.abs(u))
+
+
+@pytest.mark.parametrize("b_groups,c_groups", [(None, 2), (2, None), (2, 4)])
+def test_mixed_group_counts_rejected(b_groups, c_groups):
+    from lrnnx_array.ops import selective_scan
+
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((2, 4, 5))
+
+    def var(g):
+        return rng.standard_normal((2, 3, 5) if g is None else (2, g, 3, 5))
+
+    with pytest.raises(ValueError, match="same number of groups"):
+        selective_scan(u, np.abs(u), -np.ones((4, 3)), var(b_groups), var(c_groups))

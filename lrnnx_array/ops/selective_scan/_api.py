@@ -81,6 +81,7 @@ def _validate(
     if method in _REAL_ONLY and cplx:
         raise TypeError(f"discretization={method!r} needs a real A, got A with dtype {A.dtype}")
     G = 1
+    var_groups = []  # group count of each variable B/C; they must agree (3-D counts as 1)
     for name, X in (("B", B), ("C", C)):
         if X.ndim == 2:
             _checks.check_shape(name, X, (Dm, N), "(dim, dstate) when constant")
@@ -101,8 +102,12 @@ def _validate(
             g = 1 if X.ndim == 3 else int(X.shape[1])
             if g < 1 or Dm % g:
                 raise ValueError(f"{name} has {g} groups, which must divide dim = {Dm}")
-            if G != 1 and g != G:
-                raise ValueError(f"B and C must have the same number of groups, got {G} and {g}")
+            if var_groups and g != var_groups[0]:
+                raise ValueError(
+                    f"variable B and C must have the same number of groups, got "
+                    f"{var_groups[0]} (B) and {g} (C)"
+                )
+            var_groups.append(g)
             G = max(G, g)
         else:
             raise ValueError(

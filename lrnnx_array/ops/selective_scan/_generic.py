@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from ..._backend import is_numpy
 from ..diag_scan._generic import _get_pool, _threads
+from ..discretize._generic import dphi1, exp_phi1
 
 METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
 # Elements of one (T, B, G, N, Dg) chunk array: 512 KB at float32 keeps the handful of chunk
@@ -86,20 +87,15 @@ def discretize(xp, delta, deltaA, A, method: str, *, derivs: bool = False) -> Di
             return Disc(Abar, delta, *dAb, 1.0 if derivs else None)
         if method == "dirac":
             return Disc(Abar, 1.0, *dAb)
+        # γ = Δ·φ(x) with φ(x) = expm1(x)/x; dγ/dA = Δ²·φ'(x). The discretize package's forms
+        # have no 0/0 at x = 0 and no cancellation near it (also for complex x, where NumPy's
+        # expm1 loses digits).
         x = delta * A
-        e = xp.exp(x)
-        # γ = Δ·φ(x) with φ(x) = expm1(x)/x; dγ/dA = Δ²·φ'(x). Series near 0 (no 0/0, and
-        # no cancellation in x e^x - expm1(x)).
-        small = xp.abs(x) < 1e-2
-        xs = xp.where(small, xp.ones_like(x), x)
-        phi = xp.where(small, 1 + x * (0.5 + x * (1 / 6 + x / 24)), xp.expm1(xs) / xs)
+        e, phi, _ = exp_phi1(xp, x)
         gamma = delta * phi
         if not derivs:
             return Disc(Abar, gamma)
-        dphi = xp.where(
-            small, 0.5 + x * (1 / 3 + x * (1 / 8 + x / 30)), (xs * e - xp.expm1(xs)) / (xs * xs)
-        )
-        return Disc(Abar, gamma, *dAb, e, None, delta * delta * dphi)
+        return Disc(Abar, gamma, *dAb, e, None, delta * delta * dphi1(xp, x, e, phi))
     if method == "bilinear":
         den = 1 - deltaA * A / 2
         Abar = (1 + deltaA * A / 2) / den
