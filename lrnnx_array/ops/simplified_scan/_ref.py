@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._common import sum_to
+from ..discretize._generic import dphi1, exp_phi1
 from ._shapes import DISCRETIZATIONS, steps3
 
 
@@ -21,7 +22,9 @@ def _r(x):
 def discretize_ref(disc, A, dt, dtA):
     """(Abar, gbar) for complex A and real steps dt (input term) and dtA (A's step)."""
     if disc == "zoh":
-        return np.exp(dtA * A), (np.exp(dt * A) - 1.0) / A
+        # gbar = dt*phi(dt A), phi(x) = expm1(x)/x: exact at A = 0, no cancellation near it.
+        _, phi, _ = exp_phi1(np, dt * A)
+        return np.exp(dtA * A), dt * phi
     if disc == "bilinear":
         return (1 + dtA * A / 2) / (1 - dtA * A / 2), dt / (1 - dt * A / 2)
     if disc == "dirac":
@@ -38,8 +41,8 @@ def _derivs_ref(disc, A, dt, dtA):
         return q2 * dtA, q2 * A, gb * gb / 2, r2
     zero = np.zeros_like(gb)
     if disc == "zoh":
-        e = np.exp(dt * A)
-        return Ab * dtA, Ab * A, (dt * e - gb) / A, e
+        e, phi, _ = exp_phi1(np, dt * A)
+        return Ab * dtA, Ab * A, dt * dt * dphi1(np, dt * A, e, phi), e
     return Ab * dtA, Ab * A, zero, zero
 
 
