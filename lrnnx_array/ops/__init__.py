@@ -15,11 +15,12 @@ from .fft_conv import (
     ssm_conv,
     ssm_conv_vjp,
 )
-from .power import power
+from .power import PowerGrads, power, power_vjp
 from .rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
 from .s4_kernel import (
     DenseStep,
     DiagonalStep,
+    DPLRKernelGrads,
     DPLRKernelOut,
     LinearStep,
     c_from_tilde,
@@ -29,14 +30,19 @@ from .s4_kernel import (
     dplr_dense,
     dplr_forward_state,
     dplr_kernel,
+    dplr_kernel_vjp,
     dplr_step,
     dplr_step_setup,
 )
 from .s4d_kernel import (
+    S4DForwardStateGrads,
+    S4DKernelGrads,
     S4DKernelOut,
     S4DStep,
     s4d_forward_state,
+    s4d_forward_state_vjp,
     s4d_kernel,
+    s4d_kernel_vjp,
     s4d_step,
     s4d_step_setup,
 )
@@ -67,10 +73,11 @@ __all__ = [
     "cauchy", "cauchy_vjp", "CauchyGrads",
     "log_vandermonde", "log_vandermonde_vjp", "LogVandermondeGrads",
     "log_vandermonde_transpose", "log_vandermonde_transpose_vjp", "LogVandermondeTransposeGrads",
-    "power",
+    "power", "power_vjp", "PowerGrads",
     "fft_conv", "fft_conv_vjp", "FFTConvGrads", "fft_conv_channels", "fft_conv_channels_vjp",
     "ChannelConvGrads", "ssm_conv", "ssm_conv_vjp", "SSMConvGrads", "opt_ssm_forward",
-    "dplr_kernel", "DPLRKernelOut", "dplr_dense", "c_tilde", "c_from_tilde", "double_length",
+    "dplr_kernel", "dplr_kernel_vjp", "DPLRKernelGrads", "DPLRKernelOut", "dplr_dense",
+    "c_tilde", "c_from_tilde", "double_length",
     "dplr_step_setup", "dplr_step", "dplr_default_state", "dplr_forward_state",
     "DenseStep", "LinearStep", "DiagonalStep",
     "selective_scan", "selective_scan_vjp", "SelectiveScanGrads",
@@ -78,5 +85,7 @@ __all__ = [
     "selective_state_update",
     "simplified_scan", "simplified_scan_vjp", "SimplifiedScanGrads",
     "s5_inner", "s5_inner_vjp", "S5InnerGrads", "simplified_state_update",
-    "s4d_kernel", "S4DKernelOut", "s4d_step_setup", "s4d_step", "S4DStep", "s4d_forward_state",
+    "s4d_kernel", "s4d_kernel_vjp", "S4DKernelGrads", "s4d_forward_state_vjp",
+    "S4DForwardStateGrads", "S4DKernelOut", "s4d_step_setup", "s4d_step", "S4DStep",
+    "s4d_forward_state",
 ]

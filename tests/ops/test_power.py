@@ -1,11 +1,12 @@
-"""power(L, A, v): scipy/numpy matrix_power oracle for the reference, every impl vs reference."""
+"""power(L, A, v): numpy matrix_power oracle for the reference, every impl vs reference; the
+VJP: reference reverse loops against finite differences, every impl against the reference."""
 
 import numpy as np
 import pytest
 
 from lrnnx_array import testing
-from lrnnx_array.ops.power import power
-from lrnnx_array.ops.power._ref import power_ref
+from lrnnx_array.ops.power import PowerGrads, power, power_vjp
+from lrnnx_array.ops.power._ref import power_ref, power_vjp_ref
 
 
 def _A(rng, shape, N, cplx):
@@ -63,3 +64,103 @@ def test_rejects_bad_input():
         power(2, np.eye(2, dtype=np.int64))
     with pytest.raises(ValueError, match="impl='cuda'"):
         power(2, np.eye(2), impl="cuda")
+
+
+# ---- VJP ------------------------------------------------------------------------------------
+
+
+def _v(rng, shape, cplx):
+    return rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if cplx else 0)
+
+
+KINDS = [(False, False), (False, True), (True, False), (True, True)]  # (A complex, v complex)
+
+
+@pytest.mark.parametrize("L", [0, 1, 2, 5, 8])
+@pytest.mark.parametrize("cA,cv", KINDS)
+def test_ref_vjp_finite_differences(rng, L, cA, cv):
+    A = _A(rng, (2, 1), 3, cA)
+    testing.check_vjp(lambda A: power_ref(L, A), lambda g, A: power_vjp_ref(g, L, A)[:1], (A,))
+    for Lv in (1, 6, 7):
+        v = _v(rng, (4, 3, Lv), cv)
+        testing.check_vjp(lambda A, v: power_ref(L, A, v),
+                          lambda g, A, v: power_vjp_ref(g, L, A, v), (A, v))
+
+
+@pytest.mark.parametrize("cA,cv", KINDS)
+def test_generic_vjp_finite_differences(rng, cA, cv):
+    """The fast path against finite differences too (not only through the reference)."""
+    A, v = _A(rng, (2,), 4, cA), _v(rng, (3, 1, 4, 11), cv)
+    testing.check_vjp(lambda A, v: power(13, A, v), lambda g, A, v: power_vjp(g, 13, A, v),
+                      (A, v))
+
+
+@pytest.mark.parametrize("L,Lv", [(0, 1), (1, 1), (5, 2), (8, 8), (13, 13), (6, 11), (16, 0)])
+def test_vjp_impl_matches_ref(backend_impl, dtype, rng, L, Lv):
+    xp, impl = backend_impl
+    cplx = dtype.startswith("complex")
+    A, v = _A(rng, (2,), 5, cplx), _v(rng, (3, 1, 5, Lv), cplx)
+    gAL, gs = _v(rng, A.shape, cplx), _v(rng, (3, 2, 5), cplx)
+    on = (lambda a: testing.from_numpy(xp, a, dtype))
+    got = power_vjp((on(gAL), on(gs)), L, on(A), on(v), impl=impl)
+    want = power_vjp_ref((gAL, gs), L, A.astype(dtype), v.astype(dtype))
+    assert isinstance(got, PowerGrads)
+    for name, g, w in zip(got._fields, got, want):
+        atol = testing.tolerance(dtype)[0] * 20 * max(1.0, np.abs(w).max(initial=0))
+        testing.assert_close(g, on(w), atol=atol, rtol=0, err_msg=name)
+    got = power_vjp(on(gAL), L, on(A), impl=impl)
+    w = power_vjp_ref(gAL, L, A.astype(dtype))[0]
+    assert got.dv is None
+    testing.assert_close(got.dA, on(w), atol=testing.tolerance(dtype)[0] * 20 * max(
+        1.0, np.abs(w).max()), rtol=0)
+
+
+def test_vjp_reference_impl_and_partial_cotangents(rng):
+    A, v = _A(rng, (2,), 3, True), _v(rng, (2, 3, 5), True)
+    gAL, gs = _v(rng, A.shape, True), _v(rng, (2, 3), True)
+    full = power_vjp((gAL, gs), 6, A, v)
+    np.testing.assert_allclose(power_vjp((gAL, gs), 6, A, v, impl="reference").dA, full.dA,
+                               atol=1e-12)
+    only_AL = power_vjp((gAL, None), 6, A, v)
+    only_s = power_vjp((None, gs), 6, A, v)
+    np.testing.assert_allclose(only_AL.dA + only_s.dA, full.dA, atol=1e-12)
+    np.testing.assert_allclose(only_s.dv, full.dv, atol=1e-12)
+    assert not np.any(only_AL.dv)
+    none = power_vjp((None, None), 6, A, v)
+    assert none.dA.shape == A.shape and not np.any(none.dA) and not np.any(none.dv)
+    # A^0 = I does not depend on A.
+    assert not np.any(power_vjp(gAL, 0, A).dA)
+
+
+def test_vjp_real_inputs_get_real_gradients(rng):
+    A, v = _A(rng, (), 3, False), _v(rng, (3, 4), True)
+    g = power_vjp((rng.standard_normal((3, 3)), _v(rng, (3,), True)), 4, A, v)
+    assert g.dA.dtype == np.float64 and g.dv.dtype == np.complex128
+    g32 = power_vjp(np.ones((3, 3), np.float32), 4, A.astype(np.float32))
+    assert g32.dA.dtype == np.float32
+
+
+def test_vjp_rejects_bad_cotangents(rng):
+    A, v = _A(rng, (2,), 3, False), _v(rng, (2, 3, 4), False)
+    with pytest.raises(TypeError, match=r"dout must be one array .* when v is None"):
+        power_vjp((np.ones((2, 3, 3)), None), 3, A)
+    with pytest.raises(TypeError, match=r"dout must be the pair \(dAL, ds\)"):
+        power_vjp(np.ones((2, 3, 3)), 3, A, v)
+    with pytest.raises(TypeError, match=r"dout must be the pair"):
+        power_vjp((np.ones((2, 3, 3)),), 3, A, v)
+    with pytest.raises(ValueError, match=r"dAL with shape \(2, 4, 4\) does not broadcast"):
+        power_vjp((np.ones((2, 4, 4)), None), 3, A, v)
+    with pytest.raises(ValueError, match=r"ds with shape \(3, 3\) does not broadcast"):
+        power_vjp((None, np.ones((3, 3))), 3, A, v)
+    with pytest.raises(ValueError, match=r"dout with shape|dAL with shape"):
+        power_vjp(np.ones((3, 3, 3)), 3, A)
+    with pytest.raises(TypeError, match="dAL must be real floating"):
+        power_vjp(np.ones((2, 3, 3), complex), 3, A)
+    with pytest.raises(TypeError, match="ds must be real floating"):
+        power_vjp((None, np.ones((2, 3), complex)), 3, A, v)
+    with pytest.raises(TypeError, match="dAL must have a floating dtype"):
+        power_vjp(np.ones((2, 3, 3), np.int64), 3, A)
+    with pytest.raises(ValueError, match="L must be >= 0"):
+        power_vjp(np.ones((2, 3, 3)), -2, A)
+    with pytest.raises(ValueError, match="impl='cuda'"):
+        power_vjp(np.ones((2, 3, 3)), 3, A, impl="cuda")

@@ -3,7 +3,9 @@
 Tier 1 checks the float64 dense discretisation against SciPy's cont2discrete and the oracle
 formula against plain powers; then the Cauchy/Woodbury kernel (every rank, L, rate, state,
 length doubling) against it, on every backend and dtype; the three step modes and
-forward_state against the recurrence. No VJP is provided for the kernel generator.
+forward_state against the recurrence. The VJP: the dense-formula oracle VJP (explicit reverse
+loops) against finite differences for every argument and path, then the Cauchy/Woodbury/FFT VJP of
+every impl/backend/dtype against it.
 """
 
 import numpy as np
@@ -22,6 +24,7 @@ from lrnnx_array.ops.s4_kernel import (
     dplr_dense,
     dplr_forward_state,
     dplr_kernel,
+    dplr_kernel_vjp,
     dplr_step,
     dplr_step_setup,
 )
@@ -29,6 +32,7 @@ from lrnnx_array.ops.s4_kernel._lengths import kernel_lengths
 from lrnnx_array.ops.s4_kernel._ref import (
     dplr_dense_ref,
     dplr_kernel_ref,
+    dplr_kernel_vjp_ref,
     dplr_recurrence_ref,
     expand,
     full_matrix_ref,
@@ -324,3 +328,157 @@ def test_bad_inputs(rng):
         dplr_step(np.ones((2, 3)), np.zeros((2, 3, 8), complex), (1, 2, 3))
     with pytest.raises(ValueError, match="impl='cuda'"):
         dplr_kernel(**p, L=4, impl="cuda")
+
+
+def test_full_state_that_is_not_conjugate_symmetric(rng):
+    """Only the conj-symmetric part of a full state reaches Re(C Ā^{l+1} s): equals the oracle."""
+    p, _ = _sys(rng, 2)
+    s = _cx(rng, 2, 3, 8)
+    ks = dplr_kernel(**p, L=9, state=s).k_state
+    np.testing.assert_allclose(ks, dplr_kernel_ref(**p, L=9, state=s)[1], atol=1e-11)
+    sym = (s[..., :4] + s[..., 4:].conj()) / 2
+    np.testing.assert_allclose(ks, dplr_kernel(**p, L=9, state=sym).k_state, atol=1e-12)
+
+
+# ---- VJP ----------------------------------------------------------------------------------------
+
+C_MODES = ("plain", "tilde", "tilde_doubling")
+
+
+def _vjp_case(rng, rank, L, with_state, c_mode, H=2, N2=3):
+    p, s = _sys(rng, rank, H=H, N2=N2)
+    state = {None: None, "half": s, "full": _cx(rng, 2, H, 2 * N2)}[with_state]
+    lk = {"plain": None, "tilde": L, "tilde_doubling": max(1, L // 4)}[c_mode]
+    kw = dict(C_is_tilde=c_mode != "plain", l_kernel=lk)
+    return p, state, kw
+
+
+@pytest.mark.parametrize("c_mode", C_MODES)
+@pytest.mark.parametrize("with_state", [None, "half", "full"])
+@pytest.mark.parametrize("rate", [1.0, 0.5])
+@pytest.mark.parametrize("L", [1, 4, 7, 16])
+@pytest.mark.parametrize("rank", [0, 1, 2, 3])
+def test_ref_vjp_against_finite_differences(rng, rank, L, rate, with_state, c_mode):
+    p, state, kw = _vjp_case(rng, rank, L, with_state, c_mode)
+    kw["rate"] = rate
+
+    def f(A, B, C, P, dt, s):
+        return dplr_kernel_ref(A, B, C, P, dt, L, state=s, **kw)
+
+    def f_vjp(g, A, B, C, P, dt, s):
+        return dplr_kernel_vjp_ref(g, A, B, C, P, dt, L, state=s, **kw)
+
+    primals = [p["A"], p["B"], p["C"], p["P"], p["dt"], state]
+    # Central differences: truncation ~ (eps/Δ)² L² (Δ down to 0.05, L = 16) and rounding
+    # ~ 1e-16 |loss| / eps both stay well below rtol/atol at eps = 2e-6; the deliberate errors
+    # tried (a factor 1.0005 in one term, a dropped rate factor) fail by orders of magnitude.
+    testing.check_vjp(f, f_vjp, primals, eps=2e-6, rtol=1e-5, atol=1e-7)
+
+
+def _cotangents(rng, k_shape, batch):
+    dk = rng.standard_normal(k_shape)
+    return dk, (None if batch is None else rng.standard_normal((batch,) + k_shape))
+
+
+@pytest.mark.parametrize("c_mode", C_MODES)
+@pytest.mark.parametrize("with_state", [None, "half", "full"])
+@pytest.mark.parametrize("rate", [1.0, 0.5])
+@pytest.mark.parametrize("L", [1, 4, 7, 16])
+@pytest.mark.parametrize("rank", [0, 1, 2, 3])
+def test_vjp_equals_ref_vjp(rng, rank, L, rate, with_state, c_mode):
+    """The Cauchy/Woodbury/FFT chain (NumPy, float64) against the dense-formula VJP."""
+    p, state, kw = _vjp_case(rng, rank, L, with_state, c_mode)
+    dout = _cotangents(rng, (2, 2, L), None if state is None else 2)
+    got = dplr_kernel_vjp(dout, **p, L=L, rate=rate, state=state, **kw)
+    want = dplr_kernel_vjp_ref(dout, **p, L=L, rate=rate, state=state, **kw)
+    assert got._fields == ("dA", "dB", "dC", "dP", "ddt", "dstate")
+    for name, g, w in zip(got._fields, got, want):
+        if w is None:
+            assert g is None, name
+            continue
+        assert g.shape == w.shape and g.dtype == w.dtype, name
+        np.testing.assert_allclose(g, w, atol=1e-10 * max(1, np.abs(w).max()), err_msg=name)
+
+
+@pytest.mark.parametrize("c_mode", C_MODES)
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("L,rate", [(7, 1.0), (16, 1.0), (12, 0.5)])
+def test_vjp_backends_and_dtypes_match_ref(backend_impl, complex_dtype, rng, rank, L, rate,
+                                           c_mode):
+    xp, impl = backend_impl
+    p, state, kw = _vjp_case(rng, rank, L, "half", c_mode, N2=4)
+    rdt = "float32" if complex_dtype == "complex64" else "float64"
+    dk, dks = _cotangents(rng, (2, 2, L), 2)
+    want = dplr_kernel_vjp_ref((dk, dks), **p, L=L, rate=rate, state=state, **kw)
+    on = lambda x, d=complex_dtype: testing.from_numpy(xp, x, d)  # noqa: E731
+    args = {n: on(v, rdt if n == "dt" else complex_dtype) for n, v in p.items()}
+    got = dplr_kernel_vjp((on(dk, rdt), on(dks, rdt)), **args, L=L, rate=rate,
+                          state=on(state), impl=impl, **kw)
+    for name, g, w in zip(got._fields, got, want):
+        d = rdt if name == "ddt" else complex_dtype
+        atol = testing.tolerance(rdt)[0] * np.abs(w).max()
+        testing.assert_close(g, testing.from_numpy(xp, w, d), atol=atol, rtol=0)
+
+
+def test_vjp_reference_impl_and_layouts(rng):
+    """impl="reference"; B (1, H, N/2), dt (H, 1) and real B/C/state keep shape and dtype."""
+    p, s = _sys(rng, 2, H=2, N2=3)
+    dout = _cotangents(rng, (2, 2, 6), 2)
+    q = dict(p, B=p["B"][None], dt=p["dt"][:, None])
+    got = dplr_kernel_vjp(dout, **q, L=6, state=s, impl="reference")
+    want = dplr_kernel_vjp(dout, **q, L=6, state=s)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-10)
+    assert got.dB.shape == (1, 2, 3) and got.ddt.shape == (2, 1)
+    r = dict(p, B=p["B"].real, C=p["C"].real)
+    g = dplr_kernel_vjp(dout, **r, L=6, state=s.real)
+    assert g.dB.dtype == g.dC.dtype == g.dstate.dtype == np.float64
+    want = dplr_kernel_vjp_ref(dout, **r, L=6, state=s.real)
+    for a, b in zip(g, want):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+
+
+def test_vjp_zero_and_linear_in_the_cotangent(rng):
+    p, s = _sys(rng, 1, H=2, N2=3)
+    g0 = dplr_kernel_vjp((None, None), **p, L=5, state=s)
+    assert all(np.all(g == 0) for g in g0)
+    d1, d2 = _cotangents(rng, (2, 2, 5), 2), _cotangents(rng, (2, 2, 5), 2)
+    a = dplr_kernel_vjp(d1, **p, L=5, state=s)
+    b = dplr_kernel_vjp(d2, **p, L=5, state=s)
+    c = dplr_kernel_vjp((2 * d1[0] + d2[0], 2 * d1[1] + d2[1]), **p, L=5, state=s)
+    for x, y, z in zip(a, b, c):
+        np.testing.assert_allclose(z, 2 * x + y, atol=1e-10 * np.abs(z).max())
+    # dk only / dk_state only split the total
+    k_only = dplr_kernel_vjp((d1[0], None), **p, L=5, state=s)
+    s_only = dplr_kernel_vjp((None, d1[1]), **p, L=5, state=s)
+    for x, y, z in zip(k_only, s_only, a):
+        np.testing.assert_allclose(x + y, z, atol=1e-10 * np.abs(z).max())
+    # an empty P (rank 0 given as shape (0, H, N/2)) gets an empty gradient
+    e = dplr_kernel_vjp((d1[0], None), **dict(p, P=p["P"][:0]), L=5)
+    assert e.dP.shape == (0, 2, 3) and e.dstate is None
+
+
+def test_vjp_bad_inputs(rng):
+    p, s = _sys(rng, 1, H=2, N2=3)
+    dk, dks = _cotangents(rng, (2, 2, 4), 2)
+    with pytest.raises(TypeError, match=r"dout must be the pair \(dk, dk_state\)"):
+        dplr_kernel_vjp(dk, **p, L=4)
+    with pytest.raises(ValueError, match=r"dk must have shape \(channels, H, L\) like k"):
+        dplr_kernel_vjp((dk[..., :3], None), **p, L=4)
+    with pytest.raises(ValueError, match=r"dk must have shape"):
+        dplr_kernel_vjp((dk[:1], None), **p, L=4)
+    with pytest.raises(TypeError, match="dk must be real floating"):
+        dplr_kernel_vjp((dk + 0j, None), **p, L=4)
+    with pytest.raises(ValueError, match="dk_state must be None when state is None"):
+        dplr_kernel_vjp((dk, dks), **p, L=4)
+    with pytest.raises(ValueError, match=r"dk_state must have shape \(batch, channels, H, L\)"):
+        dplr_kernel_vjp((dk, dks[:1]), **p, L=4, state=s)
+    with pytest.raises(TypeError, match="dk_state must be real floating"):
+        dplr_kernel_vjp((dk, dks + 0j), **p, L=4, state=s)
+    with pytest.raises(ValueError, match="l_kernel is required"):
+        dplr_kernel_vjp((dk, None), **p, L=4, C_is_tilde=True)
+    with pytest.raises(ValueError, match="A must be finite"):
+        dplr_kernel_vjp((dk, None), **dict(p, A=p["A"] * np.nan), L=4)
+    xs = testing.backend_namespace("array_api_strict")
+    with pytest.raises(TypeError, match="dk is a"):
+        dplr_kernel_vjp((testing.from_numpy(xs, dk), None), **p, L=4)

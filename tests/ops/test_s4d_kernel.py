@@ -1,6 +1,7 @@
 """S4D kernel (zoh / bilinear): the oracle is 2 Re Σ C B̄ Ā^l by direct powers of the modes,
 with Ā, B̄ checked against SciPy's cont2discrete; step and forward_state against the
-recurrence."""
+recurrence. VJPs: reverse loops over l (through Ā, not log Ā) against finite differences, the
+log-Vandermonde compositions (every impl/backend/dtype) against them."""
 
 import numpy as np
 import pytest
@@ -9,12 +10,24 @@ import scipy.signal
 from lrnnx_array import testing
 from lrnnx_array.ops.fft_conv import fft_conv_channels
 from lrnnx_array.ops.s4d_kernel import (
+    S4DForwardStateGrads,
+    S4DKernelGrads,
+    S4DKernelOut,
     s4d_forward_state,
+    s4d_forward_state_vjp,
     s4d_kernel,
+    s4d_kernel_vjp,
     s4d_step,
     s4d_step_setup,
 )
-from lrnnx_array.ops.s4d_kernel._ref import discretize_ref, s4d_kernel_ref, s4d_recurrence_ref
+from lrnnx_array.ops.s4d_kernel._ref import (
+    discretize_ref,
+    s4d_forward_state_ref,
+    s4d_forward_state_vjp_ref,
+    s4d_kernel_ref,
+    s4d_kernel_vjp_ref,
+    s4d_recurrence_ref,
+)
 
 DISCS = ["zoh", "bilinear"]
 
@@ -170,3 +183,204 @@ def test_bad_inputs(rng):
         s4d_step(np.ones((2, 3)), np.zeros((2, 3, 5), complex), dA, dB, dC)
     with pytest.raises(TypeError, match="u must be real floating"):
         s4d_forward_state(np.ones((2, 3, 4), complex), None, dA, dB)
+
+
+# ---- VJP ------------------------------------------------------------------------------------
+
+DT_SHAPES = {"H": (3,), "H1": (3, 1), "HN": (3, 4)}
+
+
+def _kernel_fd(disc, L, with_state):
+    if with_state:
+        return (lambda A, B, C, dt, s: s4d_kernel_ref(A, B, C, dt, L, disc=disc, state=s),
+                lambda g, A, B, C, dt, s: s4d_kernel_vjp_ref(g, A, B, C, dt, L, disc=disc,
+                                                             state=s))
+    return (lambda A, B, C, dt: s4d_kernel_ref(A, B, C, dt, L, disc=disc)[0],
+            lambda g, A, B, C, dt: s4d_kernel_vjp_ref((g, None), A, B, C, dt, L, disc=disc)[:4])
+
+
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("dt_shape", list(DT_SHAPES))
+@pytest.mark.parametrize("with_state", [False, True])
+def test_ref_vjp_finite_differences(rng, disc, dt_shape, with_state):
+    p, s = _sys(rng, dt_shape=DT_SHAPES[dt_shape])
+    f, f_vjp = _kernel_fd(disc, 9, with_state)
+    testing.check_vjp(f, f_vjp, (p["A"], p["B"], p["C"], p["dt"]) + ((s,) if with_state else ()))
+
+
+@pytest.mark.parametrize("disc", DISCS)
+def test_ref_vjp_finite_differences_real_and_shaped_inputs(rng, disc):
+    """B (1, H, N/2); real B, C and state get real gradients."""
+    p, s = _sys(rng, H=2, N2=3, ch=1, batch=1)
+    f, f_vjp = _kernel_fd(disc, 7, True)
+    testing.check_vjp(f, f_vjp, (p["A"], p["B"][None], p["C"], p["dt"], s))
+    testing.check_vjp(f, f_vjp, (p["A"], p["B"].real, p["C"].real, p["dt"], s.real))
+
+
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("with_state", [False, True])
+def test_generic_vjp_finite_differences(rng, disc, with_state):
+    """The log-Vandermonde composition against finite differences too (float64 NumPy)."""
+    p, s = _sys(rng, dt_shape=(3, 4))
+    L = 12
+    if with_state:
+        f = (lambda A, B, C, dt, s: tuple(s4d_kernel(A, B, C, dt, L, disc=disc, state=s)))
+        f_vjp = (lambda g, A, B, C, dt, s: s4d_kernel_vjp(g, A, B, C, dt, L, disc=disc, state=s))
+        args = (p["A"], p["B"], p["C"], p["dt"], s)
+    else:
+        f = (lambda A, B, C, dt: s4d_kernel(A, B, C, dt, L, disc=disc).k)
+        f_vjp = (lambda g, A, B, C, dt: s4d_kernel_vjp((g, None), A, B, C, dt, L, disc=disc)[:4])
+        args = (p["A"], p["B"], p["C"], p["dt"])
+    testing.check_vjp(f, f_vjp, args)
+
+
+def _close_grads(xp, got, want, rdt, cdt, scale=10):
+    for name, g, w in zip(got._fields, got, want):
+        if w is None:
+            assert g is None, name
+            continue
+        dt = cdt if np.iscomplexobj(w) else rdt
+        atol = testing.tolerance(rdt)[0] * scale * max(1.0, np.abs(w).max())
+        testing.assert_close(g, testing.from_numpy(xp, w, dt), atol=atol, rtol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("dt_shape", list(DT_SHAPES))
+@pytest.mark.parametrize("with_state", [False, True])
+def test_vjp_backends_and_dtypes_match_ref(backend_impl, complex_dtype, rng, disc, dt_shape,
+                                           with_state):
+    xp, impl = backend_impl
+    p, s = _sys(rng, dt_shape=DT_SHAPES[dt_shape])
+    s = s if with_state else None
+    L = 40
+    rdt = "float32" if complex_dtype == "complex64" else "float64"
+    dk = rng.standard_normal((2, 3, L))
+    dks = rng.standard_normal((2, 2, 3, L)) if with_state else None
+    on = (lambda a, dt=complex_dtype: testing.from_numpy(xp, a, dt))
+    args = {n: on(v, rdt if n == "dt" else complex_dtype) for n, v in p.items()}
+    got = s4d_kernel_vjp(S4DKernelOut(on(dk, rdt), on(dks, rdt)), **args, L=L, disc=disc,
+                         state=on(s), impl=impl)
+    assert isinstance(got, S4DKernelGrads)
+    want = s4d_kernel_vjp_ref((dk, dks), **p, L=L, disc=disc, state=s)
+    _close_grads(xp, got, want, rdt, complex_dtype)
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+def test_vjp_real_B_C_state_get_real_gradients(backend_impl, real_dtype, rng, with_state):
+    xp, impl = backend_impl
+    p, s = _sys(rng)
+    cdt = "complex64" if real_dtype == "float32" else "complex128"
+    p = dict(p, B=p["B"].real[None], C=p["C"].real)
+    s = s.real if with_state else None
+    dk, dks = rng.standard_normal((2, 3, 17)), rng.standard_normal((2, 2, 3, 17))
+    dks = dks if with_state else None
+    on = (lambda a, dt=real_dtype: testing.from_numpy(xp, a, dt))
+    got = s4d_kernel_vjp((on(dk), on(dks)), on(p["A"], cdt), on(p["B"]), on(p["C"]),
+                         on(p["dt"]), 17, state=on(s), impl=impl)
+    want = s4d_kernel_vjp_ref((dk, dks), **p, L=17, state=s)
+    assert str(got.dB.dtype).endswith(real_dtype) and tuple(got.dB.shape) == (1, 3, 4)
+    _close_grads(xp, got, want, real_dtype, cdt)
+
+
+def test_vjp_reference_impl_and_partial_cotangents(rng):
+    p, s = _sys(rng, dt_shape=(3, 1))
+    dk, dks = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 2, 3, 8))
+    full = s4d_kernel_vjp((dk, dks), **p, L=8, state=s)
+    for a, b in zip(s4d_kernel_vjp((dk, dks), **p, L=8, state=s, impl="reference"), full):
+        np.testing.assert_allclose(a, b, atol=1e-11 * max(1, np.abs(b).max()))
+    only_k = s4d_kernel_vjp((dk, None), **p, L=8, state=s)
+    only_s = s4d_kernel_vjp((None, dks), **p, L=8, state=s)
+    for a, b, c in zip(only_k, only_s, full):
+        np.testing.assert_allclose(a + b, c, atol=1e-11 * max(1, np.abs(c).max()))
+    assert not np.any(only_k.dstate) and not np.any(only_s.dB)
+    assert all(not np.any(g) for g in s4d_kernel_vjp((None, None), **p, L=8, state=s))
+    assert s4d_kernel_vjp((dk, None), **p, L=8).dstate is None
+
+
+def test_vjp_zero_mode_is_finite(rng):
+    p, s = _sys(rng)
+    p["A"][0, 0] = 1e-30 + 0j
+    dk, dks = rng.standard_normal((2, 3, 6)), rng.standard_normal((2, 2, 3, 6))
+    for disc in DISCS:
+        for g in s4d_kernel_vjp((dk, dks), **p, L=6, state=s, disc=disc):
+            assert np.isfinite(g).all()
+
+
+# ---- forward_state VJP ----------------------------------------------------------------------
+
+
+def _fs_args(rng, disc="zoh"):
+    p, s = _sys(rng)
+    dA, dB, _ = s4d_step_setup(**p, disc=disc)
+    return rng.standard_normal((2, 3, 11)), s, np.asarray(dA), np.asarray(dB)
+
+
+@pytest.mark.parametrize("state_kind", ["none", "complex", "real"])
+def test_forward_state_ref_vjp_finite_differences(rng, state_kind):
+    u, s, dA, dB = _fs_args(rng)
+    if state_kind == "none":
+        testing.check_vjp(lambda u, a, b: s4d_forward_state_ref(u, None, a, b),
+                          lambda g, u, a, b: [s4d_forward_state_vjp_ref(g, u, None, a, b)[i]
+                                              for i in (0, 2, 3)], (u, dA, dB))
+        return
+    s = s if state_kind == "complex" else s.real
+    testing.check_vjp(s4d_forward_state_ref, s4d_forward_state_vjp_ref, (u, s, dA, dB))
+
+
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("with_state", [False, True])
+def test_forward_state_vjp_backends_match_ref(backend_impl, complex_dtype, rng, disc,
+                                              with_state):
+    xp, impl = backend_impl
+    u, s, dA, dB = _fs_args(rng, disc)
+    s = s if with_state else None
+    g = _cx(rng, 2, 3, 4)
+    rdt = "float32" if complex_dtype == "complex64" else "float64"
+    on = (lambda a, dt=complex_dtype: testing.from_numpy(xp, a, dt))
+    got = s4d_forward_state_vjp(on(g), on(u, rdt), on(s), on(dA), on(dB), impl=impl)
+    assert isinstance(got, S4DForwardStateGrads)
+    _close_grads(xp, got, s4d_forward_state_vjp_ref(g, u, s, dA, dB), rdt, complex_dtype)
+
+
+def test_forward_state_vjp_reference_impl_and_the_public_forward(rng):
+    u, s, dA, dB = _fs_args(rng, "bilinear")
+    g = _cx(rng, 2, 3, 4)
+    testing.check_vjp(s4d_forward_state, s4d_forward_state_vjp, (u, s, dA, dB))
+    a = s4d_forward_state_vjp(g, u, s, dA, dB, impl="reference")
+    for x, y in zip(a, s4d_forward_state_vjp(g, u, s, dA, dB)):
+        np.testing.assert_allclose(x, y, atol=1e-11 * max(1, np.abs(y).max()))
+
+
+# ---- VJP bad input --------------------------------------------------------------------------
+
+
+def test_vjp_bad_inputs(rng):
+    p, s = _sys(rng)
+    dk, dks = np.ones((2, 3, 5)), np.ones((2, 2, 3, 5))
+    with pytest.raises(TypeError, match=r"dout must be the pair \(dk, dk_state\)"):
+        s4d_kernel_vjp(dk, **p, L=5)
+    with pytest.raises(TypeError, match=r"dout must be the pair"):
+        s4d_kernel_vjp((dk, dks, dks), **p, L=5, state=s)
+    with pytest.raises(ValueError, match="dk_state must be None when state is None"):
+        s4d_kernel_vjp((dk, dks), **p, L=5)
+    with pytest.raises(ValueError, match=r"dk with shape \(2, 3, 6\) does not broadcast"):
+        s4d_kernel_vjp((np.ones((2, 3, 6)), None), **p, L=5)
+    with pytest.raises(ValueError, match=r"dk_state with shape \(3, 2, 3, 5\) does not"):
+        s4d_kernel_vjp((dk, np.ones((3, 2, 3, 5))), **p, L=5, state=s)
+    with pytest.raises(TypeError, match="dk must be real floating"):
+        s4d_kernel_vjp((dk + 0j, None), **p, L=5)
+    with pytest.raises(TypeError, match="dk_state must be real floating"):
+        s4d_kernel_vjp((None, dks + 0j), **p, L=5, state=s)
+    with pytest.raises(ValueError, match="disc must be one of"):
+        s4d_kernel_vjp((dk, None), **p, L=5, disc="euler")
+    with pytest.raises(ValueError, match="dt must have shape"):
+        s4d_kernel_vjp((dk, None), **dict(p, dt=np.ones(5)), L=5)
+    u, s, dA, dB = _fs_args(rng)
+    with pytest.raises(ValueError, match=r"dout with shape \(2, 3, 5\) does not broadcast"):
+        s4d_forward_state_vjp(np.ones((2, 3, 5), complex), u, s, dA, dB)
+    with pytest.raises(ValueError, match="state must have shape"):
+        s4d_forward_state_vjp(np.ones((2, 3, 4), complex), u, s[:1], dA, dB)
+    with pytest.raises(ValueError, match="dB must have shape"):
+        s4d_forward_state_vjp(np.ones((2, 3, 4), complex), u, s, dA, dB[:, :2])
+    with pytest.raises(TypeError, match="u must be real floating"):
+        s4d_forward_state_vjp(np.ones((2, 3, 4), complex), u + 0j, s, dA, dB)

@@ -17,6 +17,8 @@ from ._lengths import kernel_lengths
 __all__ = [
     "dplr_kernel",
     "DPLRKernelOut",
+    "dplr_kernel_vjp",
+    "DPLRKernelGrads",
     "dplr_dense",
     "c_tilde",
     "c_from_tilde",
@@ -37,6 +39,15 @@ STEP_MODES = ("dense", "linear", "diagonal")
 class DPLRKernelOut(NamedTuple):
     k: object
     k_state: object
+
+
+class DPLRKernelGrads(NamedTuple):
+    dA: object
+    dB: object
+    dC: object
+    dP: object
+    ddt: object
+    dstate: object
 
 
 class DenseStep(NamedTuple):
@@ -156,7 +167,8 @@ def dplr_kernel(
     rate : float, default 1.0
         Relative sampling rate: Δ -> Δ·rate, continuous length round(rate L).
     state : array, shape (batch, H, N/2) or (batch, H, N), optional
-        State before step 0 (half: conjugate pairs implied).
+        State before step 0 (half: conjugate pairs implied; a full state enters through its
+        conjugate-symmetric part, the only part that reaches the real k_state).
     C_is_tilde, l_kernel
         See ``C``; with plain C, ``l_kernel`` (lrnnx's ``l_max``) fixes the C̃ length, doubled
         as lrnnx does until it covers round(rate L). Default: round(rate L).
@@ -220,6 +232,167 @@ def dplr_kernel(
     k = G.kernel(xp, p.A, p.B, Ct, p.P, dt_r, L, Ld, p.state, impl=impl)
     nb = 0 if p.state is None else p.state.shape[0]
     return DPLRKernelOut(k[nb, ...], k[:nb, ...] if nb else None)
+
+
+def _cotangent_rows(xp, dout, p, L):
+    """The (dk, dk_state) pair checked and stacked as the kernel's rows (nb, ch, H, L), real."""
+    if not isinstance(dout, (tuple, list)) or len(dout) != 2:
+        raise TypeError(
+            "dout must be the pair (dk, dk_state) matching DPLRKernelOut, "
+            f"got {type(dout).__name__}"
+        )
+    dk, dks = dout
+    namespace(p.A, dk, dks, names=("A", "dk", "dk_state"))
+    ch, H = p.C.shape[0], p.A.shape[0]
+    rdt = _checks.real_dtype_of(xp, p.cdt)
+    nbs = 0 if p.state is None else p.state.shape[0]
+    if dk is not None:
+        _checks.check_array_dtype(xp, "dk", dk, allow_complex=False)
+        _checks.check_shape("dk", dk, (ch, H, L), "(channels, H, L) like k")
+    if dks is not None:
+        if p.state is None:
+            raise ValueError("dk_state must be None when state is None (k_state is None)")
+        _checks.check_array_dtype(xp, "dk_state", dks, allow_complex=False)
+        _checks.check_shape(
+            "dk_state", dks, (nbs, ch, H, L), "(batch, channels, H, L) like k_state"
+        )
+    zero = lambda *s: xp.zeros(s, dtype=rdt)  # noqa: E731
+    cast = lambda a: a if a.dtype == rdt else xp.astype(a, rdt)  # noqa: E731
+    gk = zero(1, ch, H, L) if dk is None else cast(dk)[None, ...]
+    if nbs:
+        gk = xp.concat([zero(nbs, ch, H, L) if dks is None else cast(dks), gk], axis=0)
+    return gk
+
+
+def _grad_like(xp, g, x):
+    """A gradient in the argument's shape and dtype (real part for a real argument)."""
+    if x is None:
+        return None
+    if g is None:
+        return xp.zeros(x.shape, dtype=x.dtype)
+    if not xp.isdtype(x.dtype, "complex floating") and xp.isdtype(g.dtype, "complex floating"):
+        g = xp.real(g)
+    g = xp.reshape(g, tuple(x.shape))
+    return g if g.dtype == x.dtype else xp.astype(g, x.dtype)
+
+
+def dplr_kernel_vjp(
+    dout, A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_kernel=None,
+    impl="auto",
+):
+    r"""Vector-Jacobian product of :func:`dplr_kernel` (hand-derived, every path).
+
+    Parameters
+    ----------
+    dout : pair (dk, dk_state)
+        Cotangents of :class:`DPLRKernelOut`: ``dk`` real (channels, H, L), ``dk_state`` real
+        (batch, channels, H, L) (only with ``state``). ``None`` means a zero cotangent.
+    A, B, C, P, dt, L, rate, state, C_is_tilde, l_kernel, impl
+        As for :func:`dplr_kernel`.
+
+    Returns
+    -------
+    DPLRKernelGrads
+        ``(dA, dB, dC, dP, ddt, dstate)`` in the shapes and dtypes of the arguments (``dP`` None
+        without ``P``, ``dstate`` None without ``state``). PyTorch's complex convention
+        (:math:`\partial\ell/\partial\mathrm{Re} + i\,\partial\ell/\partial\mathrm{Im}`); real
+        arguments (``dt``, a real ``B``...) get the real gradient. ``dC`` is the gradient with
+        respect to whichever C was passed (plain C, or C̃ with ``C_is_tilde=True``).
+
+    Notes
+    -----
+    The forward is recomputed, then differentiated stage by stage in reverse:
+    irfft (its adjoint is :math:`\mathrm{rfft}(g)/L_d` with the interior bins counted twice),
+    the constant 2/(1+ω), Woodbury (:math:`\hat k = r_{00} - r_{01} X`,
+    :math:`X = (I + r_{11})^{-1} r_{10}`: :math:`g_{r_{01}} = -g X^H`,
+    :math:`g_{r_{10}} = -(I + r_{11})^{-H} r_{01}^H g`, :math:`g_{r_{11}} = -g_{r_{10}} X^H`),
+    :func:`~lrnnx_array.ops.cauchy.cauchy_vjp` (fixed nodes), the Δ folding
+    (v = Δ b̂ ĉ, A' = ΔA), the state row (1/Δ)(I + ΔA_f/2) s, and C̃ = C (I - Ā^L) (or the
+    doublings C̃ (I + Ā^l)) through the dense bilinear solve and
+    :func:`~lrnnx_array.ops.power.power_vjp`.
+    The NumPy oracle (``impl="reference"``) differentiates the dense formula by explicit
+    reverse loops instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops.s4_kernel import dplr_kernel_vjp
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); B = np.ones((1, 2), complex)
+    >>> C = np.ones((1, 1, 2), complex); P = 0.3 * np.ones((1, 1, 2), complex)
+    >>> g = dplr_kernel_vjp((np.ones((1, 1, 8)), None), A, B, C, P, np.array([0.1]), 8)
+    >>> g.dA.shape, g.ddt.dtype, g.dstate
+    ((1, 2), dtype('float64'), None)
+    """
+    L = _checks.check_positive_int("L", L, 1)
+    rate = _check_rate(rate)
+    p = _prepare(A, B, C, P, dt, state)
+    if C_is_tilde and l_kernel is None:
+        raise ValueError("l_kernel is required when C_is_tilde=True (the length C̃ was made for)")
+    if l_kernel is not None:
+        l_kernel = _checks.check_positive_int("l_kernel", l_kernel, 1)
+    xp = p.xp
+    gk = _cotangent_rows(xp, dout, p, L)
+    nbs = gk.shape[0] - 1
+    args = (A, B, C, P, dt, state)
+    if resolve_impl(impl, xp, what="dplr_kernel_vjp") == "reference":
+        from ... import testing
+        from ._ref import dplr_kernel_vjp_ref
+
+        h = [testing.to_numpy(a) for a in (p.A, p.B, p.C, p.P, p.dt, p.state)]
+        g = testing.to_numpy(gk)
+        grads = dplr_kernel_vjp_ref(
+            (g[nbs], g[:nbs] if nbs else None), *h[:5], L, rate=rate, state=h[5],
+            C_is_tilde=C_is_tilde, l_kernel=l_kernel,
+        )
+        return DPLRKernelGrads(*(
+            None if x is None else _grad_like(xp, xp.asarray(gr), x)
+            for gr, x in zip(grads, args)
+        ))
+    lk, Ld = kernel_lengths(L, rate, l_kernel, C_is_tilde)
+    from ..power import power, power_vjp
+
+    N2 = p.A.shape[-1]
+    dA0, chain = None, []
+    if C_is_tilde:
+        Ct, l0 = p.C, l_kernel
+        if l0 < lk:
+            dA0 = G.dense(xp, p.A, p.P, xp.zeros(p.A.shape, dtype=p.cdt), p.dt)[0]
+        while l0 < lk:  # C̃ <- C̃ (I + Ā^{l0}), as the forward
+            Q = power(l0, dA0)
+            Cf = G.expand(xp, Ct)
+            chain.append((Cf, l0, Q))
+            Ct = (Cf + G._row_times(xp, Cf, Q))[..., :N2]
+            l0 *= 2
+    else:
+        dA0 = G.dense(xp, p.A, p.P, xp.zeros(p.A.shape, dtype=p.cdt), p.dt)[0]
+        Q0 = power(lk, dA0)
+        Cf = G.expand(xp, p.C)
+        Ct = (Cf - G._row_times(xp, Cf, Q0))[..., :N2]
+    gA, gB, gCt, gP, gdt, gstate = G.kernel_vjp(
+        xp, gk, p.A, p.B, Ct, p.P, p.dt * rate, L, Ld, p.state, impl=impl
+    )
+    gdt = gdt * rate
+    gdA0 = None
+    if C_is_tilde:
+        for Cf, lj, Q in reversed(chain):
+            gY = G._pad_full(xp, gCt)
+            gCf, gQ = G.rows_times_vjp(xp, gY, Cf, Q)
+            gCt = G.unexpand(xp, gY + gCf)
+            gQ = power_vjp(gQ, lj, dA0).dA
+            gdA0 = gQ if gdA0 is None else gdA0 + gQ
+        gC = gCt
+    else:
+        gY = G._pad_full(xp, gCt)
+        gCf, gQ = G.rows_times_vjp(xp, gY, Cf, Q0)
+        gC = G.unexpand(xp, gY - gCf)
+        gdA0 = -power_vjp(gQ, lk, dA0).dA
+    if gdA0 is not None:
+        gA0, gP0, _, gdt0 = G.dense_vjp(xp, gdA0, None, p.A, p.P, None, p.dt)
+        gA, gdt = gA + gA0, gdt + gdt0
+        if gP is not None:
+            gP = gP + gP0
+    grads = (gA, gB, gC, gP, gdt, gstate)
+    return DPLRKernelGrads(*(_grad_like(xp, g, x) for g, x in zip(grads, args)))
 
 
 def dplr_dense(A, P, B, dt):

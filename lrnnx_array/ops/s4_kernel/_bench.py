@@ -4,7 +4,7 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
-from ._api import c_tilde, dplr_kernel
+from ._api import c_tilde, dplr_kernel, dplr_kernel_vjp
 
 
 def _make(xp, dtype, H, N2, L, rank=1):
@@ -18,9 +18,14 @@ def _make(xp, dtype, H, N2, L, rank=1):
     Ct = c_tilde(A, C, P, dt, L)
     nb, nc = 1 + rank, 1 + rank
     # Cauchy: one complex division-ish term per (row pair, mode, node); irfft of nb*nc rows.
+    dk = testing.from_numpy(xp, rng.standard_normal((1, H, L)), rdt)
+    # Backward: the forward again, Cauchy VJP (~3x a forward Cauchy), rfft, Woodbury adjoints.
     return Case(
         fwd=lambda: dplr_kernel(A, B, Ct, P, dt, L, C_is_tilde=True, l_kernel=L),
         fwd_work=Work(bytes=4 * H * L, fma=8 * nb * nc * H * N2 * (L // 2 + 1)),
+        bwd=lambda: dplr_kernel_vjp((dk, None), A, B, Ct, P, dt, L, C_is_tilde=True,
+                                    l_kernel=L),
+        bwd_work=Work(bytes=8 * H * L, fma=32 * nb * nc * H * N2 * (L // 2 + 1)),
         baselines={"with C~ set-up (plain C)": lambda: dplr_kernel(A, B, C, P, dt, L)},
     )
 

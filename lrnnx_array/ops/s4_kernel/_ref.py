@@ -107,3 +107,181 @@ def dplr_recurrence_ref(u, A, B, C, P, dt, *, state=None):
         x = np.einsum("hmn,bhn->bhm", dA, x) + dB * u[..., t, None]
         y[..., t] = np.real(np.einsum("chn,bhn->bch", Cf, x))
     return y, x
+
+
+# ---- VJP of the oracle: explicit reverse loops through the dense formula ----------------------
+#
+# Independent of the Cauchy/Woodbury/FFT route the fast path differentiates: here the chain runs
+# k_l = Re(C̃' Ā^l B̄), C̃' = C̃_f (I - Ā^{L_d})^{-1}, back through plain matrix products, one
+# time step (or one power) at a time. PyTorch's complex convention throughout: for y = M x,
+# g_M = g_y x^H and g_x = M^H g_y; for X = K^{-1}, g_K = -X^H g_X X^H.
+
+
+def _unexpand(g):
+    """Cotangent of x from that of x_f = [x, x̄]."""
+    N2 = g.shape[-1] // 2
+    return g[..., :N2] + np.conj(g[..., N2:])
+
+
+def _herm(M):
+    return np.conj(np.swapaxes(M, -1, -2))
+
+
+def mpow_vjp_ref(g, M, n):
+    """Cotangent of M from that of M^n, back through M^j = M^{j-1} M for j = n .. 1."""
+    pw = [np.broadcast_to(np.eye(M.shape[-1]), M.shape).astype(np.complex128)]
+    for _ in range(n - 1):
+        pw.append(pw[-1] @ M)
+    gM = np.zeros_like(M)
+    G = g
+    for j in range(n, 0, -1):
+        gM = gM + _herm(pw[j - 1]) @ G
+        G = G @ _herm(M)
+    return gM
+
+
+def dense_vjp_ref(gdA, gdB, A, P, B, dt):
+    """Back through dA = M^{-1}(αI + A_f), dB = M^{-1} 2B_f, M = αI - A_f, α = 2/Δ.
+
+    Returns (g_A_f (H, N, N), g_B_f (H, N) or None, g_dt (H,)).
+    """
+    Af = full_matrix_ref(A, P)
+    H, N, _ = Af.shape
+    dt = np.reshape(np.asarray(dt, np.float64), (H,))
+    dA, dB = dplr_dense_ref(A, P, np.zeros((H, N // 2)) if B is None else B, dt)
+    gAf = np.zeros_like(Af)
+    gBf = None if gdB is None else np.zeros((H, N), np.complex128)
+    gdt = np.zeros(H)
+    for h in range(H):
+        a = 2 / dt[h]
+        M = a * np.eye(N) - Af[h]
+        X, gX = dA[h], gdA[h]
+        if gdB is not None:
+            X = np.concatenate([X, dB[h][:, None]], axis=1)
+            gX = np.concatenate([gX, gdB[h][:, None]], axis=1)
+        gY = np.linalg.solve(_herm(M), gX)  # X = M^{-1} Y
+        gM = -gY @ _herm(X)
+        gAf[h] = gY[:, :N] - gM
+        galpha = np.real(np.trace(gY[:, :N]) + np.trace(gM))
+        gdt[h] = -2 / dt[h] ** 2 * galpha
+        if gdB is not None:
+            gBf[h] = 2 * gY[:, N]
+    return gAf, gBf, gdt
+
+
+def full_matrix_vjp_ref(gAf, P):
+    """(g_A (H, N/2), g_P or None) from the cotangent of A_f = diag(Λ_f) - P_f P_f^H."""
+    gA = _unexpand(np.stack([np.diag(g) for g in gAf]))
+    if P is None or not np.shape(P)[0]:
+        return gA, None
+    Pf = expand(P)  # (R, H, N)
+    sym = gAf + _herm(gAf)
+    gPf = -np.einsum("hmn,rhn->rhm", sym, Pf)
+    return gA, _unexpand(gPf)
+
+
+def dplr_kernel_vjp_ref(dout, A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False,
+                        l_kernel=None):
+    """(dA, dB, dC, dP, ddt, dstate) of :func:`dplr_kernel_ref` by explicit reverse loops.
+
+    ``dout = (dk, dk_state)``, either may be None (zero). Real arguments get real gradients;
+    shapes follow the arguments (B (H, N/2) or (1, H, N/2), dt (H,) or (H, 1)).
+    """
+    dk, dks = dout
+    A = np.asarray(A, np.complex128)
+    H, N2 = A.shape
+    N = 2 * N2
+    B_in, C_in, P_in, dt_in, s_in = B, C, P, dt, state
+    Bh = np.reshape(np.asarray(B, np.complex128), (H, N2))
+    Pn = None if P is None or not np.shape(P)[0] else np.asarray(P, np.complex128)
+    dtv = np.reshape(np.asarray(dt, np.float64), (H,))
+    lk, Ld = kernel_lengths(L, rate, l_kernel, C_is_tilde)
+    eye = np.eye(N)
+
+    # forward, keeping what the backward needs
+    dA0, _ = dplr_dense_ref(A, Pn, np.zeros((H, N2)), dtv)
+    chain = []  # (C̃_f before the step, the power it was multiplied by) for each doubling
+    if C_is_tilde:
+        Ct, l0 = expand(C), l_kernel
+        while l0 < lk:
+            chain.append((Ct, l0))
+            Ct = Ct + np.einsum("chm,hmn->chn", Ct, mpow(dA0, l0))
+            l0 *= 2
+    else:
+        Cf = expand(C)
+        Q0 = mpow(dA0, lk)
+        Ct = Cf - np.einsum("chm,hmn->chn", Cf, Q0)
+    dtr = dtv * rate
+    dA, dB = dplr_dense_ref(A, Pn, Bh, dtr)
+    X = np.linalg.inv(eye - mpow(dA, Ld))
+    Ctp = np.einsum("chm,hmn->chn", Ct, X)
+    xs = [dB]
+    for _ in range(L - 1):
+        xs.append(np.einsum("hmn,hn->hm", dA, xs[-1]))
+    gk = np.zeros(Ct.shape[:-1] + (L,)) if dk is None else np.asarray(dk, np.float64)
+
+    # k_l = Re(C̃' x_l), x_l = Ā x_{l-1}, x_0 = B̄: reverse loop with λ_l = g_{x_l} + Ā^H λ_{l+1}
+    dAH = _herm(dA)
+    gCtp = np.zeros_like(Ctp)
+    gdA = np.zeros_like(dA)
+    lam = np.zeros((H, N), np.complex128)
+    for t in range(L - 1, -1, -1):
+        gCtp += gk[..., t, None] * np.conj(xs[t])[None]
+        lam = np.einsum("ch,chn->hn", gk[..., t], np.conj(Ctp)) + np.einsum(
+            "hmn,hn->hm", dAH, lam)
+        if t:
+            gdA += np.einsum("hm,hn->hmn", lam, np.conj(xs[t - 1]))
+    gdB = lam
+
+    gs = None
+    if state is not None:
+        s = np.asarray(state, np.complex128)
+        s = expand(s) if s.shape[-1] == N2 else s
+        ys = [s]  # ys[t + 1] = Ā^{t+1} s
+        for _ in range(L):
+            ys.append(np.einsum("hmn,bhn->bhm", dA, ys[-1]))
+        gks = (np.zeros((s.shape[0],) + gk.shape) if dks is None
+               else np.asarray(dks, np.float64))
+        mu = np.zeros(s.shape, np.complex128)
+        for t in range(L - 1, -1, -1):
+            gCtp += np.einsum("bch,bhn->chn", gks[..., t], np.conj(ys[t + 1]))
+            mu = np.einsum("bch,chn->bhn", gks[..., t], np.conj(Ctp)) + np.einsum(
+                "hmn,bhn->bhm", dAH, mu)
+            gdA += np.einsum("bhm,bhn->hmn", mu, np.conj(ys[t]))
+        gs = np.einsum("hmn,bhn->bhm", dAH, mu)
+
+    # C̃' = C̃_f X, X = (I - Ā^{L_d})^{-1}
+    gCt = np.einsum("chn,hmn->chm", gCtp, np.conj(X))
+    gX = np.einsum("chm,chn->hmn", np.conj(Ct), gCtp)
+    gdA += mpow_vjp_ref(_herm(X) @ gX @ _herm(X), dA, Ld)
+    gAf, gBf, gdt = dense_vjp_ref(gdA, gdB, A, Pn, Bh, dtr)
+    gdt = rate * gdt
+
+    # C̃ from C (or the doublings of a given C̃), all at Δ (no rate)
+    gdA0 = np.zeros_like(dA0)
+    if C_is_tilde:
+        for Cj, lj in reversed(chain):  # C̃_{j+1} = C̃_j (I + Ā^{l_j})
+            gdA0 += mpow_vjp_ref(np.einsum("chm,chn->hmn", np.conj(Cj), gCt), dA0, lj)
+            gCt = gCt + np.einsum("chn,hmn->chm", gCt, np.conj(mpow(dA0, lj)))
+        gC = _unexpand(gCt)
+    else:
+        gdA0 -= mpow_vjp_ref(np.einsum("chm,chn->hmn", np.conj(Cf), gCt), dA0, lk)
+        gC = _unexpand(gCt - np.einsum("chn,hmn->chm", gCt, np.conj(Q0)))
+    if chain or not C_is_tilde:
+        gAf0, _, gdt0 = dense_vjp_ref(gdA0, None, A, Pn, None, dtv)
+        gAf, gdt = gAf + gAf0, gdt + gdt0
+    gA, gP = full_matrix_vjp_ref(gAf, Pn)
+
+    def like(g, x):
+        if x is None:
+            return None
+        g = np.reshape(g, np.shape(x))
+        return g if np.iscomplexobj(x) else np.real(g)
+
+    if P_in is not None and gP is None:
+        gP = np.zeros(np.shape(P_in), np.complex128)
+    gstate = None
+    if state is not None:
+        gstate = _unexpand(gs) if np.shape(state)[-1] == N2 else gs
+    return (gA, like(_unexpand(gBf), B_in), like(gC, C_in), like(gP, P_in),
+            like(gdt, dt_in), like(gstate, s_in))

@@ -1,11 +1,11 @@
-"""S4 DPLR kernel (ranks 1-3, state, rate) against dense powers (``check``)."""
+"""S4 DPLR kernel and its VJP (ranks 1-3, state, rate, C̃) against the dense oracle (``check``)."""
 
 import numpy as np
 
 from ... import testing
 from ..._harness import Check
-from ._api import dplr_kernel
-from ._ref import dplr_kernel_ref
+from ._api import dplr_kernel, dplr_kernel_vjp
+from ._ref import dplr_kernel_ref, dplr_kernel_vjp_ref
 
 
 def _run(xp, impl, dtype):
@@ -28,4 +28,31 @@ def _run(xp, impl, dtype):
     return err, 30 * testing.tolerance(dtype)[0] * scale
 
 
-CHECKS = [Check("dplr_kernel ranks 1-3 + state + rate", _run, ("complex64", "complex128"))]
+def _run_vjp(xp, impl, dtype):
+    rng = np.random.default_rng(1)
+    H, N2, L = 2, 4, 24
+    cx = (lambda *s: rng.standard_normal(s) + 1j * rng.standard_normal(s))
+    A = -rng.uniform(0.1, 1, (H, N2)) + 1j * rng.uniform(-5, 5, (H, N2))
+    B, C, s = cx(H, N2), cx(2, H, N2), cx(2, H, N2)
+    dt = rng.uniform(0.01, 0.2, H)
+    rdt = "float32" if dtype == "complex64" else "float64"
+    dk, dks = rng.standard_normal((2, H, L)), rng.standard_normal((2, 2, H, L))
+    on = lambda x, d=dtype: testing.from_numpy(xp, x, d)  # noqa: E731
+    err, scale = 0.0, 1.0
+    for rank, rate, tilde in ((1, 1.0, False), (2, 0.5, True), (3, 2.0, False)):
+        P = 0.5 * cx(rank, H, N2)
+        kw = dict(rate=rate, state=s, C_is_tilde=tilde, l_kernel=8 if tilde else None)
+        want = dplr_kernel_vjp_ref((dk, dks), A, B, C, P, dt, L, **kw)
+        kw["state"] = on(s)
+        got = dplr_kernel_vjp((on(dk, rdt), on(dks, rdt)), on(A), on(B), on(C), on(P),
+                              on(dt, rdt), L, impl=impl, **kw)
+        for g, w in zip(got, want):
+            err = max(err, float(np.max(np.abs(testing.to_numpy(g) - w))))
+            scale = max(scale, float(np.abs(w).max()))
+    return err, testing.tolerance(dtype)[0] * scale
+
+
+CHECKS = [
+    Check("dplr_kernel ranks 1-3 + state + rate", _run, ("complex64", "complex128")),
+    Check("dplr_kernel_vjp ranks 1-3 + state + rate + C~", _run_vjp, ("complex64", "complex128")),
+]

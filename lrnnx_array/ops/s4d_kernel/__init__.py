@@ -2,13 +2,18 @@
 
 from ._api import (
     DISCRETIZATIONS,
+    S4DForwardStateGrads,
+    S4DKernelGrads,
     S4DKernelOut,
     S4DStep,
     s4d_forward_state,
+    s4d_forward_state_vjp,
     s4d_kernel,
+    s4d_kernel_vjp,
     s4d_step,
     s4d_step_setup,
 )
 
-__all__ = ["s4d_kernel", "s4d_step_setup", "s4d_step", "s4d_forward_state",
-           "S4DKernelOut", "S4DStep", "DISCRETIZATIONS"]
+__all__ = ["s4d_kernel", "s4d_kernel_vjp", "s4d_step_setup", "s4d_step", "s4d_forward_state",
+           "s4d_forward_state_vjp", "S4DKernelOut", "S4DKernelGrads", "S4DForwardStateGrads",
+           "S4DStep", "DISCRETIZATIONS"]

@@ -6,10 +6,13 @@ from typing import NamedTuple
 
 from ... import _checks
 from ..._backend import namespace, resolve_impl
-from ..vandermonde import log_vandermonde, log_vandermonde_transpose
+from .._common import sum_to
+from ..vandermonde import log_vandermonde, log_vandermonde_transpose, log_vandermonde_transpose_vjp
+from . import _generic
 
-__all__ = ["s4d_kernel", "s4d_step_setup", "s4d_step", "s4d_forward_state",
-           "S4DKernelOut", "S4DStep", "DISCRETIZATIONS"]
+__all__ = ["s4d_kernel", "s4d_kernel_vjp", "s4d_step_setup", "s4d_step", "s4d_forward_state",
+           "s4d_forward_state_vjp", "S4DKernelOut", "S4DKernelGrads", "S4DForwardStateGrads",
+           "S4DStep", "DISCRETIZATIONS"]
 
 DISCRETIZATIONS = ("zoh", "bilinear")
 
@@ -17,6 +20,21 @@ DISCRETIZATIONS = ("zoh", "bilinear")
 class S4DKernelOut(NamedTuple):
     k: object
     k_state: object
+
+
+class S4DKernelGrads(NamedTuple):
+    dA: object
+    dB: object
+    dC: object
+    ddt: object
+    dstate: object
+
+
+class S4DForwardStateGrads(NamedTuple):
+    du: object
+    dstate: object
+    ddA: object
+    ddB: object
 
 
 class S4DStep(NamedTuple):
@@ -57,18 +75,6 @@ def _prepare(A, B, C, dt, disc, state=None):
     rdt = _checks.real_dtype_of(xp, cdt)
     dt = dt if dt.dtype == rdt else xp.astype(dt, rdt)
     return xp, cast(A), cast(B), cast(C), dt, (None if state is None else cast(state)), cdt
-
-
-def _discretize(xp, A, B, dt, disc):
-    """(log Ā, B̄) per mode.
-
-    zoh: Ā = e^{ΔA}, B̄ = (e^{ΔA}-1)/A B; bilinear: Ā = (1+ΔA/2)/(1-ΔA/2), B̄ = Δ/(1-ΔA/2) B.
-    """
-    dtA = dt * A
-    if disc == "zoh":
-        return dtA, xp.expm1(dtA) / A * B
-    half = dtA / 2
-    return xp.log((1 + half) / (1 - half)), dt / (1 - half) * B
 
 
 def s4d_kernel(A, B, C, dt, L, *, disc="zoh", state=None, impl="auto"):
@@ -124,7 +130,7 @@ def s4d_kernel(A, B, C, dt, L, *, disc="zoh", state=None, impl="auto"):
         rdt = _checks.real_dtype_of(xp, cdt)
         return S4DKernelOut(xp.asarray(k, dtype=rdt),
                             None if ks is None else xp.asarray(ks, dtype=rdt))
-    x, dB = _discretize(xp, A, B, dt, disc)
+    x, dB = _generic.discretize(xp, A, B, dt, disc)
     k = log_vandermonde(C * dB, x, L, impl=impl)
     k_state = None
     if state is not None:
@@ -150,7 +156,7 @@ def s4d_step_setup(A, B, C, dt, *, disc="zoh"):
         :func:`s4d_kernel`.
     """
     xp, A, B, C, dt, _, _ = _prepare(A, B, C, dt, disc)
-    x, dB = _discretize(xp, A, B, dt, disc)
+    x, dB = _generic.discretize(xp, A, B, dt, disc)
     return S4DStep(xp.exp(x), xp.broadcast_to(dB, tuple(A.shape)), C)
 
 
@@ -205,3 +211,156 @@ def s4d_forward_state(u, state, dA, dB, *, impl="auto"):
         return s
     _checks.check_shape("state", state, (u.shape[0],) + tuple(dA.shape), "(batch, H, N/2)")
     return xp.exp(L * logA) * state + s
+
+
+def _grad(xp, g, like, cdt):
+    """``g`` as the gradient of ``like``: its kind (real part if real), ``cdt``'s precision."""
+    if g is None:
+        return None
+    if not xp.isdtype(like.dtype, "complex floating"):
+        rdt = _checks.real_dtype_of(xp, cdt)
+        g = xp.real(g) if xp.isdtype(g.dtype, "complex floating") else g
+        return g if g.dtype == rdt else xp.astype(g, rdt)
+    return g if g.dtype == cdt else xp.astype(g, cdt)
+
+
+def _pair(dout, what):
+    if not isinstance(dout, (tuple, list)) or len(dout) != 2:
+        raise TypeError(f"dout must be the pair {what} (an S4DKernelOut or a 2-tuple), got "
+                        f"{type(dout).__name__}")
+    return tuple(dout)
+
+
+def s4d_kernel_vjp(dout, A, B, C, dt, L, *, disc="zoh", state=None, impl="auto"):
+    r"""Vector-Jacobian product of :func:`s4d_kernel`.
+
+    Parameters
+    ----------
+    dout : pair ``(dk, dk_state)``
+        Cotangents of :class:`S4DKernelOut`: ``dk`` real (channels, H, L), ``dk_state`` real
+        (batch, channels, H, L); either may be None (zero), ``dk_state`` must be None without
+        ``state``.
+    A, B, C, dt, L, disc, state, impl
+        As for :func:`s4d_kernel` (``impl`` is passed to :func:`log_vandermonde_vjp`;
+        ``reference`` runs the float64 reverse loop over l).
+
+    Returns
+    -------
+    S4DKernelGrads
+        ``(dA, dB, dC, ddt, dstate)`` shaped like the inputs (``dB`` like ``B``, ``ddt`` like
+        ``dt``, summed over the modes for (H,) and (H, 1)); ``dstate`` None without ``state``.
+        PyTorch's complex convention; real inputs (dt, and B, C or state when given real) get
+        real gradients at the computation's precision.
+
+    Notes
+    -----
+    The chain rule through :math:`k = \mathrm{Vand}(C\bar B, x, L)` and
+    :math:`k^{state} = \mathrm{Vand}(C\,e^{x} s, x, L)` uses :func:`log_vandermonde_vjp`, then
+    the discretization with :math:`z = \Delta A`:
+
+    * zoh: :math:`x = z`, :math:`\bar B = \Delta\varphi_1(z) B`,
+      :math:`\partial_A \bar B = \Delta^2\varphi_1'(z) B`, :math:`\partial_\Delta \bar B = e^z B`
+      (:math:`\varphi_1(z) = \mathrm{expm1}(z)/z` and its derivative without cancellation);
+    * bilinear: :math:`x = \log\frac{1+z/2}{1-z/2}`, :math:`\partial_z x = 1/(1-z^2/4)`,
+      :math:`\bar B = \Delta B/(1-z/2)`, :math:`\partial_A\bar B = \Delta^2 B/(2(1-z/2)^2)`,
+      :math:`\partial_\Delta\bar B = B/(1-z/2)^2`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops.s4d_kernel import s4d_kernel_vjp
+    >>> A = np.array([[-0.5 + 1j]]); B = np.ones((1, 1), complex); C = np.ones((1, 1, 1), complex)
+    >>> g = s4d_kernel_vjp((np.ones((1, 1, 3)), None), A, B, C, np.array([0.1]), 3)
+    >>> g.ddt.shape, g.dstate is None
+    ((1,), True)
+    """
+    dk, dks = _pair(dout, "(dk, dk_state)")
+    L = _checks.check_positive_int("L", L, 1)
+    namespace(A, B, C, dt, state, dk, dks, names=("A", "B", "C", "dt", "state", "dk", "dk_state"))
+    A0, B0, C0, dt0, s0 = A, B, C, dt, state
+    xp, A, B, C, dt, state, cdt = _prepare(A, B, C, dt, disc, state)
+    H, N2 = A.shape
+    if dk is not None:
+        _checks.check_array_dtype(xp, "dk", dk, allow_complex=False)
+        _checks.check_broadcastable("dk", dk, (C.shape[0], H, L), "the shape of k")
+    if dks is not None:
+        if state is None:
+            raise ValueError("dk_state must be None when state is None (there is no k_state)")
+        _checks.check_array_dtype(xp, "dk_state", dks, allow_complex=False)
+        _checks.check_broadcastable("dk_state", dks, (state.shape[0], C.shape[0], H, L),
+                                    "the shape of k_state")
+    impl = resolve_impl(impl, xp, what="s4d_kernel_vjp")
+    if impl == "reference":
+        from ._ref import s4d_kernel_vjp_ref
+
+        host = [_host(xp, a) for a in (A, B, C, dt, state, dk, dks)]
+        g = s4d_kernel_vjp_ref((host[5], host[6]), *host[:4], L, disc=disc, state=host[4])
+        gA, gB, gC, gdt, gs = (None if a is None else xp.asarray(a) for a in g)
+    else:
+        rdt = _checks.real_dtype_of(xp, cdt)
+        dk, dks = (a if a is None or a.dtype == rdt else xp.astype(a, rdt) for a in (dk, dks))
+        gA, gB, gC, gdt, gs = _generic.kernel_vjp(xp, A, B, C, dt, L, disc, state, dk, dks, impl)
+        gdt = sum_to(xp, gdt, tuple(dt.shape))
+    gB = xp.reshape(gB, tuple(B0.shape))
+    gdt = xp.reshape(gdt, tuple(dt0.shape))
+    return S4DKernelGrads(_grad(xp, gA, A0, cdt), _grad(xp, gB, B0, cdt), _grad(xp, gC, C0, cdt),
+                          _grad(xp, gdt, dt0, cdt), _grad(xp, gs, s0, cdt))
+
+
+def s4d_forward_state_vjp(dout, u, state, dA, dB, *, impl="auto"):
+    r"""Vector-Jacobian product of :func:`s4d_forward_state`.
+
+    Parameters
+    ----------
+    dout : complex array, shape (batch, H, N/2)
+        Cotangent of the new state.
+    u, state, dA, dB, impl
+        As for :func:`s4d_forward_state`.
+
+    Returns
+    -------
+    S4DForwardStateGrads
+        ``(du, dstate, ddA, ddB)`` shaped like the inputs (``du`` real, ``dstate`` None when
+        ``state`` is None), PyTorch's complex convention.
+
+    Notes
+    -----
+    With :math:`x = \log\bar A` and :math:`g` = ``dout``, through
+    :func:`log_vandermonde_transpose_vjp` (on the flipped input) plus the
+    :math:`\bar A^L s` term: :math:`ds = g\,\overline{\bar A^L}`,
+    :math:`dx \mathrel{+}= \sum_b g\,\overline{L\bar A^L s}`, then
+    :math:`d\bar A = dx / \overline{\bar A}` (the derivative of :math:`\log\bar A`).
+    """
+    xp = namespace(dout, u, state, dA, dB, names=("dout", "u", "state", "dA", "dB"))
+    _checks.check_array_dtype(xp, "u", u, allow_complex=False)
+    _checks.check_ndim("u", u, 3, "(batch, H, L)")
+    _checks.check_array_dtype(xp, "dout", dout)
+    _checks.check_ndim("dA", dA, 2, "(H, N/2)")
+    _checks.check_shape("dB", dB, tuple(dA.shape), "(H, N/2) like dA")
+    shape = (u.shape[0],) + tuple(dA.shape)
+    if state is not None:
+        _checks.check_shape("state", state, shape, "(batch, H, N/2)")
+    _checks.check_broadcastable("dout", dout, shape, "the new state's shape")
+    L = _checks.check_positive_int("L (u.shape[-1])", u.shape[-1], 1)
+    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, dA, dB, dout))
+    impl = resolve_impl(impl, xp, what="s4d_forward_state_vjp")
+    if impl == "reference":
+        from ._ref import s4d_forward_state_vjp_ref
+
+        g = s4d_forward_state_vjp_ref(dout, u, state, dA, dB)
+        du, ds, gA, gB = (None if a is None else xp.asarray(a) for a in g)
+    else:
+        cast = (lambda a: a if a.dtype == cdt else xp.astype(a, cdt))
+        A_, B_, g = cast(dA), cast(dB), cast(xp.broadcast_to(dout, shape))
+        logA = xp.log(A_)
+        duf, gB, gx = log_vandermonde_transpose_vjp(g, xp.flip(u, axis=-1), B_, logA, L,
+                                                    impl=impl)
+        du = xp.flip(duf, axis=-1)
+        ds = None
+        if state is not None:
+            P = xp.exp(L * logA)
+            ds = g * xp.conj(P)
+            gx = gx + xp.sum(g * xp.conj(L * P * cast(state)), axis=0)
+        gA = gx / xp.conj(A_)
+    return S4DForwardStateGrads(_grad(xp, du, u, cdt), _grad(xp, ds, state, cdt),
+                                _grad(xp, gA, dA, cdt), _grad(xp, gB, dB, cdt))

@@ -4,7 +4,7 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
-from ._api import s4d_kernel
+from ._api import s4d_kernel, s4d_kernel_vjp
 
 
 def _make(xp, dtype, H, N2, L):
@@ -22,9 +22,13 @@ def _make(xp, dtype, H, N2, L):
         v = C * (xp.exp(dtA) - 1) / A * B
         return 2 * xp.real(xp.sum(v[..., None] * xp.exp(dtA[..., None] * ell), axis=-2))
 
+    dk = testing.from_numpy(xp, rng.standard_normal((1, H, L)), rdt)
     n = H * N2 * L
     return Case(fwd=lambda: s4d_kernel(A, B, C, dt, L),
+                bwd=lambda: s4d_kernel_vjp((dk, None), A, B, C, dt, L),
                 fwd_work=Work(bytes=4 * H * L, sfu=H * N2 * 64, fma=4 * n),
+                # The VJP is log_vandermonde_vjp: two l-weighted transposed products.
+                bwd_work=Work(bytes=4 * H * L, sfu=H * N2 * 64, fma=8 * n),
                 baselines={"naive exp(x*l)": naive})
 
 
