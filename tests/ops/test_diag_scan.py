@@ -274,12 +274,12 @@ def test_empty_sequence(backend_impl):
     testing.assert_close(g.dh0, testing.from_numpy(xp, np.ones(3)))
 
 
-@pytest.mark.parametrize("L", [2048, 2049, 5000])
+@pytest.mark.parametrize("lead,L", [((3,), 2048), ((3,), 2049), ((2, 35), 2053), ((1,), 5000)])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_constant_gate_long_rows(backend_impl, dtype, rng, L, reverse):
-    """Few long rows with a constant gate take the Toeplitz-chunk path in the generic impl."""
+def test_constant_gate_long_rows(backend_impl, dtype, rng, lead, L, reverse):
+    """Long rows with a constant gate take the Toeplitz-chunk path in the generic impl."""
     xp, impl = backend_impl
-    a, b, h0 = _data(rng, (3,), L, dtype, a_shape=(3, 1))
+    a, b, h0 = _data(rng, lead, L, dtype, a_shape=lead + (1,))
     a = 0.999 * a / np.abs(a)  # slow decay: the carries matter across many chunks
     want = diag_scan_ref(a, b, h0, reverse=reverse)
     A, Bx, H0 = (testing.from_numpy(xp, v, dtype) for v in (a, b, h0))
