@@ -144,6 +144,27 @@ def cauchy_vjp(dout, v, z, w, *, need_dz=True, impl="auto"):
 
     These are lrnnx's backward formulas (both conjugate terms differentiated, i.e. the full
     gradient), summed over broadcast axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import cauchy, cauchy_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> v = rng.normal(size=3) + 1j * rng.normal(size=3)
+    >>> w = -rng.uniform(0.1, 1, 3) + 1j * rng.normal(size=3)
+    >>> z = 1j * np.linspace(0, 2, 4)
+    >>> dout = rng.normal(size=4) + 1j * rng.normal(size=4)
+    >>> g = cauchy_vjp(dout, v, z, w)
+    >>> g.dv.shape, g.dz.shape, g.dw.shape
+    ((3,), (4,), (3,))
+    >>> cauchy_vjp(dout, v, z, w, need_dz=False).dz is None
+    True
+
+    ``out`` is real-linear in ``v``, so ``Re<dout, cauchy(e, z, w)> == Re<dv, e>``:
+
+    >>> e = rng.normal(size=3) + 1j * rng.normal(size=3)
+    >>> np.allclose(np.vdot(dout, cauchy(e, z, w)).real, np.vdot(g.dv, e).real)
+    True
     """
     xp, vw, dtype = _prepare(v, z, w, dout)
     impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="cauchy_vjp")

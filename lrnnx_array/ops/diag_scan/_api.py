@@ -142,6 +142,23 @@ def diag_scan_vjp(dh, a, b, h0=None, *, reverse=False, dlast_state=None, impl="a
     With :math:`\lambda_t = dh_t + \overline{a_{t+1}}\lambda_{t+1}` (a reverse scan with gates
     shifted by one): :math:`db_t = \lambda_t`, :math:`da_t = \lambda_t\overline{h_{t-1}}`,
     :math:`dh_0 = \overline{a_0}\lambda_0`. Nothing is divided by ``a``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import diag_scan, diag_scan_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.uniform(0, 1, (2, 5)), rng.normal(size=(2, 5))
+    >>> dh = rng.normal(size=(2, 5))
+    >>> g = diag_scan_vjp(dh, a, b)
+    >>> g.da.shape, g.db.shape, g.dh0 is None
+    ((2, 5), (2, 5), True)
+
+    ``h`` is linear in ``b``, so ``<dh, diag_scan(a, v)> == <db, v>`` for any ``v``:
+
+    >>> v = rng.normal(size=(2, 5))
+    >>> np.allclose(np.sum(dh * diag_scan(a, v)), np.sum(g.db * v))
+    True
     """
     xp, shape, dtype = _prepare(a, b, h0, dh, dlast_state)
     impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="diag_scan_vjp")

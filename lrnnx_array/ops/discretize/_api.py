@@ -376,9 +376,41 @@ def discretize(A, delta, method, integration_timesteps=None, *, impl="auto"):
 
 
 def discretize_vjp(dout, A, delta, method, integration_timesteps=None, *, impl="auto"):
-    """Vector-Jacobian product of :func:`discretize`; returns ``DiscretizeGrads``.
+    r"""Vector-Jacobian product of :func:`discretize`; returns ``DiscretizeGrads``.
 
-    ``dout`` is the pair (dA_bar, dgamma_bar), either may be None. See :func:`zoh_vjp`.
+    Parameters
+    ----------
+    dout : pair (dA_bar, dgamma_bar)
+        Cotangents of the two outputs ``A_bar`` and ``gamma_bar``, each an array broadcastable
+        to the output shape broadcast(A, delta) (real or complex); either may be None (zero).
+    A, delta, method, integration_timesteps, impl
+        As for :func:`discretize`.
+
+    Returns
+    -------
+    DiscretizeGrads
+        ``(dA, ddelta, dintegration_timesteps)`` with the shapes of ``A``, ``delta`` and
+        ``integration_timesteps`` (broadcast axes summed); ``dintegration_timesteps`` is None
+        when it was omitted and zero for methods that ignore it. PyTorch's complex convention:
+        real inputs get the real part. See :func:`zoh_vjp` and the other per-method VJPs.
+
+    Examples
+    --------
+    For zoh, :math:`\bar A = e^{\Delta A}`, so with ``dout = (ones, None)`` the gradients are
+    :math:`\Delta e^{\Delta A}` and :math:`\sum_n A e^{\Delta A}` (summed over the axis
+    ``delta`` broadcasts along):
+
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import discretize_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> A, dt = -rng.uniform(0.5, 2, (2, 3)), rng.uniform(0.1, 1, (2, 1))
+    >>> g = discretize_vjp((np.ones((2, 3)), None), A, dt, "zoh")
+    >>> g.dA.shape, g.ddelta.shape, g.dintegration_timesteps is None
+    ((2, 3), (2, 1), True)
+    >>> np.allclose(g.dA, dt * np.exp(dt * A))
+    True
+    >>> np.allclose(g.ddelta, np.sum(A * np.exp(dt * A), axis=1, keepdims=True))
+    True
     """
     return DiscretizeGrads(*_backward(_canonical(method), dout, A, delta,
                                       integration_timesteps, impl))

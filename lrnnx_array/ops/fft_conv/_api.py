@@ -122,7 +122,42 @@ def fft_conv(x, k, *, impl="auto"):
 
 
 def fft_conv_vjp(dy, x, k, *, impl="auto"):
-    """VJP of :func:`fft_conv`: returns ``FFTConvGrads(dx, dk)`` (PyTorch complex convention)."""
+    """VJP of :func:`fft_conv`: returns ``FFTConvGrads(dx, dk)`` (PyTorch complex convention).
+
+    Parameters
+    ----------
+    dy : array, shape (batch, L, H_out)
+        Cotangent of ``y`` (real or complex).
+    x, k, impl
+        As for :func:`fft_conv`.
+
+    Returns
+    -------
+    FFTConvGrads
+        ``(dx, dk)``: ``dx`` shape (batch, L, H_in), ``dk`` shape (L, H_out, H_in). Each is real
+        when its input is real (the real part of the complex gradient), at the computation's
+        precision.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import fft_conv, fft_conv_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> x, k = rng.normal(size=(2, 6, 3)), rng.normal(size=(6, 4, 3))
+    >>> dy = rng.normal(size=(2, 6, 4))
+    >>> g = fft_conv_vjp(dy, x, k)
+    >>> g.dx.shape, g.dk.shape
+    ((2, 6, 3), (6, 4, 3))
+
+    ``y`` is linear in ``x`` and in ``k``, so ``<dy, fft_conv(e, k)> == <dx, e>``:
+
+    >>> e = rng.normal(size=x.shape)
+    >>> np.allclose(np.sum(dy * fft_conv(e, k)), np.sum(g.dx * e))
+    True
+    >>> e = rng.normal(size=k.shape)
+    >>> np.allclose(np.sum(dy * fft_conv(x, e)), np.sum(g.dk * e))
+    True
+    """
     xp, dtype = _prep_conv(x, k, dy)
     impl = resolve_impl(impl, xp, cuda_supported=False, what="fft_conv_vjp")
     if impl == "reference":
@@ -195,7 +230,38 @@ def fft_conv_channels(u, k, *, impl="auto"):
 
 
 def fft_conv_channels_vjp(dy, u, k, *, impl="auto"):
-    """VJP of :func:`fft_conv_channels`: ``ChannelConvGrads(du, dk)`` shaped like u and k."""
+    """VJP of :func:`fft_conv_channels`: ``ChannelConvGrads(du, dk)`` shaped like u and k.
+
+    Parameters
+    ----------
+    dy : array, shape broadcast(u, k) (..., L)
+        Cotangent of ``y`` (real or complex); broadcastable to the output shape.
+    u, k, impl
+        As for :func:`fft_conv_channels`.
+
+    Returns
+    -------
+    ChannelConvGrads
+        ``(du, dk)`` with the shapes of ``u`` and ``k`` (broadcast axes summed); each real when
+        its input is real (PyTorch's complex convention otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import fft_conv_channels, fft_conv_channels_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> u, k = rng.normal(size=(2, 1, 6)), rng.normal(size=(3, 6))
+    >>> dy = rng.normal(size=(2, 3, 6))
+    >>> g = fft_conv_channels_vjp(dy, u, k)
+    >>> g.du.shape, g.dk.shape
+    ((2, 1, 6), (3, 6))
+
+    ``y`` is linear in ``u``, so ``<dy, fft_conv_channels(e, k)> == <du, e>``:
+
+    >>> e = rng.normal(size=u.shape)
+    >>> np.allclose(np.sum(dy * fft_conv_channels(e, k)), np.sum(g.du * e))
+    True
+    """
     xp, shape, dtype = _prep_channels(u, k, dy)
     impl = resolve_impl(impl, xp, cuda_supported=False, what="fft_conv_channels_vjp")
     if impl == "reference":
@@ -285,8 +351,48 @@ def ssm_conv(x, K, B_bar, C, *, strategy="auto", impl="auto"):
 def ssm_conv_vjp(dy, x, K, B_bar, C, *, strategy="auto", impl="auto"):
     """VJP of :func:`ssm_conv`: ``SSMConvGrads(dx, dK, dB_bar, dC)``, PyTorch complex convention.
 
+    Parameters
+    ----------
+    dy : real array, shape (batch, L, H_out)
+        Cotangent of ``y`` (complex ``dy`` raises ``TypeError``; ``y`` is real).
+    x, K, B_bar, C, strategy, impl
+        As for :func:`ssm_conv`. ``strategy`` is validated but does not change the result.
+
+    Returns
+    -------
+    SSMConvGrads
+        ``(dx, dK, dB_bar, dC)`` with shapes (batch, L, H_in), (N, L), (N, H_in), (H_out, N);
+        ``dx`` is real, the others are complex when their input is complex (real part for a
+        real input).
+
+    Notes
+    -----
     One formula serves every strategy (they compute the same function): correlations in
     frequency of the cotangent with the forward's intermediate spectra.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import ssm_conv, ssm_conv_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2, 6, 3))
+    >>> lam = 0.9 * np.exp(1j * rng.uniform(0, np.pi, 4))
+    >>> K = lam[:, None] ** np.arange(6)
+    >>> B_bar = rng.normal(size=(4, 3)) + 1j * rng.normal(size=(4, 3))
+    >>> C = rng.normal(size=(5, 4)) + 1j * rng.normal(size=(5, 4))
+    >>> dy = rng.normal(size=(2, 6, 5))
+    >>> g = ssm_conv_vjp(dy, x, K, B_bar, C)
+    >>> [a.shape for a in g]
+    [(2, 6, 3), (4, 6), (4, 3), (5, 4)]
+
+    ``y`` is linear in ``x`` and real-linear in ``C``:
+
+    >>> e = rng.normal(size=x.shape)
+    >>> np.allclose(np.sum(dy * ssm_conv(e, K, B_bar, C)), np.sum(g.dx * e))
+    True
+    >>> e = rng.normal(size=C.shape) + 1j * rng.normal(size=C.shape)
+    >>> np.allclose(np.sum(dy * ssm_conv(x, K, B_bar, e)), np.vdot(g.dC, e).real)
+    True
     """
     xp, dtype = _prep_ssm(x, K, B_bar, C, strategy, dy)
     impl = resolve_impl(impl, xp, cuda_supported=False, what="ssm_conv_vjp")

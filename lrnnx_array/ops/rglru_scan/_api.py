@@ -151,6 +151,24 @@ def rglru_scan_vjp(
     recovered by dividing by :math:`\bar A` (lrnnx's form is singular at small β). Where
     :math:`\beta = 0` (δ ≤ 0 or A = 1) the square root is not differentiable and its term is
     taken as 0 (lrnnx's kernel zeroes the whole gradient for δ ≤ 0; the Ā term here stays exact).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import rglru_scan, rglru_scan_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> u, delta = rng.normal(size=(1, 2, 5)), rng.uniform(0, 2, (1, 2, 5))
+    >>> A = rng.uniform(0.5, 1, (2, 1))
+    >>> dout = rng.normal(size=(1, 2, 5))
+    >>> g = rglru_scan_vjp(dout, u, delta, A)
+    >>> g.du.shape, g.ddelta.shape, g.dA.shape, g.dh0 is None
+    ((1, 2, 5), (1, 2, 5), (2, 1), True)
+
+    ``y`` is linear in ``u`` (without ``h0``), so ``<dout, rglru_scan(v, ...)> == <du, v>``:
+
+    >>> v = rng.normal(size=u.shape)
+    >>> np.allclose(np.sum(dout * rglru_scan(v, delta, A)), np.sum(g.du * v))
+    True
     """
     xp, dtype, N = _prepare(u, delta, A, h0, dout, dlast_state)
     impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(N), what="rglru_scan_vjp")

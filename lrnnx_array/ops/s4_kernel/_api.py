@@ -398,11 +398,51 @@ def dplr_kernel_vjp(
 def dplr_dense(A, P, B, dt):
     r"""Dense bilinear discretisation of the DPLR system in the conj-expanded basis.
 
-    Returns ``(dA, dB)``: complex (H, N, N) and (H, N), N = 2·(N/2), with
-    :math:`A_f = \mathrm{diag}(\Lambda,\bar\Lambda) - P_f P_f^H`, :math:`P_f = [P, \bar P]`,
+    Parameters
+    ----------
+    A : complex array, shape (H, N/2)
+        Diagonal part Λ, as for :func:`dplr_kernel`.
+    P : array, shape (rank, H, N/2), or None (rank 0)
+        Low-rank factor (Q = P̄).
+    B : array, shape (H, N/2) or (1, H, N/2)
+        Input matrix, one entry per conjugate pair.
+    dt : real array, shape (H,) or (H, 1)
+        Positive time step per channel.
+
+    Returns
+    -------
+    dA : complex array, shape (H, N, N)
+        Ā on the conj-expanded basis, N = 2·(N/2) (states ordered [Λ, Λ̄]).
+    dB : complex array, shape (H, N)
+        B̄ on the same basis.
+
+    Notes
+    -----
+    With :math:`A_f = \mathrm{diag}(\Lambda,\bar\Lambda) - P_f P_f^H`, :math:`P_f = [P, \bar P]`,
+    :math:`B_f = [B, \bar B]`:
     :math:`\bar A = (2/\Delta - A_f)^{-1}(2/\Delta + A_f)`,
     :math:`\bar B = (2/\Delta - A_f)^{-1}\, 2 B_f`, by linear solves (lrnnx steps the identity
     basis through its Woodbury step instead; same matrix).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import discretize, dplr_dense
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); B = np.ones((1, 2), complex)
+    >>> C = np.ones((1, 1, 2), complex); P = 0.3 * np.ones((1, 1, 2), complex)
+    >>> dt = np.array([0.1])
+    >>> dA, dB = dplr_dense(A, P, B, dt)
+    >>> dA.shape, dB.shape
+    ((1, 4, 4), (1, 4))
+
+    Without the low-rank term it is the elementwise bilinear transform of [Λ, Λ̄] (here B = 1,
+    so B̄ = γ̄):
+
+    >>> dA0, dB0 = dplr_dense(A, None, B, dt)
+    >>> Af = np.concatenate([A, A.conj()], axis=-1)
+    >>> A_bar, gamma_bar = discretize(Af, dt[:, None], "bilinear")
+    >>> np.allclose(dA0[0], np.diag(A_bar[0])), np.allclose(dB0, gamma_bar)
+    (True, True)
     """
     p = _prepare(A, B, None, P, dt)
     return G.dense(p.xp, p.A, p.P, p.B, p.dt)
@@ -413,6 +453,36 @@ def c_tilde(A, C, P, dt, L):
 
     What lrnnx's ``_setup_C(L)`` writes into its C parameter on the first forward; returned
     here instead (C is not modified).
+
+    Parameters
+    ----------
+    A : complex array, shape (H, N/2)
+        Diagonal part Λ, as for :func:`dplr_kernel`.
+    C : array, shape (channels, H, N/2)
+        The plain output matrix.
+    P : array, shape (rank, H, N/2), or None (rank 0)
+        Low-rank factor.
+    dt : real array, shape (H,) or (H, 1)
+        Positive time step per channel.
+    L : int
+        Length C̃ is made for (>= 0; L = 0 gives zeros).
+
+    Returns
+    -------
+    C_tilde : complex array, shape (channels, H, N/2)
+        C̃ on the half basis (its conjugate half is implied).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import c_from_tilde, c_tilde
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); C = np.ones((1, 1, 2), complex)
+    >>> P = 0.3 * np.ones((1, 1, 2), complex); dt = np.array([0.1])
+    >>> Ct = c_tilde(A, C, P, dt, 4)
+    >>> Ct.shape
+    (1, 1, 2)
+    >>> np.allclose(c_from_tilde(Ct, A, P, dt, 4), C)
+    True
     """
     L = _checks.check_positive_int("L", L, 0)
     p = _prepare(A, None, C, P, dt, need_B=False)
@@ -420,14 +490,66 @@ def c_tilde(A, C, P, dt, L):
 
 
 def c_from_tilde(C_tilde, A, P, dt, L):
-    r"""Recover C from C̃ = C (I - Ā^L) (e.g. from an lrnnx checkpoint with ``l_kernel`` = L)."""
+    r"""Recover C from C̃ = C (I - Ā^L) (e.g. from an lrnnx checkpoint with ``l_kernel`` = L).
+
+    Parameters
+    ----------
+    C_tilde : array, shape (channels, H, N/2)
+        C̃ made for length ``L`` (what lrnnx stores in its C parameter).
+    A, P, dt
+        As for :func:`c_tilde`.
+    L : int
+        The length C̃ was made for (>= 1).
+
+    Returns
+    -------
+    C : complex array, shape (channels, H, N/2)
+        The plain output matrix, C = C̃ (I - Ā^L)^{-1} (truncated to the half basis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import c_from_tilde, c_tilde
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); C = np.ones((1, 1, 2), complex)
+    >>> P = 0.3 * np.ones((1, 1, 2), complex); dt = np.array([0.1])
+    >>> C2 = c_from_tilde(c_tilde(A, C, P, dt, 8), A, P, dt, 8)
+    >>> C2.shape, np.allclose(C2, C)
+    ((1, 1, 2), True)
+    """
     L = _checks.check_positive_int("L", L, 1)
     p = _prepare(A, None, C_tilde, P, dt, need_B=False, C_name="C_tilde")
     return G.c_from_tilde(p.xp, p.C, p.A, p.P, p.dt, L)
 
 
 def double_length(C_tilde, A, P, dt, l_kernel):
-    r"""lrnnx's length doubling: C̃ (I + Ā^{l}) (= C (I - Ā^{2l})). Returns (C̃', 2 l)."""
+    r"""lrnnx's length doubling: C̃ (I + Ā^{l}) (= C (I - Ā^{2l})). Returns (C̃', 2 l).
+
+    Parameters
+    ----------
+    C_tilde : array, shape (channels, H, N/2)
+        C̃ made for length ``l_kernel``.
+    A, P, dt
+        As for :func:`c_tilde`.
+    l_kernel : int
+        The length ``C_tilde`` was made for (>= 1).
+
+    Returns
+    -------
+    C_tilde2 : complex array, shape (channels, H, N/2)
+        C̃ for length ``2 * l_kernel``.
+    l_kernel2 : int
+        ``2 * l_kernel``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import c_tilde, double_length
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); C = np.ones((1, 1, 2), complex)
+    >>> P = 0.3 * np.ones((1, 1, 2), complex); dt = np.array([0.1])
+    >>> Ct8, l = double_length(c_tilde(A, C, P, dt, 4), A, P, dt, 4)
+    >>> l, np.allclose(Ct8, c_tilde(A, C, P, dt, 8))
+    (8, True)
+    """
     l_kernel = _checks.check_positive_int("l_kernel", l_kernel, 1)
     p = _prepare(A, None, C_tilde, P, dt, need_B=False, C_name="C_tilde")
     return G.double_length(p.xp, p.C, p.A, p.P, p.dt, l_kernel), 2 * l_kernel
@@ -454,6 +576,23 @@ def dplr_step_setup(A, B, C, P, dt, *, mode="dense", C_is_tilde=False, l_kernel=
     DenseStep | LinearStep | DiagonalStep
         Use with :func:`dplr_step` and :func:`dplr_default_state`. Iterating the step L times
         equals the convolution with ``dplr_kernel(..., L)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import dplr_step_setup
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); B = np.ones((1, 2), complex)
+    >>> C = np.ones((1, 1, 2), complex); P = 0.3 * np.ones((1, 1, 2), complex)
+    >>> dt = np.array([0.1])
+    >>> dense = dplr_step_setup(A, B, C, P, dt)
+    >>> dense.dA.shape, dense.dB.shape, dense.dC.shape
+    ((1, 4, 4), (1, 4), (1, 1, 4))
+    >>> linear = dplr_step_setup(A, B, C, P, dt, mode="linear")
+    >>> linear.D.shape, linear.R.shape, linear.dC.shape
+    ((1, 2), (1, 1, 2), (1, 1, 2))
+    >>> diagonal = dplr_step_setup(A, B, C, P, dt, mode="diagonal")
+    >>> diagonal.dA.shape
+    (1, 4)
     """
     _checks.check_option("mode", mode, STEP_MODES)
     p = _prepare(A, B, C, P, dt)
@@ -478,7 +617,33 @@ def dplr_step_setup(A, B, C, P, dt, *, mode="dense", C_is_tilde=False, l_kernel=
 
 
 def dplr_default_state(setup, batch):
-    """Zero state for ``setup``: (batch, H, N) for dense/diagonal, (batch, H, N/2) for linear."""
+    """Zero state for ``setup``: (batch, H, N) for dense/diagonal, (batch, H, N/2) for linear.
+
+    Parameters
+    ----------
+    setup : DenseStep | LinearStep | DiagonalStep
+        From :func:`dplr_step_setup`.
+    batch : int
+        Batch size (>= 0).
+
+    Returns
+    -------
+    state : complex array of zeros
+        Shape (batch, H, N) for dense and diagonal setups, (batch, H, N/2) for linear; dtype of
+        the setup's arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import dplr_default_state, dplr_step_setup
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); B = np.ones((1, 2), complex)
+    >>> C = np.ones((1, 1, 2), complex); P = 0.3 * np.ones((1, 1, 2), complex)
+    >>> dt = np.array([0.1])
+    >>> dplr_default_state(dplr_step_setup(A, B, C, P, dt), 3).shape
+    (3, 1, 4)
+    >>> dplr_default_state(dplr_step_setup(A, B, C, P, dt, mode="linear"), 3).shape
+    (3, 1, 2)
+    """
     batch = _checks.check_positive_int("batch", batch, 0)
     ref = setup.D if isinstance(setup, LinearStep) else setup.dB
     xp = namespace(ref)
@@ -499,6 +664,27 @@ def dplr_step(u, state, setup):
     y : real array, shape (batch, channels, H)
         Re(dC · x').
     new_state : complex array, shape of ``state``
+
+    Examples
+    --------
+    Stepping an impulse through every mode reproduces the convolution kernel:
+
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import dplr_default_state, dplr_kernel, dplr_step, dplr_step_setup
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); B = np.ones((1, 2), complex)
+    >>> C = np.ones((1, 1, 2), complex); P = 0.3 * np.ones((1, 1, 2), complex)
+    >>> dt = np.array([0.1])
+    >>> k = dplr_kernel(A, B, C, P, dt, 4).k[0, 0]
+    >>> for mode in ("dense", "linear", "diagonal"):
+    ...     setup = dplr_step_setup(A, B, C, P, dt, mode=mode)
+    ...     x, ys = dplr_default_state(setup, 1), []
+    ...     for u in (1.0, 0.0, 0.0, 0.0):
+    ...         y, x = dplr_step(np.full((1, 1), u), x, setup)
+    ...         ys.append(y[0, 0, 0])
+    ...     print(mode, np.allclose(ys, k))
+    dense True
+    linear True
+    diagonal True
     """
     if not isinstance(setup, (DenseStep, LinearStep, DiagonalStep)):
         raise TypeError(f"setup must come from dplr_step_setup, got {type(setup).__name__}")
@@ -537,6 +723,26 @@ def dplr_forward_state(u, state, dA, dB):
     -----
     :math:`x_L = \bar A^L x + \sum_{l<L}\bar A^{L-1-l}\bar B u_l`, with both terms from
     ``power(L, dA, v)`` on the reversed, B̄-weighted input (O(log L) batched matmuls).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import dplr_dense, dplr_forward_state
+    >>> A = np.array([[-0.5 + 1j, -0.5 + 3j]]); B = np.ones((1, 2), complex)
+    >>> C = np.ones((1, 1, 2), complex); P = 0.3 * np.ones((1, 1, 2), complex)
+    >>> dt = np.array([0.1])
+    >>> dA, dB = dplr_dense(A, P, B, dt)
+    >>> u = np.random.default_rng(0).normal(size=(2, 1, 5))
+    >>> x = np.zeros((2, 1, 4), complex)
+    >>> for t in range(5):
+    ...     x = (dA @ x[..., None])[..., 0] + dB * u[:, :, t, None]
+    >>> np.allclose(dplr_forward_state(u, None, dA, dB), x)
+    True
+
+    A half state (batch, H, N/2) gives a half state back:
+
+    >>> dplr_forward_state(u, x[..., :2], dA, dB).shape
+    (2, 1, 2)
     """
     from ..power import power
 

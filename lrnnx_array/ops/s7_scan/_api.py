@@ -137,6 +137,25 @@ def s7_scan_vjp(
     :math:`dC_t = dout_t s_t^\top`, :math:`dA_t = \lambda_t s_{t-1}\,2a_t/(a_t^2+1/2)^2`,
     :math:`dh_0 = \bar A_0\lambda_0`. :math:`s_{t-1}` comes from the forward states (lrnnx divides
     by :math:`\bar A`, singular at :math:`a_t^2 = 1/2`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import s7_scan, s7_scan_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> u, A = rng.normal(size=(1, 2, 5)), rng.normal(size=(1, 3, 5))
+    >>> B, C = rng.normal(size=(1, 3, 2, 5)), rng.normal(size=(1, 2, 3, 5))
+    >>> dout = rng.normal(size=(1, 2, 5))
+    >>> g = s7_scan_vjp(dout, u, A, B, C)
+    >>> g.du.shape, g.dA.shape, g.dB.shape, g.dC.shape, g.dbias is None
+    ((1, 2, 5), (1, 3, 5), (1, 3, 2, 5), (1, 2, 3, 5), True)
+
+    ``y`` is linear in ``u`` (without ``bias`` and ``h0``), so
+    ``<dout, s7_scan(v, A, B, C)> == <du, v>``:
+
+    >>> v = rng.normal(size=u.shape)
+    >>> np.allclose(np.sum(dout * s7_scan(v, A, B, C)), np.sum(g.du * v))
+    True
     """
     xp, dtype = _prepare(u, A, B, C, bias, h0, dout, dlast_state)
     impl = resolve_impl(impl, xp, what="s7_scan_vjp")

@@ -346,6 +346,28 @@ def selective_scan_vjp(
     for complex A; gy the cotangent of y), :math:`G_{\bar A_t} = \lambda_t\overline{h_{t-1}}`
     and :math:`G_{\bar b_t} = \lambda_t`; the chain rule through the discretization gives the
     rest. h_{t-1} is recomputed from chunk-boundary states, never obtained by dividing by Ā.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import selective_scan, selective_scan_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> u, dt = rng.normal(size=(1, 2, 5)), rng.uniform(0.1, 1, (1, 2, 5))
+    >>> A = -rng.uniform(0.5, 1, (2, 3)); B, C = rng.normal(size=(2, 2, 3))
+    >>> dout = rng.normal(size=(1, 2, 5))
+    >>> g = selective_scan_vjp(dout, u, dt, A, B, C)
+    >>> g.du.shape, g.ddelta.shape, g.dA.shape, g.dB.shape, g.dD is None
+    ((1, 2, 5), (1, 2, 5), (2, 3), (2, 3), True)
+
+    ``out`` and the last state are linear in ``u``, so for any ``v``
+    ``<dout, out(v)> + <dlast_state, last_state(v)> == <du, v>``:
+
+    >>> v = rng.normal(size=u.shape)
+    >>> out, last = selective_scan(v, dt, A, B, C, return_last_state=True)
+    >>> dlast = rng.normal(size=last.shape)
+    >>> g = selective_scan_vjp(dout, u, dt, A, B, C, dlast_state=dlast)
+    >>> np.allclose(np.sum(dout * out) + np.sum(dlast * last), np.sum(g.du * v))
+    True
     """
     _checks.check_bool("delta_softplus", delta_softplus, _ORDER_HINT)
     _checks.check_bool("return_last_state", return_last_state)

@@ -219,9 +219,10 @@ def simplified_scan_vjp(dout, u, delta, A, B, C, deltaA=None, return_last_state=
     ----------
     dout : array, shape (batch, H, L)
         Cotangent of y (real or complex).
+    u, delta, A, B, C, deltaA, return_last_state, discretization, h0, impl
+        As for :func:`simplified_scan` (``return_last_state`` is accepted for symmetry).
     dlast_state : array, shape (batch, P), optional
-        Cotangent of the last state.
-    Other parameters as for :func:`simplified_scan`.
+        Cotangent of the last state (broadcastable to (batch, P)).
 
     Returns
     -------
@@ -236,6 +237,26 @@ def simplified_scan_vjp(dout, u, delta, A, B, C, deltaA=None, return_last_state=
     :math:`d(Bu)_t = \overline{\bar\gamma_t}\lambda_t`, :math:`dC = \sum g x^H`,
     :math:`dB = \sum d(Bu) u^H`, :math:`du = B^H d(Bu)`; A and the steps by the chain rule through
     the discretisation. :math:`x_{t-1}` comes from the scan, never from dividing by Abar.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import simplified_scan, simplified_scan_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> u, dt = rng.normal(size=(1, 2, 5)), rng.uniform(0.1, 1, 3)
+    >>> A = -rng.uniform(0.1, 1, 3) + 1j * rng.normal(size=3)
+    >>> B = rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2))
+    >>> C = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+    >>> dout = rng.normal(size=(1, 2, 5)) + 1j * rng.normal(size=(1, 2, 5))
+    >>> g = simplified_scan_vjp(dout, u, dt, A, B, C)
+    >>> g.du.shape, g.du.dtype, g.dA.shape, g.dB.shape, g.dh0 is None
+    ((1, 2, 5), dtype('float64'), (3,), (3, 2), True)
+
+    ``y`` is linear in ``u``, so ``Re<dout, simplified_scan(v, ...)> == <du, v>`` (real ``v``):
+
+    >>> v = rng.normal(size=u.shape)
+    >>> np.allclose(np.vdot(dout, simplified_scan(v, dt, A, B, C)).real, np.sum(g.du * v))
+    True
     """
     a = _prepare("simplified_scan_vjp", u, delta, A, B, C, deltaA, discretization, h0,
                  extra=(("dout", dout), ("dlast_state", dlast_state)))
@@ -292,11 +313,42 @@ def s5_inner_vjp(dout, u, delta, A, B, C, D, deltaA=None, discretization="biline
                  conj_sym=True, *, h0=None, impl="auto"):
     r"""Vector-Jacobian product of :func:`s5_inner`.
 
+    Parameters
+    ----------
+    dout : real array, shape (batch, H, L)
+        Cotangent of ``out`` (complex raises ``TypeError``).
+    u, delta, A, B, C, D, deltaA, discretization, conj_sym, h0, impl
+        As for :func:`s5_inner`.
+
     Returns
     -------
     S5InnerGrads
-        ``(du, ddelta, dA, dB, dC, dD, ddeltaA, dh0)``; ``du`` gets ``D * dout`` on top of the
-        scan's gradient (through Re u), ``dD = sum dout * Re(u)``.
+        ``(du, ddelta, dA, dB, dC, dD, ddeltaA, dh0)``, each shaped like its argument (None
+        for absent ones); ``du`` gets ``D * dout`` on top of the scan's gradient (through Re u),
+        ``dD = sum dout * Re(u)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import s5_inner, s5_inner_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> u, dt = rng.normal(size=(1, 2, 5)), rng.uniform(0.1, 1, 3)
+    >>> A = -rng.uniform(0.1, 1, 3) + 1j * rng.normal(size=3)
+    >>> B = rng.normal(size=(3, 2)) + 1j * rng.normal(size=(3, 2))
+    >>> C = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+    >>> D = rng.normal(size=2)
+    >>> dout = rng.normal(size=(1, 2, 5))
+    >>> g = s5_inner_vjp(dout, u, dt, A, B, C, D)
+    >>> g.du.shape, g.dC.shape, g.dD.shape
+    ((1, 2, 5), (2, 3), (2,))
+    >>> np.allclose(g.dD, np.sum(dout * u, axis=(0, 2)))
+    True
+
+    ``out`` is linear in a real ``u``, so ``<dout, s5_inner(v, ...)> == <du, v>``:
+
+    >>> v = rng.normal(size=u.shape)
+    >>> np.allclose(np.sum(dout * s5_inner(v, dt, A, B, C, D)), np.sum(g.du * v))
+    True
     """
     a = _prepare("s5_inner_vjp", u, delta, A, B, C, deltaA, discretization, h0, D=D,
                  extra=(("dout", dout),))

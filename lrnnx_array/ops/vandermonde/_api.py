@@ -147,6 +147,24 @@ def log_vandermonde_vjp(dout, v, x, L, *, impl="auto"):
     -----
     .. math:: dv_n = 2\sum_l g_l\,\overline{e^{x_n l}},\qquad
               dx_n = 2\,\bar v_n \sum_l l\, g_l\,\overline{e^{x_n l}}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import log_vandermonde, log_vandermonde_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> v = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+    >>> x = -rng.uniform(0.1, 1, (2, 3)) + 1j * rng.normal(size=(2, 3))
+    >>> dout = rng.normal(size=(2, 5))
+    >>> g = log_vandermonde_vjp(dout, v, x, 5)
+    >>> g.dv.shape, g.dx.shape
+    ((2, 3), (2, 3))
+
+    ``K`` is real-linear in ``v``, so ``<dout, log_vandermonde(e, x, L)> == Re<dv, e>``:
+
+    >>> e = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+    >>> np.allclose(np.sum(dout * log_vandermonde(e, x, 5)), np.vdot(g.dv, e).real)
+    True
     """
     xp, batch, N2, L, dtype = _prepare(v, x, L, dout=dout, dout_real=True)
     impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="log_vandermonde_vjp")
@@ -232,6 +250,14 @@ def log_vandermonde_transpose(u, v, x, L, *, impl="auto"):
 def log_vandermonde_transpose_vjp(dout, u, v, x, L, *, impl="auto"):
     r"""Vector-Jacobian product of :func:`log_vandermonde_transpose`.
 
+    Parameters
+    ----------
+    dout : complex array, shape (batch..., N/2)
+        Cotangent of ``out`` (broadcastable to the output shape: the broadcast leading axes
+        of ``u``, ``v``, ``x``, then N/2). A real ``dout`` is promoted to complex.
+    u, v, x, L, impl
+        As for :func:`log_vandermonde_transpose`.
+
     Returns
     -------
     LogVandermondeTransposeGrads
@@ -245,6 +271,27 @@ def log_vandermonde_transpose_vjp(dout, u, v, x, L, *, impl="auto"):
         du_l = \sum_n \overline{v_n e^{x_n l}}\, g_n,\quad
         dv_n = g_n \overline{\textstyle\sum_l u_l e^{x_n l}},\quad
         dx_n = g_n \overline{v_n \textstyle\sum_l l\, u_l e^{x_n l}}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.ops import log_vandermonde_transpose, log_vandermonde_transpose_vjp
+    >>> rng = np.random.default_rng(0)
+    >>> v = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+    >>> x = -rng.uniform(0.1, 1, (2, 3)) + 1j * rng.normal(size=(2, 3))
+    >>> u = rng.normal(size=(2, 5))
+    >>> dout = rng.normal(size=(2, 3)) + 1j * rng.normal(size=(2, 3))
+    >>> g = log_vandermonde_transpose_vjp(dout, u, v, x, 5)
+    >>> g.du.shape, g.du.dtype, g.dv.shape, g.dx.shape
+    ((2, 5), dtype('float64'), (2, 3), (2, 3))
+
+    ``out`` is linear in ``u``, so ``Re<dout, log_vandermonde_transpose(e, v, x, L)> ==
+    <du, e>`` for a real ``e``:
+
+    >>> e = rng.normal(size=(2, 5))
+    >>> lhs = np.vdot(dout, log_vandermonde_transpose(e, v, x, 5)).real
+    >>> np.allclose(lhs, np.sum(g.du * e))
+    True
     """
     xp, batch, N2, L, dtype = _prepare(v, x, L, u=u, dout=dout, out_last="N")
     impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype),
