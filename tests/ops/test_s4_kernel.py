@@ -479,6 +479,6 @@ def test_vjp_bad_inputs(rng):
         dplr_kernel_vjp((dk, None), **p, L=4, C_is_tilde=True)
     with pytest.raises(ValueError, match="A must be finite"):
         dplr_kernel_vjp((dk, None), **dict(p, A=p["A"] * np.nan), L=4)
-    xs = testing.backend_namespace("array_api_strict")
+    xs = pytest.importorskip("array_api_strict")
     with pytest.raises(TypeError, match="dk is a"):
         dplr_kernel_vjp((testing.from_numpy(xs, dk), None), **p, L=4)
