@@ -145,6 +145,17 @@ def _check_rate(rate):
     return rate
 
 
+def _check_lengths(L, rate, C_is_tilde, l_kernel):
+    """Validated (L, rate, l_kernel) shared by the kernel and its VJP."""
+    L = _checks.check_positive_int("L", L, 1)
+    rate = _check_rate(rate)
+    if C_is_tilde and l_kernel is None:
+        raise ValueError("l_kernel is required when C_is_tilde=True (the length C̃ was made for)")
+    if l_kernel is not None:
+        l_kernel = _checks.check_positive_int("l_kernel", l_kernel, 1)
+    return L, rate, l_kernel
+
+
 def dplr_kernel(
     A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_kernel=None, impl="auto"
 ):
@@ -200,13 +211,8 @@ def dplr_kernel(
     >>> dplr_kernel(A, B, C, P, np.array([0.1]), 8).k.shape
     (1, 1, 8)
     """
-    L = _checks.check_positive_int("L", L, 1)
-    rate = _check_rate(rate)
+    L, rate, l_kernel = _check_lengths(L, rate, C_is_tilde, l_kernel)
     p = _prepare(A, B, C, P, dt, state)
-    if C_is_tilde and l_kernel is None:
-        raise ValueError("l_kernel is required when C_is_tilde=True (the length C̃ was made for)")
-    if l_kernel is not None:
-        l_kernel = _checks.check_positive_int("l_kernel", l_kernel, 1)
     xp = p.xp
     if resolve_impl(impl, xp, what="dplr_kernel") == "reference":
         from ... import testing
@@ -323,13 +329,8 @@ def dplr_kernel_vjp(
     >>> g.dA.shape, g.ddt.dtype, g.dstate
     ((1, 2), dtype('float64'), None)
     """
-    L = _checks.check_positive_int("L", L, 1)
-    rate = _check_rate(rate)
+    L, rate, l_kernel = _check_lengths(L, rate, C_is_tilde, l_kernel)
     p = _prepare(A, B, C, P, dt, state)
-    if C_is_tilde and l_kernel is None:
-        raise ValueError("l_kernel is required when C_is_tilde=True (the length C̃ was made for)")
-    if l_kernel is not None:
-        l_kernel = _checks.check_positive_int("l_kernel", l_kernel, 1)
     xp = p.xp
     gk = _cotangent_rows(xp, dout, p, L)
     nbs = gk.shape[0] - 1
