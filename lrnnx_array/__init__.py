@@ -2,10 +2,18 @@
 
 NumPy arrays run on the CPU (array-API code, NumPy/SciPy oracles); CuPy arrays run runtime-compiled
 CUDA kernels. Importing this package imports neither cupy nor torch.
+
+Public namespaces: :mod:`lrnnx_array.ops` (the functional ops and their VJPs),
+:mod:`lrnnx_array.discretization` (lrnnx's ``core.discretization``), :mod:`lrnnx_array.models`,
+:mod:`lrnnx_array.testing` (oracle comparison helpers).
 """
 
-from . import ops
-from .ops import *  # noqa: F403
+from . import discretization, models, ops
 
 __version__ = "0.1.0"
-__all__ = ["ops", "__version__", *ops.__all__]
+__all__ = ["ops", "discretization", "models", "__version__"]
+
+
+def __dir__():
+    # Submodules bind themselves as attributes on import; list only the public namespaces.
+    return list(__all__)

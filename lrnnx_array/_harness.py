@@ -60,10 +60,10 @@ class Bench:
 
 
 def _discover(modname: str, attr: str) -> list:
-    import lrnnx_array.ops as ops_pkg
+    import lrnnx_array._ops as ops_pkg
 
     found = []
-    for info in sorted(pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array.ops."),
+    for info in sorted(pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array._ops."),
                        key=lambda i: i.name):
         if info.name.endswith("." + modname):
             found.extend(getattr(importlib.import_module(info.name), attr, []))

@@ -100,12 +100,12 @@ def _compile_all() -> int:
     import importlib
     import pkgutil
 
-    import lrnnx_array.ops as ops_pkg
+    import lrnnx_array._ops as ops_pkg
 
     from . import _cuda
 
     bad = 0
-    for info in pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array.ops."):
+    for info in pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array._ops."):
         if info.name.endswith("._cuda"):
             mod = importlib.import_module(info.name)
             try:

@@ -9,7 +9,7 @@ import pkgutil
 
 import pytest
 
-import lrnnx_array.ops as ops_pkg
+import lrnnx_array._ops as ops_pkg
 from lrnnx_array import _cuda
 
 pytest.importorskip("cupy", reason="cupy (for NVRTC bindings) not installed")
@@ -18,7 +18,7 @@ from cupy.cuda import nvrtc  # noqa: E402
 
 def _launcher_modules():
     mods = []
-    for info in pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array.ops."):
+    for info in pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array._ops."):
         if info.name.endswith("._cuda"):
             mods.append(importlib.import_module(info.name))
     return mods

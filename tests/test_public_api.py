@@ -17,7 +17,46 @@ PUBLIC_FUNCTIONS = [n for n in ops.__all__ if inspect.isfunction(getattr(ops, n)
 
 def test_no_public_name_is_missing():
     assert [n for n in ops.__all__ if not hasattr(ops, n)] == []
-    assert set(ops.__all__) <= set(lrnnx_array.__all__)
+    for n in ops.__all__:
+        obj = getattr(ops, n)
+        assert inspect.isfunction(obj) or hasattr(obj, "_fields"), f"ops.{n} is {type(obj)}"
+
+
+def test_root_exports_namespaces_only():
+    assert set(lrnnx_array.__all__) == {"ops", "discretization", "models", "__version__"}
+    leaked = [n for n in dir(lrnnx_array) if n.startswith("_") and not n.startswith("__")]
+    assert leaked == [], f"private names in dir(lrnnx_array): {leaked}"
+
+
+def _public_modules():
+    yield lrnnx_array
+    for info in pkgutil.walk_packages(lrnnx_array.__path__, prefix="lrnnx_array."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            yield importlib.import_module(info.name)
+
+
+@pytest.mark.parametrize("mod", list(_public_modules()), ids=lambda m: m.__name__)
+def test_no_attribute_shadows_a_submodule(mod):
+    """``pkg.name`` is the submodule ``pkg/name`` whenever that submodule exists."""
+    if not hasattr(mod, "__path__"):
+        return
+    for info in pkgutil.iter_modules(mod.__path__):
+        if info.name.startswith("_"):
+            continue
+        sub = importlib.import_module(f"{mod.__name__}.{info.name}")
+        assert getattr(mod, info.name) is sub, f"{mod.__name__}.{info.name} is shadowed"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["zoh", "bilinear", "dirac", "mamba", "async_", "no_discretization", "s7", "rglru",
+     "discretize"],
+)
+def test_discretization_module_has_every_method(name):
+    import lrnnx_array.discretization as disc
+
+    assert inspect.isfunction(getattr(disc, name))
+    assert inspect.isfunction(getattr(disc, name.rstrip("_") + "_vjp"))
 
 
 @pytest.mark.parametrize("name", PUBLIC_FUNCTIONS)
@@ -34,10 +73,30 @@ def _modules():
         yield info.name
 
 
-@pytest.mark.parametrize("modname", sorted(_modules()))
+def _modules_with_examples():
+    finder = doctest.DocTestFinder()
+    for name in sorted(_modules()):
+        if any(t.examples for t in finder.find(importlib.import_module(name))):
+            yield name
+
+
+def test_every_public_function_has_a_collected_example():
+    """The doctest run below must cover each public function (no vacuous parametrisation)."""
+    covered = set()
+    for name in _modules_with_examples():
+        for t in doctest.DocTestFinder().find(importlib.import_module(name)):
+            if t.examples:
+                covered.add(t.name.rsplit(".", 1)[-1])
+    assert {getattr(ops, n).__name__ for n in PUBLIC_FUNCTIONS} - covered == set()
+
+
+@pytest.mark.parametrize("modname", list(_modules_with_examples()))
 def test_docstring_examples_run(modname):
     mod = importlib.import_module(modname)
-    failures, _ = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    failures, attempted = doctest.testmod(
+        mod, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    )
+    assert attempted > 0, f"no docstring example ran in {modname}"
     assert failures == 0, f"{failures} docstring example(s) failed in {modname}"
 
 

@@ -1,9 +1,14 @@
-"""Differentiable ops: each ``op`` has an ``op_vjp`` (and ``op_step`` where lrnnx has one)."""
+"""The functional ops, flat: each differentiable ``op`` has an ``op_vjp``.
 
-from .cauchy import CauchyGrads, cauchy, cauchy_vjp
-from .diag_scan import DiagScanGrads, diag_scan, diag_scan_vjp
-from .discretize import DISCRETIZE_FNS, DiscretizeGrads, discretize, discretize_vjp
-from .fft_conv import (
+Every name here is a function or a result ``NamedTuple``; the implementations live in the private
+``lrnnx_array._ops`` package. The discretizations are also a module of their own,
+:mod:`lrnnx_array.discretization`.
+"""
+
+from .._ops.cauchy import CauchyGrads, cauchy, cauchy_vjp
+from .._ops.diag_scan import DiagScanGrads, diag_scan, diag_scan_vjp
+from .._ops.discretization import DiscretizeGrads, discretize, discretize_vjp
+from .._ops.convolution import (
     ChannelConvGrads,
     FFTConvGrads,
     SSMConvGrads,
@@ -15,9 +20,9 @@ from .fft_conv import (
     ssm_conv,
     ssm_conv_vjp,
 )
-from .power import PowerGrads, power, power_vjp
-from .rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
-from .s4_kernel import (
+from .._ops.power import PowerGrads, power, power_vjp
+from .._ops.rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
+from .._ops.dplr_kernel import (
     DenseStep,
     DiagonalStep,
     DPLRKernelGrads,
@@ -34,7 +39,7 @@ from .s4_kernel import (
     dplr_step,
     dplr_step_setup,
 )
-from .s4d_kernel import (
+from .._ops.s4d_kernel import (
     S4DForwardStateGrads,
     S4DKernelGrads,
     S4DKernelOut,
@@ -46,10 +51,10 @@ from .s4d_kernel import (
     s4d_step,
     s4d_step_setup,
 )
-from .s7_scan import S7ScanGrads, s7_scan, s7_scan_vjp
-from .selective_scan import SelectiveScanGrads, selective_scan, selective_scan_vjp
-from .selective_state_update import selective_state_update
-from .simplified_scan import (
+from .._ops.s7_scan import S7ScanGrads, s7_scan, s7_scan_vjp
+from .._ops.selective_scan import SelectiveScanGrads, selective_scan, selective_scan_vjp
+from .._ops.selective_state_update import selective_state_update
+from .._ops.simplified_scan import (
     S5InnerGrads,
     SimplifiedScanGrads,
     s5_inner,
@@ -57,8 +62,8 @@ from .simplified_scan import (
     simplified_scan,
     simplified_scan_vjp,
 )
-from .simplified_state_update import simplified_state_update
-from .vandermonde import (
+from .._ops.simplified_state_update import simplified_state_update
+from .._ops.log_vandermonde import (
     LogVandermondeGrads,
     LogVandermondeTransposeGrads,
     log_vandermonde,
@@ -69,7 +74,7 @@ from .vandermonde import (
 
 __all__ = [
     "diag_scan", "diag_scan_vjp", "DiagScanGrads",
-    "discretize", "discretize_vjp", "DiscretizeGrads", "DISCRETIZE_FNS",
+    "discretize", "discretize_vjp", "DiscretizeGrads",
     "cauchy", "cauchy_vjp", "CauchyGrads",
     "log_vandermonde", "log_vandermonde_vjp", "LogVandermondeGrads",
     "log_vandermonde_transpose", "log_vandermonde_transpose_vjp", "LogVandermondeTransposeGrads",

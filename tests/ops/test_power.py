@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from lrnnx_array import testing
-from lrnnx_array.ops.power import PowerGrads, power, power_vjp
-from lrnnx_array.ops.power._ref import power_ref, power_vjp_ref
+from lrnnx_array.ops import PowerGrads, power, power_vjp
+from lrnnx_array._ops.power._ref import power_ref, power_vjp_ref
 
 
 def _A(rng, shape, N, cplx):

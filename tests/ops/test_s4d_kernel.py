@@ -8,8 +8,8 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops.fft_conv import fft_conv_channels
-from lrnnx_array.ops.s4d_kernel import (
+from lrnnx_array.ops import fft_conv_channels
+from lrnnx_array.ops import (
     S4DForwardStateGrads,
     S4DKernelGrads,
     S4DKernelOut,
@@ -20,7 +20,7 @@ from lrnnx_array.ops.s4d_kernel import (
     s4d_step,
     s4d_step_setup,
 )
-from lrnnx_array.ops.s4d_kernel._ref import (
+from lrnnx_array._ops.s4d_kernel._ref import (
     discretize_ref,
     s4d_forward_state_ref,
     s4d_forward_state_vjp_ref,

@@ -8,8 +8,8 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops.selective_scan import _generic, selective_scan, selective_scan_vjp
-from lrnnx_array.ops.selective_scan._ref import (
+from lrnnx_array._ops.selective_scan import _generic, selective_scan, selective_scan_vjp
+from lrnnx_array._ops.selective_scan._ref import (
     discretize_ref,
     selective_scan_ref,
     selective_scan_vjp_ref,

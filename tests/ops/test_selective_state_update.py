@@ -5,11 +5,11 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops.diag_scan._ref import diag_scan_ref
-from lrnnx_array.ops.rglru_scan._ref import rglru_scan_ref
-from lrnnx_array.ops.s7_scan._ref import s7_scan_ref
-from lrnnx_array.ops.selective_state_update import selective_state_update as ssu
-from lrnnx_array.ops.selective_state_update._ref import disc_ref, selective_state_update_ref
+from lrnnx_array._ops.diag_scan._ref import diag_scan_ref
+from lrnnx_array._ops.rglru_scan._ref import rglru_scan_ref
+from lrnnx_array._ops.s7_scan._ref import s7_scan_ref
+from lrnnx_array.ops import selective_state_update as ssu
+from lrnnx_array._ops.selective_state_update._ref import disc_ref, selective_state_update_ref
 
 METHODS = ("zoh", "bilinear", "dirac", "mamba", "rglru", "s7")
 COMPLEX_OK = ("zoh", "bilinear", "dirac", "mamba")
@@ -302,7 +302,7 @@ def test_s7_step_iterated_equals_s7_scan(backend_impl, rng):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_step_iterated_equals_selective_scan(backend_impl, rng, method):
-    sscan = pytest.importorskip("lrnnx_array.ops.selective_scan")
+    sscan = pytest.importorskip("lrnnx_array._ops.selective_scan")
     xp, impl = backend_impl
     Bsz, D, N, L = 2, 3, 4, 8
     u = rng.standard_normal((Bsz, D, L))

@@ -6,14 +6,14 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops.simplified_scan import (
+from lrnnx_array.ops import (
     s5_inner,
     s5_inner_vjp,
     simplified_scan,
     simplified_scan_vjp,
 )
-from lrnnx_array.ops.simplified_scan._init_hippo import make_dplr_hippo, make_s5_params
-from lrnnx_array.ops.simplified_scan._ref import (
+from lrnnx_array.models.init import make_dplr_hippo, make_s5_params
+from lrnnx_array._ops.simplified_scan._ref import (
     discretize_ref,
     s5_inner_ref,
     s5_inner_vjp_ref,
@@ -77,7 +77,7 @@ def _check(got, want, dtype, name, scale=1.0):
 
 
 def test_hippo_init_matches_spec():
-    from lrnnx_array.ops.simplified_scan._init_hippo import make_hippo, make_nplr_hippo
+    from lrnnx_array.models.init import make_hippo, make_nplr_hippo
 
     np.testing.assert_allclose(make_hippo(3), -np.array([[1, 0, 0], [np.sqrt(3), 2, 0],
                                                          [np.sqrt(5), np.sqrt(15), 3]]))

@@ -1,0 +1,1 @@
+"""Helpers shared by several op families (gradient reductions, batch grouping, S5 shapes)."""

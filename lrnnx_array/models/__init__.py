@@ -1,0 +1,1 @@
+"""Models (lrnnx's ``models``): initialisers in :mod:`lrnnx_array.models.init`."""
