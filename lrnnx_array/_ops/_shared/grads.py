@@ -13,3 +13,26 @@ def sum_to(xp, g, shape):
     if axes:
         g = xp.sum(g, axis=axes, keepdims=True)
     return g
+
+
+def grad_dtype(xp, like_dtype, compute_dtype):
+    """A gradient's dtype: the input's kind (real/complex) at the computation's precision."""
+    prec64 = compute_dtype in (xp.float64, xp.complex128)
+    if xp.isdtype(like_dtype, "complex floating"):
+        return xp.complex128 if prec64 else xp.complex64
+    return xp.float64 if prec64 else xp.float32
+
+
+def grad_like(xp, g, like):
+    """``g`` (computed at the broadcast shape) summed to ``like``'s shape, in ``like``'s kind.
+
+    A real input gets the real part (PyTorch's convention for real leaves of complex graphs).
+    ``None`` stays ``None`` (no input, no gradient).
+    """
+    if g is None or like is None:
+        return None
+    g = sum_to(xp, g, like.shape)
+    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(like.dtype, "complex floating"):
+        g = xp.real(g)
+    want = grad_dtype(xp, like.dtype, g.dtype)
+    return g if g.dtype == want else xp.astype(g, want)

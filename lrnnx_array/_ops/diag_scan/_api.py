@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from .._shared.grads import sum_to
-from . import _generic
+from ..._dispatch import Arg, OpSpec, float_dtypes
+from .._shared.grads import grad_like
+from .._shared.grouping import broadcast_shapes
 
 __all__ = ["diag_scan", "diag_scan_vjp", "DiagScanGrads"]
+
+SPEC = OpSpec(
+    "diag_scan",
+    __package__,
+    (Arg("a"), Arg("b"), Arg("h0", required=False)),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    supports={"cuda": float_dtypes("float32", "float64", "complex64", "complex128")},
+)
+_COTANGENTS = {"dh": Arg("dh"), "dlast_state": Arg("dlast_state", required=False)}
 
 
 class DiagScanGrads(NamedTuple):
@@ -18,18 +27,14 @@ class DiagScanGrads(NamedTuple):
     dh0: object
 
 
-def _prepare(a, b, h0, dh=None, dlast_state=None):
-    names = ("a", "b", "h0", "dh", "dlast_state")
-    xp = namespace(a, b, h0, dh, dlast_state, names=names)
-    for name, x in zip(names, (a, b, h0, dh, dlast_state)):
-        if x is not None:
-            _checks.check_array_dtype(xp, name, x)
+def _shapes(xp, a, b, h0, dh=None, dlast_state=None):
+    """The broadcast (..., L) shape and the compute dtype; only shapes are read."""
     if a.ndim < 1 or b.ndim < 1:
         raise ValueError(
             f"a and b need a time axis (last), got shapes {tuple(a.shape)} and {tuple(b.shape)}"
         )
     try:
-        shape = tuple(xp.broadcast_arrays(a, b)[0].shape)
+        shape = broadcast_shapes(tuple(a.shape), tuple(b.shape))
     except ValueError:
         raise ValueError(
             f"a with shape {tuple(a.shape)} and b with shape {tuple(b.shape)} do not broadcast"
@@ -40,26 +45,35 @@ def _prepare(a, b, h0, dh=None, dlast_state=None):
         _checks.check_broadcastable("dh", dh, shape, "the output shape")
     if dlast_state is not None:
         _checks.check_broadcastable("dlast_state", dlast_state, shape[:-1], "the state shape")
-    dtype = _checks.result_dtype(xp, a, b, h0)
-    return xp, shape, dtype
-
-
-def _cuda_ok(xp, dtype) -> bool:
-    return str(dtype).split(".")[-1] in ("float32", "float64", "complex64", "complex128")
+    return shape, _checks.result_dtype(xp, a, b, h0)
 
 
 def _rows(xp, x, shape, dtype):
-    """Broadcast to ``shape`` and view as (rows, L) in ``dtype``."""
+    """Broadcast to ``shape`` (..., L) and view as (rows, L) in ``dtype``."""
+    if x is None:
+        return None
     x = xp.broadcast_to(x, shape)
-    if x.dtype != dtype:
-        x = xp.astype(x, dtype)
-    R = 1
-    for n in shape[:-1]:
-        R *= n
-    return xp.reshape(x, (R, shape[-1]))
+    x = x if x.dtype == dtype else xp.astype(x, dtype)
+    return xp.reshape(x, (-1, shape[-1]))
 
 
-def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
+def _state(xp, x, shape, dtype):
+    """A state broadcast to ``shape[:-1]`` and flattened to (rows,) in ``dtype``."""
+    if x is None:
+        return None
+    x = xp.broadcast_to(x, shape[:-1])
+    x = x if x.dtype == dtype else xp.astype(x, dtype)
+    return xp.reshape(x, (-1,))
+
+
+def _gate(xp, a, shape, dtype):
+    """Gates as (rows, L), or (rows, 1) for a constant gate (the generic path's Toeplitz form)."""
+    if a.shape[-1] == 1:
+        return _rows(xp, a, (*shape[:-1], 1), dtype)
+    return _rows(xp, a, shape, dtype)
+
+
+def diag_scan(a, b, h0=None, *, reverse=False, impl="auto", check_finite=True):
     r"""Diagonal (elementwise) linear recurrence along the last axis.
 
     Parameters
@@ -74,6 +88,9 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
         Scan from the last time step to the first.
     impl : {"auto", "cuda", "generic", "reference"}
         Algorithm; ``auto`` uses the CUDA kernel for CuPy arrays, else the array-API path.
+    check_finite : bool, default True
+        Unused by this op (it has no parameters: ``a`` and ``b`` are activations, and a NaN in
+        them propagates forward in time only); accepted for a uniform signature.
 
     Returns
     -------
@@ -94,39 +111,28 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto"):
     >>> diag_scan(np.full(4, 0.5), np.ones(4))
     array([1.   , 1.5  , 1.75 , 1.875])
     """
-    xp, shape, dtype = _prepare(a, b, h0)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="diag_scan")
+    xp = SPEC.validate({"a": a, "b": b, "h0": h0}, flags={"reverse": reverse},
+                       check_finite=check_finite)
+    shape, dtype = _shapes(xp, a, b, h0)
+    name = SPEC.resolve(impl, xp, dtype)
     if shape[-1] == 0:
         return xp.zeros(shape, dtype=dtype)
-    if impl == "reference":
-        from ._ref import diag_scan_ref
-
-        return xp.asarray(diag_scan_ref(a, b, h0, reverse=reverse), dtype=dtype)
-    a2, b2 = _rows(xp, a, shape, dtype), _rows(xp, b, shape, dtype)
-    h02 = (
-        None
-        if h0 is None
-        else xp.reshape(xp.astype(xp.broadcast_to(h0, shape[:-1]), dtype), (a2.shape[0],))
+    h = SPEC.get(name, "forward")(
+        xp, _gate(xp, a, shape, dtype), _rows(xp, b, shape, dtype), _state(xp, h0, shape, dtype),
+        reverse=bool(reverse),
     )
-    if impl == "cuda":
-        from ._cuda import diag_scan_cuda
-
-        h = diag_scan_cuda(a2, b2, h02, reverse=reverse)
-    elif a.shape[-1] == 1:
-        h = _generic.scan_rows_const(xp, a2[:, 0], b2, h02, reverse=reverse)
-    else:
-        h = _generic.scan_rows(xp, a2, b2, h02, reverse=reverse)
     return xp.reshape(h, shape)
 
 
-def diag_scan_vjp(dh, a, b, h0=None, *, reverse=False, dlast_state=None, impl="auto"):
+def diag_scan_vjp(dh, a, b, h0=None, *, reverse=False, dlast_state=None, impl="auto",
+                  check_finite=True):
     r"""Vector-Jacobian product of :func:`diag_scan`.
 
     Parameters
     ----------
     dh : array, shape of the output
         Cotangent of ``h``.
-    a, b, h0, reverse, impl
+    a, b, h0, reverse, impl, check_finite
         As for :func:`diag_scan`.
     dlast_state : array, shape (...), optional
         Cotangent of the final state, added to ``dh`` at the last scanned step.
@@ -160,112 +166,27 @@ def diag_scan_vjp(dh, a, b, h0=None, *, reverse=False, dlast_state=None, impl="a
     >>> np.allclose(np.sum(dh * diag_scan(a, v)), np.sum(g.db * v))
     True
     """
-    xp, shape, dtype = _prepare(a, b, h0, dh, dlast_state)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="diag_scan_vjp")
+    arrays = {"dh": dh, "a": a, "b": b, "h0": h0, "dlast_state": dlast_state}
+    xp = SPEC.validate(arrays, flags={"reverse": reverse}, check_finite=check_finite,
+                       extra=_COTANGENTS)
+    shape, dtype = _shapes(xp, a, b, h0, dh, dlast_state)
+    name = SPEC.resolve(impl, xp, dtype)
     if shape[-1] == 0:
         # No steps: the final state is h0 itself, so its cotangent passes straight through.
         zero = xp.zeros(shape, dtype=dtype)
         dh0 = None
         if h0 is not None:
-            g = (
-                zero[..., 0]
-                if dlast_state is None
-                else xp.broadcast_to(xp.astype(dlast_state, dtype), shape[:-1])
-            )
-            dh0 = _reduce_to(xp, g, h0)
-        return DiagScanGrads(_reduce_to(xp, zero, a), _reduce_to(xp, zero, b), dh0)
-    if impl == "reference":
-        from ._ref import diag_scan_vjp_ref
-
-        g = diag_scan_vjp_ref(dh, a, b, h0, reverse=reverse, dlast_state=dlast_state)
-        return DiagScanGrads(
-            *(
-                None if gi is None else xp.asarray(gi, dtype=_grad_out_dtype(xp, x.dtype, dtype))
-                for gi, x in zip(g, (a, b, h0))
-            )
-        )
-    a_rows = _rows(xp, a, shape, dtype)
-    R = a_rows.shape[0]
-    b_rows = _rows(xp, b, shape, dtype)
-    h0_rows = (
-        None if h0 is None else xp.reshape(xp.astype(xp.broadcast_to(h0, shape[:-1]), dtype), (R,))
+            dh0 = zero[..., 0] if dlast_state is None else xp.broadcast_to(
+                xp.astype(dlast_state, dtype), shape[:-1])
+        return DiagScanGrads(grad_like(xp, zero, a), grad_like(xp, zero, b),
+                             grad_like(xp, dh0, h0))
+    da, db, dh0 = SPEC.get(name, "backward")(
+        xp, _rows(xp, dh, shape, dtype), _gate(xp, a, shape, dtype), _rows(xp, b, shape, dtype),
+        _state(xp, h0, shape, dtype), _state(xp, dlast_state, shape, dtype),
+        reverse=bool(reverse),
     )
-    g_rows = _rows(xp, dh, shape, dtype)
-    dl_rows = (
-        None
-        if dlast_state is None
-        else xp.reshape(xp.astype(xp.broadcast_to(dlast_state, shape[:-1]), dtype), (R,))
+    return DiagScanGrads(
+        grad_like(xp, xp.reshape(da, shape), a),
+        grad_like(xp, xp.reshape(db, shape), b),
+        None if h0 is None else grad_like(xp, xp.reshape(dh0, shape[:-1]), h0),
     )
-    if impl == "cuda":
-        from ._cuda import diag_scan_bwd_cuda
-
-        da, db, dh0 = diag_scan_bwd_cuda(g_rows, a_rows, b_rows, h0_rows, dl_rows, reverse=reverse)
-    else:
-        const = a.shape[-1] == 1
-        da, db, dh0 = _vjp_generic(xp, g_rows, a_rows, b_rows, h0_rows, dl_rows, reverse, const)
-    da = _reduce_to(xp, xp.reshape(da, shape), a)
-    db = _reduce_to(xp, xp.reshape(db, shape), b)
-    dh0 = None if h0 is None else _reduce_to(xp, xp.reshape(dh0, shape[:-1]), h0)
-    return DiagScanGrads(da, db, dh0)
-
-
-def _conj(xp, x):
-    return xp.conj(x) if xp.isdtype(x.dtype, "complex floating") else x
-
-
-def _vjp_generic(xp, g, a, b, h0, dlast, reverse, const=False):
-    R, L = b.shape
-    if const:
-        h = _generic.scan_rows_const(xp, a[:, 0], b, h0, reverse=reverse)
-    else:
-        h = _generic.scan_rows(xp, a, b, h0, reverse=reverse)
-    zero = xp.zeros((R, 1), dtype=a.dtype)
-    h_init = _col(xp, h0, R, a.dtype)
-    # The adjoint scan runs the other way, gated by the neighbour that comes next in scan order
-    # (for a constant gate that is the same gate, except a zero beyond the last step).
-    last = 0 if reverse else L - 1
-    g = g if dlast is None else _add_at(xp, g, dlast, last)
-    if const:
-        lam = _generic.scan_rows_const(xp, _conj(xp, a[:, 0]), g, None, reverse=not reverse)
-    elif reverse:
-        gates = _conj(xp, xp.concat([zero, a[:, :-1]], axis=1))
-        lam = _generic.scan_rows(xp, gates, g, None, reverse=False)
-    else:
-        gates = _conj(xp, xp.concat([a[:, 1:], zero], axis=1))
-        lam = _generic.scan_rows(xp, gates, g, None, reverse=True)
-    if reverse:
-        h_prev = xp.concat([h[:, 1:], h_init], axis=1)
-        lam_first, a_first = lam[:, L - 1], a[:, L - 1]
-    else:
-        h_prev = xp.concat([h_init, h[:, :-1]], axis=1)
-        lam_first, a_first = lam[:, 0], a[:, 0]
-    da = lam * _conj(xp, h_prev)
-    dh0 = None if h0 is None else _conj(xp, a_first) * lam_first
-    return da, lam, dh0
-
-
-def _col(xp, h0, R, dtype):
-    return xp.zeros((R, 1), dtype=dtype) if h0 is None else xp.reshape(h0, (R, 1))
-
-
-def _add_at(xp, g, v, t):
-    """g with v added to column t (a copy)."""
-    out = xp.asarray(g, copy=True)
-    out[:, t] = out[:, t] + v
-    return out
-
-
-def _reduce_to(xp, g, like):
-    """Sum a full-shape gradient down to the shape of ``like``; real part for real ``like``."""
-    g = sum_to(xp, g, like.shape)
-    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(like.dtype, "complex floating"):
-        g = xp.real(g)
-    return xp.astype(g, _grad_out_dtype(xp, like.dtype, g.dtype))
-
-
-def _grad_out_dtype(xp, like_dtype, g_dtype):
-    """Gradient dtype: the input's kind at the computation's precision."""
-    prec64 = g_dtype == xp.float64 or g_dtype == xp.complex128
-    if xp.isdtype(like_dtype, "complex floating"):
-        return xp.complex128 if prec64 else xp.complex64
-    return xp.float64 if prec64 else xp.float32

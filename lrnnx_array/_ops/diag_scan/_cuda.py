@@ -58,3 +58,13 @@ def diag_scan_bwd_cuda(dh, a, b, h0, dlast, *, reverse=False):
                                np.int32(h0 is not None), np.int32(dlast is not None),
                                np.int32(bool(reverse))))
     return da, db, dh0
+
+
+def forward(xp, a, b, h0, *, reverse):
+    """The dispatch entry: (R, L) or (R, 1) gates, (R, L) inputs, (R,) or None state."""
+    return diag_scan_cuda(xp.broadcast_to(a, b.shape), b, h0, reverse=reverse)
+
+
+def backward(xp, g, a, b, h0, dlast, *, reverse):
+    """The dispatch entry of the VJP: (da, db, dh0) with da at the full (R, L) shape."""
+    return diag_scan_bwd_cuda(g, xp.broadcast_to(a, b.shape), b, h0, dlast, reverse=reverse)

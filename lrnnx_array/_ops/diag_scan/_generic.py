@@ -18,26 +18,14 @@ cost more than the saved per-step overhead.
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 from ..._backend import is_numpy
+from .._shared.threads import get_pool as _get_pool
+from .._shared.threads import threads as _threads
 
 _CHUNKED_MAX_ROWS = 256
 _CHUNKED_MIN_L = 512
 _THREAD_MIN_ROWS = 1024
-_pool: ThreadPoolExecutor | None = None
-
-
-def _threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
-
-
-def _get_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_threads(), thread_name_prefix="lrnnx_scan")
-    return _pool
 
 
 def _time_major(xp, x, R: int, L: int):
@@ -181,3 +169,64 @@ def _toeplitz_scan(xp, lam, b, h0):
     entering = xp.concat([xp.reshape(h0, (R, 1)), ends[:, : C - 1]], axis=1)
     h = local + xp.reshape(pw[:, 1:], (R, 1, T)) * xp.reshape(entering, (R, C, 1))
     return xp.reshape(h, (R, C * T))[:, :L]
+
+
+def forward(xp, a, b, h0, *, reverse: bool):
+    """h for (R, L) rows ``b``; ``a`` is (R, L) or (R, 1) (a constant gate per row)."""
+    if a.shape[-1] == 1:
+        return scan_rows_const(xp, a[:, 0], b, h0, reverse=reverse)
+    return scan_rows(xp, a, b, h0, reverse=reverse)
+
+
+def _conj(xp, x):
+    return xp.conj(x) if xp.isdtype(x.dtype, "complex floating") else x
+
+
+def backward(xp, g, a, b, h0, dlast, *, reverse: bool):
+    """(da, db, dh0) of the scan for (R, L) rows; ``a`` is (R, L) or (R, 1) (a constant gate).
+
+    With lam_t = g_t + conj(a_{t+1}) lam_{t+1} (a reverse scan with gates shifted by one):
+    db = lam, da = lam conj(h_{t-1}), dh0 = conj(a_0) lam_0; nothing is divided by ``a``.
+    ``da`` is returned at the full (R, L) shape.
+    """
+    R, L = b.shape
+    const = a.shape[-1] == 1
+    a = xp.broadcast_to(a, b.shape)
+    if const:
+        h = scan_rows_const(xp, a[:, 0], b, h0, reverse=reverse)
+    else:
+        h = scan_rows(xp, a, b, h0, reverse=reverse)
+    zero = xp.zeros((R, 1), dtype=a.dtype)
+    h_init = _col(xp, h0, R, a.dtype)
+    # The adjoint scan runs the other way, gated by the neighbour that comes next in scan order
+    # (for a constant gate that is the same gate, except a zero beyond the last step).
+    last = 0 if reverse else L - 1
+    g = g if dlast is None else _add_at(xp, g, dlast, last)
+    if const:
+        lam = scan_rows_const(xp, _conj(xp, a[:, 0]), g, None, reverse=not reverse)
+    elif reverse:
+        gates = _conj(xp, xp.concat([zero, a[:, :-1]], axis=1))
+        lam = scan_rows(xp, gates, g, None, reverse=False)
+    else:
+        gates = _conj(xp, xp.concat([a[:, 1:], zero], axis=1))
+        lam = scan_rows(xp, gates, g, None, reverse=True)
+    if reverse:
+        h_prev = xp.concat([h[:, 1:], h_init], axis=1)
+        lam_first, a_first = lam[:, L - 1], a[:, L - 1]
+    else:
+        h_prev = xp.concat([h_init, h[:, :-1]], axis=1)
+        lam_first, a_first = lam[:, 0], a[:, 0]
+    da = lam * _conj(xp, h_prev)
+    dh0 = None if h0 is None else _conj(xp, a_first) * lam_first
+    return da, lam, dh0
+
+
+def _col(xp, h0, R, dtype):
+    return xp.zeros((R, 1), dtype=dtype) if h0 is None else xp.reshape(h0, (R, 1))
+
+
+def _add_at(xp, g, v, t):
+    """g with v added to column t (a copy)."""
+    out = xp.asarray(g, copy=True)
+    out[:, t] = out[:, t] + v
+    return out

@@ -61,3 +61,17 @@ def diag_scan_vjp_ref(dh, a, b, h0=None, *, reverse=False, dlast_state=None):
 
 def _sum_to(g, shape):
     return sum_to(np, g, shape)
+
+
+# The dispatch entries: canonical (R, L) rows in the compute dtype in, that dtype out. The oracle
+# itself computes in float64/complex128 and takes any broadcastable shapes.
+
+
+def forward(xp, a, b, h0, *, reverse):
+    return xp.asarray(diag_scan_ref(a, b, h0, reverse=reverse), dtype=b.dtype)
+
+
+def backward(xp, g, a, b, h0, dlast, *, reverse):
+    a_full = np.broadcast_to(a, b.shape)
+    grads = diag_scan_vjp_ref(g, a_full, b, h0, reverse=reverse, dlast_state=dlast)
+    return tuple(None if x is None else xp.asarray(x, dtype=b.dtype) for x in grads)

@@ -27,7 +27,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..._backend import is_numpy
-from ..diag_scan._generic import _get_pool, _threads
+from .._shared.threads import get_pool as _get_pool
+from .._shared.threads import threads as _threads
 from ..discretization._generic import dphi1, exp_phi1
 
 METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
