@@ -13,7 +13,7 @@ g_w = g_y conj(dy/dw); dt is real so it takes the real part.
 
 from __future__ import annotations
 
-from ..discretization._generic import dphi1, exp_phi1
+from .._shared.numerics import dphi1, exp_phi1
 from ..log_vandermonde import log_vandermonde_vjp
 
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 from ..._backend import is_numpy
 from .._shared.threads import get_pool as _get_pool
 from .._shared.threads import threads as _threads
-from ..discretization._generic import dphi1, exp_phi1
+from .._shared.numerics import dphi1, exp_phi1
 
 METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
 # Elements of one (T, B, G, N, Dg) chunk array: 512 KB at float32 keeps the handful of chunk

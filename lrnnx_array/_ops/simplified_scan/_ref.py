@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shared.grads import sum_to
-from ..discretization._generic import dphi1, exp_phi1
+from .._shared.numerics import dphi1, exp_phi1
 from .._shared.s5_shapes import DISCRETIZATIONS, steps3
 
 
