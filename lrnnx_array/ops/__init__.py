@@ -6,6 +6,12 @@ Every name here is a function or a result ``NamedTuple``; the implementations li
 """
 
 from .._ops.cauchy import CauchyGrads, cauchy, cauchy_vjp
+from .._ops.causal_conv1d import (
+    CausalConv1dGrads,
+    causal_conv1d,
+    causal_conv1d_update,
+    causal_conv1d_vjp,
+)
 from .._ops.diag_scan import DiagScanGrads, diag_scan, diag_scan_vjp
 from .._ops.discretization import DiscretizeGrads, discretize, discretize_vjp
 from .._ops.convolution import (
@@ -93,4 +99,5 @@ __all__ = [
     "s4d_kernel", "s4d_kernel_vjp", "S4DKernelGrads", "s4d_forward_state_vjp",
     "S4DForwardStateGrads", "S4DKernelOut", "s4d_step_setup", "s4d_step", "S4DStep",
     "s4d_forward_state",
+    "causal_conv1d", "causal_conv1d_vjp", "causal_conv1d_update", "CausalConv1dGrads",
 ]
