@@ -181,11 +181,11 @@ def test_negative_delta_clamps_the_input_term(rng):
 
 def test_rejects_complex_and_integer():
     u = np.ones((1, 2, 3))
-    with pytest.raises(TypeError, match="A must be real floating"):
+    with pytest.raises(TypeError, match="A must have a real floating dtype"):
         rglru_scan(u, u, np.full((2, 1), 0.5 + 0j))
-    with pytest.raises(TypeError, match="u must be real floating"):
+    with pytest.raises(TypeError, match="u must have a real floating dtype"):
         rglru_scan(u + 0j, u, np.full((2, 1), 0.5))
-    with pytest.raises(TypeError, match="delta must have a floating dtype"):
+    with pytest.raises(TypeError, match="delta must have a (real )?floating dtype"):
         rglru_scan(u, np.ones((1, 2, 3), dtype=np.int64), np.full((2, 1), 0.5))
 
 

@@ -204,3 +204,26 @@ def vjp_full(xp, method, A, dt, tau, dAbar, dgbar):
             acc = term if acc is None else acc + term
         grads.append(acc)
     return grads
+
+
+# ---- rglru with the input term clamped (the RG-LRU and selective scans, the decode step) -------
+
+
+def rglru_clamped(xp, A, dt, tau=None, grad=False):
+    """``FORMULAS["rglru"]`` with γ = √max(0, −expm1(2δ ln a)) instead of NaN where 1 − Ā² < 0.
+
+    The scans accept δ < 0 (lrnnx's kernels give NaN there); they take it as "no input" (γ = 0)
+    while Ā = a^δ stays exact. The γ partials are 0 on that set, as on γ = 0 (δ = 0 or a = 1).
+    Same return convention as :data:`FORMULAS`.
+    """
+    logA = xp.log(A)
+    x = dt * logA
+    Abar = xp.exp(x)
+    g2 = -xp.expm1(2 * x)  # 1 - Abar^2 without cancellation when Abar ~ 1
+    pos = g2 > 0
+    gbar = xp.sqrt(xp.where(pos, g2, xp.zeros_like(g2)))
+    if not grad:
+        return (Abar, gbar), None
+    inv = xp.where(pos, 1 / xp.where(pos, gbar, xp.ones_like(gbar)), xp.zeros_like(gbar))
+    w = Abar * Abar * inv  # -d gbar / d(dt log A)
+    return (Abar, gbar), ((dt * Abar / A, Abar * logA, None), (-dt * w / A, -logA * w, None))

@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from . import _generic
+from ..._dispatch import Arg, OpSpec, float_dtypes
 
 __all__ = ["rglru_scan", "rglru_scan_vjp", "RGLRUScanGrads"]
 
 _MAX_CUDA_N = 256  # the kernel keeps one running state per n in shared memory
+
+SPEC = OpSpec(
+    "rglru_scan",
+    __package__,
+    (Arg("u", "real"), Arg("delta", "real"), Arg("A", "real", param=True),
+     Arg("h0", "real", required=False)),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    supports={"cuda": float_dtypes("float32", "float64")},
+)
+_COTANGENTS = {"dout": Arg("dout", "real"), "dlast_state": Arg("dlast_state", "real", required=False)}
 
 
 class RGLRUScanGrads(NamedTuple):
@@ -20,48 +29,48 @@ class RGLRUScanGrads(NamedTuple):
     dh0: object
 
 
-def _prepare(u, delta, A, h0, dout=None, dlast_state=None):
-    names = ("u", "delta", "A", "h0", "dout", "dlast_state")
-    arrays = (u, delta, A, h0, dout, dlast_state)
-    xp = namespace(*arrays, names=names)
-    for name, x in zip(names, arrays):
-        if x is not None:
-            _checks.check_array_dtype(xp, name, x, allow_complex=False)
+def _shapes(xp, u, delta, A, h0, dout=None, dlast_state=None):
+    """(batch, dim, d_state, seqlen) and the compute dtype; only shapes are read."""
     _checks.check_ndim("u", u, 3, "(batch, dim, seqlen)")
     Bsz, D, L = (int(n) for n in u.shape)
-    if L < 1:
-        raise ValueError(f"u must have seqlen >= 1, got shape {tuple(u.shape)}")
     _checks.check_shape("delta", delta, (Bsz, D, L), "(batch, dim, seqlen) like u")
     _checks.check_ndim("A", A, 2, "(dim, d_state)")
     _checks.check_shape("A", A, (D, None), "(dim, d_state) with dim = u.shape[1]")
     N = int(A.shape[1])
-    if N < 1:
-        raise ValueError(f"A must have d_state >= 1, got shape {tuple(A.shape)}")
     if h0 is not None:
         _checks.check_shape("h0", h0, (Bsz, D, N), "(batch, dim, d_state)")
     if dout is not None:
         _checks.check_shape("dout", dout, (Bsz, D, L), "(batch, dim, seqlen) like the output")
     if dlast_state is not None:
         _checks.check_shape("dlast_state", dlast_state, (Bsz, D, N), "(batch, dim, d_state)")
-    _checks.check_finite(xp, "A", A)
-    if not bool(xp.all((A > 0) & (A <= 1))):
+    return (Bsz, D, N, L), _checks.result_dtype(xp, u, delta, A, h0)
+
+
+def _check_values(xp, A, check_finite):
+    """A in (0, 1] (A^delta = exp(delta log A)); reads values, so only under check_finite."""
+    if check_finite and not bool(xp.all((A > 0) & (A <= 1))):
         raise ValueError(
             "A must lie in (0, 1] (A^delta is computed as exp(delta * log A)), got entries "
-            f"with min {float(xp.min(A))} and max {float(xp.max(A))}"
+            f"with min {float(xp.min(A))} and max {float(xp.max(A))} (pass check_finite=False "
+            "to skip this check)"
         )
-    dtype = _checks.result_dtype(xp, u, delta, A, h0)
-    return xp, dtype, N
+
+
+def _resolve(impl, xp, dtype, N, what):
+    name = SPEC.resolve(impl, xp, dtype)
+    if name == "cuda" and N > _MAX_CUDA_N:
+        if impl == "cuda":
+            raise ValueError(f"impl='cuda' cannot serve {what} (the kernel supports d_state <= "
+                             f"{_MAX_CUDA_N}, got {N}); use impl='generic'")
+        name = "generic"
+    return name
 
 
 def _cast(xp, x, dtype):
     return None if x is None else (x if x.dtype == dtype else xp.astype(x, dtype))
 
 
-def _cuda_ok(N) -> bool:
-    return N <= _MAX_CUDA_N
-
-
-def rglru_scan(u, delta, A, return_last_state=False, *, h0=None, impl="auto"):
+def rglru_scan(u, delta, A, return_last_state=False, *, h0=None, impl="auto", check_finite=True):
     r"""RG-LRU (Griffin) diagonal scan with gate-controlled decay.
 
     Parameters
@@ -78,13 +87,20 @@ def rglru_scan(u, delta, A, return_last_state=False, *, h0=None, impl="auto"):
         Initial state (zero if omitted). Keyword-only addition.
     impl : {"auto", "cuda", "generic", "reference"}
         Algorithm; ``auto`` uses the CUDA kernel for CuPy arrays.
+    check_finite : bool, default True
+        Whether to check that the parameter ``A`` is finite and lies in (0, 1]. Disabling may
+        give a performance gain (the check reads values: a device-to-host sync on a GPU), but
+        may result in problems (NaN or wrong outputs) if ``A`` violates it. Inputs and states
+        are never value-checked: a NaN there propagates forward in time only.
 
     Returns
     -------
     y : array, shape (batch, dim, seqlen)
-        :math:`y_t = \sum_n h_{t,n}`, in the promoted real dtype of the inputs.
+        :math:`y_t = \sum_n h_{t,n}`, in the promoted real dtype of the inputs (float16
+        computes and returns float32).
     last_state : array, shape (batch, dim, d_state)
         Only with ``return_last_state=True``; differentiable through ``rglru_scan_vjp``.
+        ``h0`` (or zeros) when seqlen is 0.
 
     Notes
     -----
@@ -104,34 +120,30 @@ def rglru_scan(u, delta, A, return_last_state=False, *, h0=None, impl="auto"):
     >>> rglru_scan(u, delta, A)
     array([[[0.8  , 1.28 , 1.568]]])
     """
-    xp, dtype, N = _prepare(u, delta, A, h0)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(N), what="rglru_scan")
-    if impl == "reference":
-        from ._ref import rglru_scan_ref
-
-        y, last = rglru_scan_ref(u, delta, A, True, h0=h0)
-        y, last = xp.asarray(y, dtype=dtype), xp.asarray(last, dtype=dtype)
+    xp = SPEC.validate({"u": u, "delta": delta, "A": A, "h0": h0},
+                       flags={"return_last_state": return_last_state}, check_finite=check_finite)
+    (Bsz, D, N, L), dtype = _shapes(xp, u, delta, A, h0)
+    _check_values(xp, A, check_finite)
+    name = _resolve(impl, xp, dtype, N, "rglru_scan")
+    if 0 in (Bsz, D, N, L):
+        y = xp.zeros((Bsz, D, L), dtype=dtype)
+        last = _cast(xp, h0, dtype) if (L == 0 and h0 is not None) else xp.zeros(
+            (Bsz, D, N), dtype=dtype)
     else:
-        u, delta, A, h0 = (_cast(xp, x, dtype) for x in (u, delta, A, h0))
-        if impl == "cuda":
-            from ._cuda import rglru_scan_fwd_cuda
-
-            y, last, _ = rglru_scan_fwd_cuda(u, delta, A, h0)
-        else:
-            y, last, _ = _generic.forward(xp, u, delta, A, h0)
+        y, last = SPEC.get(name, "forward")(
+            xp, *(_cast(xp, x, dtype) for x in (u, delta, A, h0)))
     return (y, last) if return_last_state else y
 
 
-def rglru_scan_vjp(
-    dout, u, delta, A, return_last_state=False, *, h0=None, dlast_state=None, impl="auto"
-):
+def rglru_scan_vjp(dout, u, delta, A, return_last_state=False, *, h0=None, dlast_state=None,
+                   impl="auto", check_finite=True):
     r"""Vector-Jacobian product of :func:`rglru_scan`.
 
     Parameters
     ----------
     dout : array, shape (batch, dim, seqlen)
         Cotangent of ``y``.
-    u, delta, A, return_last_state, h0, impl
+    u, delta, A, return_last_state, h0, impl, check_finite
         As for :func:`rglru_scan` (``return_last_state`` is accepted for signature parity).
     dlast_state : array, shape (batch, dim, d_state), optional
         Cotangent of the final state.
@@ -170,20 +182,21 @@ def rglru_scan_vjp(
     >>> np.allclose(np.sum(dout * rglru_scan(v, delta, A)), np.sum(g.du * v))
     True
     """
-    xp, dtype, N = _prepare(u, delta, A, h0, dout, dlast_state)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(N), what="rglru_scan_vjp")
-    if impl == "reference":
-        from ._ref import rglru_scan_vjp_ref
-
-        g = rglru_scan_vjp_ref(dout, u, delta, A, h0=h0, dlast_state=dlast_state)
-        return RGLRUScanGrads(*(None if x is None else xp.asarray(x, dtype=dtype) for x in g))
-    dout, u, delta, A, h0, dlast = (
-        _cast(xp, x, dtype) for x in (dout, u, delta, A, h0, dlast_state)
-    )
-    if impl == "cuda":
-        from ._cuda import rglru_scan_bwd_cuda
-
-        g = rglru_scan_bwd_cuda(dout, u, delta, A, h0, dlast)
-    else:
-        g = _generic.vjp(xp, dout, u, delta, A, h0, dlast)
+    arrays = {"dout": dout, "u": u, "delta": delta, "A": A, "h0": h0, "dlast_state": dlast_state}
+    xp = SPEC.validate(arrays, flags={"return_last_state": return_last_state},
+                       check_finite=check_finite, extra=_COTANGENTS)
+    (Bsz, D, N, L), dtype = _shapes(xp, u, delta, A, h0, dout, dlast_state)
+    _check_values(xp, A, check_finite)
+    name = _resolve(impl, xp, dtype, N, "rglru_scan_vjp")
+    if 0 in (Bsz, D, N, L):
+        # No steps (or nothing to scan): the last state is h0 itself, its cotangent passes.
+        zero = xp.zeros((Bsz, D, L), dtype=dtype)
+        dh0 = None
+        if h0 is not None:
+            dh0 = _cast(xp, dlast_state, dtype) if (L == 0 and dlast_state is not None) else (
+                xp.zeros((Bsz, D, N), dtype=dtype))
+        return RGLRUScanGrads(zero, xp.zeros((Bsz, D, L), dtype=dtype),
+                              xp.zeros((D, N), dtype=dtype), dh0)
+    g = SPEC.get(name, "backward")(
+        xp, *(_cast(xp, x, dtype) for x in (dout, u, delta, A, h0, dlast_state)))
     return RGLRUScanGrads(*g)

@@ -72,3 +72,16 @@ def rglru_scan_bwd_cuda(dout, u, delta, A, h0, dlast):
                                      np.int64(Bsz), np.int64(D), np.int64(N), np.int64(L),
                                      np.int32(dlast is not None), np.int32(h0 is not None)))
     return du, ddelta, dA, dh0
+
+
+# The dispatch entries (canonical arrays in the compute dtype; the API routes d_state > 256
+# elsewhere).
+
+
+def forward(xp, u, delta, A, h0):
+    y, last, _ = rglru_scan_fwd_cuda(u, delta, A, h0)
+    return y, last
+
+
+def backward(xp, dout, u, delta, A, h0, dlast):
+    return rglru_scan_bwd_cuda(dout, u, delta, A, h0, dlast)

@@ -71,3 +71,17 @@ def rglru_scan_vjp_ref(dout, u, delta, A, return_last_state=False, *, h0=None, d
         gate_next = abar
     dh0 = None if h0 is None else gate_next * lam
     return du, ddelta, dlnA / A, dh0
+
+
+# The dispatch entries: canonical arrays in the compute dtype in, that dtype out. The oracle
+# itself computes in float64.
+
+
+def forward(xp, u, delta, A, h0):
+    y, last = rglru_scan_ref(u, delta, A, True, h0=h0)
+    return xp.asarray(y, dtype=u.dtype), xp.asarray(last, dtype=u.dtype)
+
+
+def backward(xp, dout, u, delta, A, h0, dlast):
+    g = rglru_scan_vjp_ref(dout, u, delta, A, h0=h0, dlast_state=dlast)
+    return tuple(None if x is None else xp.asarray(x, dtype=u.dtype) for x in g)

@@ -5,10 +5,22 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from . import _generic
+from ..._dispatch import Arg, OpSpec, float_dtypes
 
 __all__ = ["s7_scan", "s7_scan_vjp", "S7ScanGrads"]
+
+# A, B, C and bias are S7's input-dependent parameters (time-varying, projected from the input):
+# under check_finite they are value-checked like every op's parameters.
+SPEC = OpSpec(
+    "s7_scan",
+    __package__,
+    (Arg("u", "real"), Arg("A", "real", param=True), Arg("B", "real", param=True),
+     Arg("C", "real", param=True), Arg("bias", "real", required=False, param=True),
+     Arg("h0", "real", required=False)),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    supports={"cuda": float_dtypes("float32", "float64")},
+)
+_COTANGENTS = {"dout": Arg("dout", "real"), "dlast_state": Arg("dlast_state", "real", required=False)}
 
 
 class S7ScanGrads(NamedTuple):
@@ -20,17 +32,10 @@ class S7ScanGrads(NamedTuple):
     dh0: object
 
 
-def _prepare(u, A, B, C, bias, h0, dout=None, dlast_state=None):
-    names = ("u", "A", "B", "C", "bias", "h0", "dout", "dlast_state")
-    arrays = (u, A, B, C, bias, h0, dout, dlast_state)
-    xp = namespace(*arrays, names=names)
-    for name, x in zip(names, arrays):
-        if x is not None:
-            _checks.check_array_dtype(xp, name, x, allow_complex=False)
+def _shapes(xp, u, A, B, C, bias, h0, dout=None, dlast_state=None):
+    """(batch, H, N, seqlen) and the compute dtype; only shapes are read."""
     _checks.check_ndim("u", u, 3, "(batch, H, seqlen)")
     Bsz, H, L = (int(n) for n in u.shape)
-    if L < 1:
-        raise ValueError(f"u must have seqlen >= 1, got shape {tuple(u.shape)}")
     _checks.check_ndim("A", A, 3, "(batch, N, seqlen)")
     _checks.check_shape("A", A, (Bsz, None, L), "(batch, N, seqlen)")
     N = int(A.shape[1])
@@ -44,14 +49,15 @@ def _prepare(u, A, B, C, bias, h0, dout=None, dlast_state=None):
         _checks.check_shape("dout", dout, (Bsz, H, L), "(batch, H, seqlen) like the output")
     if dlast_state is not None:
         _checks.check_shape("dlast_state", dlast_state, (Bsz, N), "(batch, N)")
-    return xp, _checks.result_dtype(xp, u, A, B, C, bias, h0)
+    return (Bsz, H, N, L), _checks.result_dtype(xp, u, A, B, C, bias, h0)
 
 
 def _cast(xp, x, dtype):
     return None if x is None else (x if x.dtype == dtype else xp.astype(x, dtype))
 
 
-def s7_scan(u, A, B, C, bias=None, return_last_state=False, *, h0=None, impl="auto"):
+def s7_scan(u, A, B, C, bias=None, return_last_state=False, *, h0=None, impl="auto",
+            check_finite=True):
     r"""S7 selective scan with input-dependent, always-stable decay.
 
     Parameters
@@ -71,12 +77,21 @@ def s7_scan(u, A, B, C, bias=None, return_last_state=False, *, h0=None, impl="au
     h0 : array, shape (batch, N), optional
         Initial state (zero if omitted). Keyword-only addition.
     impl : {"auto", "cuda", "generic", "reference"}
+        Algorithm; ``auto`` uses the CUDA kernel for CuPy arrays.
+    check_finite : bool, default True
+        Whether to check that the parameters ``A``, ``B``, ``C`` and ``bias`` contain only
+        finite numbers. Disabling may give a performance gain (the check reads values: a
+        device-to-host sync on a GPU), but may result in problems (NaN outputs) if they do
+        contain infinities or NaNs. ``u`` and ``h0`` are never value-checked: a NaN there
+        propagates forward in time only.
 
     Returns
     -------
     y : array, shape (batch, H, seqlen)
+        In the promoted real dtype of the inputs (float16 computes and returns float32).
     last_state : array, shape (batch, N)
         Only with ``return_last_state=True``; differentiable through ``s7_scan_vjp``.
+        ``h0`` (or zeros) when seqlen is 0.
 
     Notes
     -----
@@ -92,34 +107,29 @@ def s7_scan(u, A, B, C, bias=None, return_last_state=False, *, h0=None, impl="au
     >>> s7_scan(u, A, B, B)
     array([[[1., 0., 1.]]])
     """
-    xp, dtype = _prepare(u, A, B, C, bias, h0)
-    impl = resolve_impl(impl, xp, what="s7_scan")
-    if impl == "reference":
-        from ._ref import s7_scan_ref
-
-        y, last = s7_scan_ref(u, A, B, C, bias, True, h0=h0)
-        y, last = xp.asarray(y, dtype=dtype), xp.asarray(last, dtype=dtype)
+    xp = SPEC.validate({"u": u, "A": A, "B": B, "C": C, "bias": bias, "h0": h0},
+                       flags={"return_last_state": return_last_state}, check_finite=check_finite)
+    (Bsz, H, N, L), dtype = _shapes(xp, u, A, B, C, bias, h0)
+    name = SPEC.resolve(impl, xp, dtype)
+    if 0 in (Bsz, H, N, L):
+        y = xp.zeros((Bsz, H, L), dtype=dtype)
+        last = _cast(xp, h0, dtype) if (L == 0 and h0 is not None) else xp.zeros(
+            (Bsz, N), dtype=dtype)
     else:
-        u, A, B, C, bias, h0 = (_cast(xp, x, dtype) for x in (u, A, B, C, bias, h0))
-        if impl == "cuda":
-            from ._cuda import s7_scan_fwd_cuda
-
-            y, last, _ = s7_scan_fwd_cuda(u, A, B, C, bias, h0)
-        else:
-            y, last = _generic.forward(xp, u, A, B, C, bias, h0)
+        y, last = SPEC.get(name, "forward")(
+            xp, *(_cast(xp, x, dtype) for x in (u, A, B, C, bias, h0)))
     return (y, last) if return_last_state else y
 
 
-def s7_scan_vjp(
-    dout, u, A, B, C, bias=None, return_last_state=False, *, h0=None, dlast_state=None, impl="auto"
-):
+def s7_scan_vjp(dout, u, A, B, C, bias=None, return_last_state=False, *, h0=None,
+                dlast_state=None, impl="auto", check_finite=True):
     r"""Vector-Jacobian product of :func:`s7_scan`.
 
     Parameters
     ----------
     dout : array, shape (batch, H, seqlen)
         Cotangent of ``y``.
-    u, A, B, C, bias, return_last_state, h0, impl
+    u, A, B, C, bias, return_last_state, h0, impl, check_finite
         As for :func:`s7_scan`.
     dlast_state : array, shape (batch, N), optional
         Cotangent of the final state.
@@ -157,18 +167,21 @@ def s7_scan_vjp(
     >>> np.allclose(np.sum(dout * s7_scan(v, A, B, C)), np.sum(g.du * v))
     True
     """
-    xp, dtype = _prepare(u, A, B, C, bias, h0, dout, dlast_state)
-    impl = resolve_impl(impl, xp, what="s7_scan_vjp")
-    if impl == "reference":
-        from ._ref import s7_scan_vjp_ref
+    arrays = {"dout": dout, "u": u, "A": A, "B": B, "C": C, "bias": bias, "h0": h0,
+              "dlast_state": dlast_state}
+    xp = SPEC.validate(arrays, flags={"return_last_state": return_last_state},
+                       check_finite=check_finite, extra=_COTANGENTS)
+    (Bsz, H, N, L), dtype = _shapes(xp, u, A, B, C, bias, h0, dout, dlast_state)
+    name = SPEC.resolve(impl, xp, dtype)
+    if 0 in (Bsz, H, N, L):
+        # Nothing to scan: zero gradients; with no steps the last state is h0 itself.
+        def zeros(x):
+            return None if x is None else xp.zeros(tuple(x.shape), dtype=dtype)
 
-        g = s7_scan_vjp_ref(dout, u, A, B, C, bias, h0=h0, dlast_state=dlast_state)
-        return S7ScanGrads(*(None if x is None else xp.asarray(x, dtype=dtype) for x in g))
-    args = [_cast(xp, x, dtype) for x in (dout, u, A, B, C, bias, h0, dlast_state)]
-    if impl == "cuda":
-        from ._cuda import s7_scan_bwd_cuda
-
-        g = s7_scan_bwd_cuda(*args)
-    else:
-        g = _generic.vjp(xp, *args)
+        dh0 = zeros(h0)
+        if h0 is not None and L == 0 and dlast_state is not None:
+            dh0 = _cast(xp, dlast_state, dtype)
+        return S7ScanGrads(zeros(u), zeros(A), zeros(B), zeros(C), zeros(bias), dh0)
+    g = SPEC.get(name, "backward")(
+        xp, *(_cast(xp, x, dtype) for x in (dout, u, A, B, C, bias, h0, dlast_state)))
     return S7ScanGrads(*g)

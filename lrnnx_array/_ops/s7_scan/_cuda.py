@@ -90,3 +90,15 @@ def s7_scan_bwd_cuda(dout, u, A, B, C, bias, h0, dlast):
             dC[...] = 0
         du = _contract(cp, B, lam, Bsz, H, N, L, L, H * L)
     return du, dA, dB, dC, (lam if bias is not None else None), dh0
+
+
+# The dispatch entries (canonical arrays in the compute dtype).
+
+
+def forward(xp, u, A, B, C, bias, h0):
+    y, last, _ = s7_scan_fwd_cuda(u, A, B, C, bias, h0)
+    return y, last
+
+
+def backward(xp, dout, u, A, B, C, bias, h0, dlast):
+    return s7_scan_bwd_cuda(dout, u, A, B, C, bias, h0, dlast)

@@ -65,3 +65,17 @@ def s7_scan_vjp_ref(dout, u, A, B, C, bias=None, return_last_state=False, *, h0=
         dA[..., t] = lam * ss[t] * dabar[..., t]
     dh0 = None if h0 is None else abar[..., 0] * lam
     return du, dA, dB, dC, (None if bias is None else dbu), dh0
+
+
+# The dispatch entries: canonical arrays in the compute dtype in, that dtype out. The oracle
+# itself computes in float64.
+
+
+def forward(xp, u, A, B, C, bias, h0):
+    y, last = s7_scan_ref(u, A, B, C, bias, True, h0=h0)
+    return xp.asarray(y, dtype=u.dtype), xp.asarray(last, dtype=u.dtype)
+
+
+def backward(xp, dout, u, A, B, C, bias, h0, dlast):
+    g = s7_scan_vjp_ref(dout, u, A, B, C, bias, h0=h0, dlast_state=dlast)
+    return tuple(None if x is None else xp.asarray(x, dtype=u.dtype) for x in g)
