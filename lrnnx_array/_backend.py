@@ -23,7 +23,8 @@ def namespace(*arrays, names=None):
     for i, a in enumerate(arrays):
         if a is not None and (_is_scalar(a) or isinstance(a, (list, tuple))):
             raise TypeError(
-                f"{label(i)} must be an array, got {type(a).__name__}; wrap it with xp.asarray"
+                f"{label(i)} must be an array, got {type(a).__name__}; wrap it with np.asarray "
+                "(or your array library's asarray)"
             )
     present = [(i, a) for i, a in enumerate(arrays) if a is not None]
     if not present:
@@ -104,3 +105,75 @@ def resolve_impl(impl: str, xp, *, cuda_supported: bool = True, what: str = "thi
             f"impl='reference' is NumPy-only (a float64 oracle), got {_lib_name(xp)} arrays"
         )
     return impl
+
+
+# ---------------------------------------------------------------------------------------------
+# The backend registry: which array libraries the CLI (`check`, `bench`, `info`) and the tests run
+# on, and which implementations each one runs. It reads no environment variable: the tests'
+# $LRNNX_TEST_BACKENDS narrowing lives in `testing.available_backends`.
+
+ALL_BACKENDS = ("numpy", "array_api_strict", "cupy")
+
+
+def backend_unavailable_reason(name: str) -> str | None:
+    """Why backend ``name`` cannot run here (``None`` when it can); unknown names raise."""
+    if name not in ALL_BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
+    if name == "numpy":
+        return None
+    if name == "array_api_strict":
+        import importlib.util
+
+        if importlib.util.find_spec("array_api_strict") is None:
+            return "array_api_strict is not installed (pip install array-api-strict)"
+        return None
+    return _cupy_unavailable_reason()
+
+
+def _cupy_unavailable_reason() -> str | None:
+    # Lazily, and only when the cupy backend is asked about: `import lrnnx_array` imports no cupy.
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a broken CUDA install raising at import
+        return f"cupy does not import ({type(exc).__name__}: {exc}); install lrnnx_array[cuda12]"
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # no driver, insufficient driver, ...
+        return f"no usable CUDA device ({type(exc).__name__}: {exc})"
+    return None if n > 0 else "no CUDA device found"
+
+
+def available_backends(requested=None) -> list[str]:
+    """The backends of ``requested`` (default: all known) that are usable here, in that order.
+
+    Unknown names raise ``ValueError``; known but unusable ones (array_api_strict not installed,
+    no usable GPU) are left out. Use :func:`backend_unavailable_reason` to say why.
+    """
+    names = list(ALL_BACKENDS) if requested is None else list(requested)
+    return [n for n in names if backend_unavailable_reason(n) is None]
+
+
+def backend_namespace(name: str):
+    """The array namespace for a backend name."""
+    if name == "numpy":
+        import array_api_compat.numpy as xp
+
+        return xp
+    if name == "array_api_strict":
+        import array_api_strict as xp
+
+        return xp
+    if name == "cupy":
+        import array_api_compat.cupy as xp
+
+        return xp
+    raise ValueError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
+
+
+def impls_for(name: str) -> list[str]:
+    """The implementations a backend runs (reference is NumPy-only, cuda CuPy-only)."""
+    if name not in ALL_BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
+    return {"numpy": ["generic"], "array_api_strict": ["generic"], "cupy": ["cuda", "generic"]}[
+        name
+    ]

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 
 def check_option(name: str, value, allowed: Iterable) -> None:
     allowed = tuple(allowed)
-    if value not in allowed:
+    # Options are strings (or None): testing the type first keeps `array in allowed` from
+    # raising NumPy's ambiguous-truth error instead of this message.
+    is_choice = value is None or isinstance(value, str)
+    if not is_choice or value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
 
 def check_bool(name: str, value, hint: str = "") -> None:
-    """Flags must be real bools (an array here usually means a positional argument slipped)."""
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+    """Flags must be real bools or NumPy bools (an array here usually means a positional
+    argument slipped). ``np.True_`` is accepted: NumPy 2 names its type ``bool``, so the type is
+    tested, never its name."""
+    if not isinstance(value, (bool, np.bool_)):
         extra = f"; {hint}" if hint else ""
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}{extra}")
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}{extra}")
 
 
 def check_array_dtype(
@@ -77,8 +84,8 @@ def check_finite(xp, name: str, x) -> None:
 
 
 def check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) and not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if isinstance(value, (bool, np.bool_)) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     value = int(value.__index__()) if not isinstance(value, int) else value
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")

@@ -172,6 +172,7 @@ class OpSpec:
                 _check_kind(xp, self.name, spec[name], value)
         for name, value in (flags or {}).items():
             check_flag(name, value)
+        check_flag("check_finite", check_finite)
         for name, value in (options or {}).items():
             allowed = self.options[name]
             if not isinstance(value, str) or value not in allowed:

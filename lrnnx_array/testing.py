@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _backend
 from ._backend import device as _device
 
 # (rtol, atol) by dtype name. float32 rows are ~10x tighter than lrnnx's loosest (spec §5:
@@ -145,11 +146,33 @@ def _inner(g, y) -> float:
     return float(np.real(np.vdot(np.asarray(g).ravel(), np.asarray(y).ravel())))
 
 
+def _primal_names(f, n: int) -> list[str]:
+    """Names of ``f``'s first ``n`` positional parameters (``primal i`` where unnamed)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for p in params:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            break
+        names.append(p.name)
+    return [names[i] if i < len(names) else f"primal {i}" for i in range(n)]
+
+
+def _is_differentiable(p) -> bool:
+    return p is not None and np.issubdtype(p.dtype, np.inexact)
+
+
 def check_vjp(
     f,
     f_vjp,
     primals,
     *,
+    nondiff=(),
+    names=None,
     wrt=None,
     eps: float = 1e-6,
     rtol: float = 1e-6,
@@ -160,6 +183,10 @@ def check_vjp(
 ):
     """Check a VJP against central finite differences along random directions.
 
+    Every floating primal that is not ``None`` must get a gradient: a VJP that returns ``None``
+    for it fails, unless the caller lists it in ``nondiff`` (so a VJP that silently stops
+    returning a gradient cannot pass).
+
     Parameters
     ----------
     f : callable
@@ -167,13 +194,35 @@ def check_vjp(
         NumPy float64/complex128 in and out.
     f_vjp : callable
         ``f_vjp(cotangents, *primals)`` returning a sequence of gradients aligned with
-        ``primals`` (``None`` for non-differentiable ones). ``cotangents`` matches ``f``'s outputs.
+        ``primals``. ``cotangents`` matches ``f``'s outputs.
     primals : sequence of arrays
-    wrt : sequence of int, optional
-        Indices of the primals to perturb (default: every array that gets a gradient).
+    nondiff : sequence of str or int, optional
+        Primals (by name or index) that are not differentiable: their gradient must be ``None``
+        and is not checked. Integer and bool primals are never differentiable.
+    names : sequence of str, optional
+        The primals' names for messages (default: ``f``'s positional parameter names).
+    wrt : sequence of int or str, optional
+        The primals whose gradients are checked by finite differences (default: every
+        differentiable primal).
     """
     rng = np.random.default_rng(seed)
     primals = [None if p is None else np.asarray(p) for p in primals]
+    n = len(primals)
+    names = list(names) if names is not None else _primal_names(f, n)
+    what = getattr(f, "__name__", "f")
+    what = "f" if what == "<lambda>" else what
+
+    def index(key):
+        if isinstance(key, str):
+            if key not in names:
+                raise ValueError(f"check_vjp: {key!r} is not a primal name; names are {names}")
+            return names.index(key)
+        return int(key)
+
+    def label(i):
+        return f"VJP of {what} w.r.t. {names[i]} (primal {i})"
+
+    skip = {index(k) for k in nondiff}
 
     def as_tuple(out):
         return out if isinstance(out, tuple) else (out,)
@@ -184,21 +233,23 @@ def check_vjp(
         cotangents = tuple(None if o is None else _randn_like(rng, o) for o in outs)
     cot_arg = cotangents if isinstance(out0, tuple) else cotangents[0]
     grads = list(f_vjp(cot_arg, *primals))
-    assert len(grads) >= len(primals), (
-        f"VJP returned {len(grads)} gradients for {len(primals)} primals"
-    )
-    idx = (
-        list(wrt)
-        if wrt is not None
-        else [i for i, g in enumerate(grads[: len(primals)]) if g is not None]
-    )
+    assert len(grads) >= n, f"VJP of {what} returned {len(grads)} gradients for {n} primals"
+    diff = [i for i in range(n) if _is_differentiable(primals[i]) and i not in skip]
+    for i in diff:
+        assert grads[i] is not None, (
+            f"{label(i)}: the VJP returned None for a differentiable primal (list it in "
+            "nondiff= if it has no gradient)"
+        )
+    for i in skip:
+        assert grads[i] is None, f"{label(i)}: listed in nondiff but the VJP returned a gradient"
+    idx = [index(k) for k in wrt] if wrt is not None else diff
     for i in idx:
         p, g = primals[i], grads[i]
-        assert g is not None, f"VJP gave no gradient for primal {i}"
+        assert g is not None, f"{label(i)}: no gradient"
         g = np.asarray(g)
-        assert g.shape == p.shape, f"gradient {i} has shape {g.shape}, primal has {p.shape}"
+        assert g.shape == p.shape, f"{label(i)}: gradient has shape {g.shape}, primal {p.shape}"
         if not np.iscomplexobj(p):
-            assert not np.iscomplexobj(g), f"gradient {i} is complex for a real primal"
+            assert not np.iscomplexobj(g), f"{label(i)}: gradient is complex for a real primal"
     # One primal at a time, so a failure names the gradient that is wrong.
     for i in idx:
         for _ in range(n_dirs):
@@ -215,7 +266,7 @@ def check_vjp(
             analytic = _inner(grads[i], v)
             tol = atol + rtol * max(abs(numeric), abs(analytic))
             assert abs(numeric - analytic) <= tol, (
-                f"VJP mismatch for primal {i}: finite differences {numeric:.12e}, "
+                f"{label(i)}: finite differences {numeric:.12e}, "
                 f"VJP {analytic:.12e}, diff {abs(numeric - analytic):.3e} > tol {tol:.3e}"
             )
 
@@ -228,62 +279,22 @@ def _randn_like(rng, x):
 
 
 # ---------------------------------------------------------------------------------------------
-# Backends for tests and `python -m lrnnx_array check`.
+# Backends: the registry lives in `_backend` (the CLI uses it too); re-exported here for the tests,
+# whose `available_backends` also honours $LRNNX_TEST_BACKENDS.
 
-ALL_BACKENDS = ("numpy", "array_api_strict", "cupy")
+ALL_BACKENDS = _backend.ALL_BACKENDS
+backend_namespace = _backend.backend_namespace
+impls_for = _backend.impls_for
 
 
 def available_backends(requested=None) -> list[str]:
-    """Backends importable and usable here, narrowed by ``requested`` or $LRNNX_TEST_BACKENDS."""
+    """Usable backends of ``requested``, default $LRNNX_TEST_BACKENDS (comma list) or all."""
     import os
 
     if requested is None:
         env = os.environ.get("LRNNX_TEST_BACKENDS", "")
-        requested = [s.strip() for s in env.split(",") if s.strip()] or list(ALL_BACKENDS)
-    unknown = set(requested) - set(ALL_BACKENDS)
-    if unknown:
-        raise ValueError(f"unknown backends {sorted(unknown)}; choose from {ALL_BACKENDS}")
-    out = []
-    for name in requested:
-        if name == "numpy":
-            out.append(name)
-        elif name == "array_api_strict":
-            try:
-                import array_api_strict  # noqa: F401
-
-                out.append(name)
-            except ImportError:
-                pass
-        elif name == "cupy":
-            from ._cuda import cuda_available
-
-            if cuda_available():
-                out.append(name)
-    return out
-
-
-def backend_namespace(name: str):
-    """The array namespace for a backend name."""
-    if name == "numpy":
-        import array_api_compat.numpy as xp
-
-        return xp
-    if name == "array_api_strict":
-        import array_api_strict as xp
-
-        return xp
-    if name == "cupy":
-        import array_api_compat.cupy as xp
-
-        return xp
-    raise ValueError(f"unknown backend {name!r}")
-
-
-def impls_for(name: str) -> list[str]:
-    """The implementations a backend runs (reference is NumPy-only, cuda CuPy-only)."""
-    return {"numpy": ["generic"], "array_api_strict": ["generic"], "cupy": ["cuda", "generic"]}[
-        name
-    ]
+        requested = [s.strip() for s in env.split(",") if s.strip()] or None
+    return _backend.available_backends(requested)
 
 
 def from_numpy(xp, x, dtype=None):
