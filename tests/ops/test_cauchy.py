@@ -236,9 +236,9 @@ def test_conjugate_symmetry(rng):
 
 def test_rejects_real_v_and_w():
     z = np.ones(3, complex)
-    with pytest.raises(TypeError, match="v must be complex"):
+    with pytest.raises(TypeError, match="v must have a complex dtype"):
         cauchy(np.ones(2), z, np.ones(2, complex))
-    with pytest.raises(TypeError, match="w must be complex"):
+    with pytest.raises(TypeError, match="w must have a complex dtype"):
         cauchy(np.ones(2, complex), z, np.ones(2))
 
 

@@ -5,11 +5,24 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from . import _generic
+from ..._dispatch import Arg, OpSpec, float_dtypes
 from .._shared.grouping import Grouping, broadcast_shapes, reduce_to
 
-__all__ = ["cauchy", "cauchy_vjp", "CauchyGrads"]
+__all__ = ["cauchy", "cauchy_vjp", "CauchyGrads", "SPEC"]
+
+# Canonical functions of every implementation module (v (Rw, M, N), z (L,), w (Rw, N), one
+# complex dtype): ``forward(xp, v, z, w, *, imag_nodes, guard) -> (Rw, M, L)`` and
+# ``backward(xp, g, v, z, w, *, need_dz, imag_nodes, guard) -> (dv (Rw, M, N), dz (L,) or None,
+# dw (Rw, N))``. ``imag_nodes``: the caller knows Re z == 0 (S4's nodes); ``guard``: recompute
+# rows whose real-form result is not finite (a node within ~sqrt(tiny) of a pole).
+SPEC = OpSpec(
+    "cauchy",
+    __package__,
+    (Arg("v", "complex", param=True), Arg("z", param=True), Arg("w", "complex", param=True)),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    supports={"cuda": float_dtypes("complex64", "complex128")},
+)
+_COTANGENTS = {"dout": Arg("dout")}
 
 
 class CauchyGrads(NamedTuple):
@@ -18,14 +31,8 @@ class CauchyGrads(NamedTuple):
     dw: object
 
 
-def _prepare(v, z, w, dout=None):
-    names = ("v", "z", "w", "dout")
-    xp = namespace(v, z, w, dout, names=names)
-    _checks.check_array_dtype(xp, "v", v, allow_real=False)
-    _checks.check_array_dtype(xp, "w", w, allow_real=False)
-    _checks.check_array_dtype(xp, "z", z)
-    if dout is not None:
-        _checks.check_array_dtype(xp, "dout", dout)
+def _shapes(xp, v, z, w, dout=None):
+    """(broadcast (..., N/2) shape of v and w, compute dtype); only shapes are read."""
     if v.ndim < 1 or w.ndim < 1:
         raise ValueError(
             f"v and w need a state axis (last), got shapes {tuple(v.shape)} and {tuple(w.shape)}"
@@ -37,24 +44,16 @@ def _prepare(v, z, w, dout=None):
         raise ValueError(
             f"v with shape {tuple(v.shape)} and w with shape {tuple(w.shape)} do not broadcast"
         ) from None
-    out_shape = vw[:-1] + (z.shape[0],)
     if dout is not None:
-        _checks.check_broadcastable("dout", dout, out_shape, "the output shape")
-    _checks.check_finite(xp, "w", w)
-    _checks.check_finite(xp, "z", z)
-    dtype = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, v, z, w))
-    return xp, vw, dtype
-
-
-def _cuda_ok(xp, dtype) -> bool:
-    return dtype in (xp.complex64, xp.complex128)
+        _checks.check_broadcastable("dout", dout, vw[:-1] + (z.shape[0],), "the output shape")
+    return vw, _checks.complex_dtype_of(xp, _checks.result_dtype(xp, v, z, w, dout))
 
 
 def _cast(xp, x, dtype):
     return x if x.dtype == dtype else xp.astype(x, dtype)
 
 
-def cauchy(v, z, w, *, impl="auto"):
+def cauchy(v, z, w, *, impl="auto", check_finite=True):
     r"""Symmetric Cauchy product: the conjugate-pair sum of ``v / (z - w)``.
 
     Parameters
@@ -68,11 +67,17 @@ def cauchy(v, z, w, *, impl="auto"):
     impl : {"auto", "cuda", "generic", "reference"}
         ``auto`` uses the CUDA kernel for CuPy complex64/complex128 inputs, else the array-API
         path (blocked Cauchy matrices shared across broadcast rows, reduced with matmul).
+    check_finite : bool, default True
+        Whether to check that ``v``, ``z`` and ``w`` contain only finite numbers, and (generic
+        path) to recompute in the exact complex form any row that comes out non-finite because
+        a node lies within ~sqrt(tiny) of a pole. Disabling may give a performance gain (no
+        device synchronisation), but may give NaN/inf results if the inputs do contain
+        infinities or NaNs or such near-singular nodes.
 
     Returns
     -------
     out : complex array, shape (broadcast(v, w)[:-1], L)
-        In the promoted complex dtype of the inputs.
+        In the promoted complex dtype of the inputs (float16 and float32 give complex64).
 
     Notes
     -----
@@ -91,35 +96,26 @@ def cauchy(v, z, w, *, impl="auto"):
     >>> cauchy(np.array([1 + 0j]), np.array([0j, 1j]), np.array([-1 + 0j]))
     array([2.+0.j, 1.-1.j])
     """
-    xp, vw, dtype = _prepare(v, z, w)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="cauchy")
-    if impl == "reference":
-        from ._ref import cauchy_ref
-
-        return xp.asarray(cauchy_ref(v, z, w), dtype=dtype)
-    N2, L = vw[-1], z.shape[0]
-    z = _cast(xp, z, dtype)
-    if impl == "cuda":
-        from ._cuda import cauchy_cuda
-
-        vb = xp.reshape(_cast(xp, xp.broadcast_to(v, vw), dtype), (-1, N2))
-        wb = xp.reshape(_cast(xp, xp.broadcast_to(w, vw), dtype), (-1, N2))
-        return xp.reshape(cauchy_cuda(vb, z, wb), vw[:-1] + (L,))
+    xp = SPEC.validate({"v": v, "z": z, "w": w}, check_finite=check_finite)
+    vw, dtype = _shapes(xp, v, z, w)
+    name = SPEC.resolve(impl, xp, dtype)
     grp = Grouping(vw[:-1], tuple(w.shape)[:-1])
-    out = _generic.cauchy_rows(
-        xp, grp.rows(xp, _cast(xp, v, dtype), N2), z, grp.shared(xp, _cast(xp, w, dtype), N2)
+    N2 = vw[-1]
+    out = SPEC.get(name, "forward")(
+        xp, grp.rows(xp, _cast(xp, v, dtype), N2), _cast(xp, z, dtype),
+        grp.shared(xp, _cast(xp, w, dtype), N2), imag_nodes=False, guard=bool(check_finite),
     )
     return grp.unrows(xp, out)
 
 
-def cauchy_vjp(dout, v, z, w, *, need_dz=True, impl="auto"):
+def cauchy_vjp(dout, v, z, w, *, need_dz=True, impl="auto", check_finite=True):
     r"""Vector-Jacobian product of :func:`cauchy`.
 
     Parameters
     ----------
     dout : array, shape of the output
         Cotangent of ``out``.
-    v, z, w, impl
+    v, z, w, impl, check_finite
         As for :func:`cauchy`.
     need_dz : bool, default True
         Compute ``dz`` (costs about one more forward). S4 keeps its nodes fixed and passes
@@ -166,39 +162,20 @@ def cauchy_vjp(dout, v, z, w, *, need_dz=True, impl="auto"):
     >>> np.allclose(np.vdot(dout, cauchy(e, z, w)).real, np.vdot(g.dv, e).real)
     True
     """
-    xp, vw, dtype = _prepare(v, z, w, dout)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="cauchy_vjp")
-    z_real = not xp.isdtype(z.dtype, "complex floating")
-    rdtype = _checks.real_dtype_of(xp, dtype)
-    if impl == "reference":
-        from ._ref import cauchy_vjp_ref
-
-        dv, dz, dw = cauchy_vjp_ref(dout, v, z, w)
-        return CauchyGrads(
-            xp.asarray(dv, dtype=dtype),
-            xp.asarray(dz, dtype=rdtype if z_real else dtype) if need_dz else None,
-            xp.asarray(dw, dtype=dtype),
-        )
+    xp = SPEC.validate({"dout": dout, "v": v, "z": z, "w": w}, flags={"need_dz": need_dz},
+                       check_finite=check_finite, extra=_COTANGENTS)
+    vw, dtype = _shapes(xp, v, z, w, dout)
+    name = SPEC.resolve(impl, xp, dtype)
     N2, L = vw[-1], z.shape[0]
-    zc = _cast(xp, z, dtype)
-    out_shape = vw[:-1] + (L,)
-    g = _cast(xp, xp.broadcast_to(dout, out_shape), dtype)
-    if impl == "cuda":
-        from ._cuda import cauchy_bwd_cuda
-
-        vb = xp.reshape(_cast(xp, xp.broadcast_to(v, vw), dtype), (-1, N2))
-        wb = xp.reshape(_cast(xp, xp.broadcast_to(w, vw), dtype), (-1, N2))
-        dv, dz, dw = cauchy_bwd_cuda(xp.reshape(g, (-1, L)), vb, zc, wb, need_dz)
-        dv, dw = xp.reshape(dv, vw), xp.reshape(dw, vw)
-    else:
-        grp = Grouping(vw[:-1], tuple(w.shape)[:-1])
-        dv, dz, dw = _generic.cauchy_vjp_rows(
-            xp, grp.rows(xp, g, L), grp.rows(xp, _cast(xp, v, dtype), N2), zc,
-            grp.shared(xp, _cast(xp, w, dtype), N2), need_dz,
-        )
-        dv, dw = grp.unrows(xp, dv), grp.unshared(xp, dw)
-    dv = reduce_to(xp, dv, v.shape, False)
-    dw = reduce_to(xp, dw, w.shape, False)
-    if dz is not None and z_real:
+    grp = Grouping(vw[:-1], tuple(w.shape)[:-1])
+    g = grp.rows(xp, _cast(xp, dout, dtype), L)
+    dv, dz, dw = SPEC.get(name, "backward")(
+        xp, g, grp.rows(xp, _cast(xp, v, dtype), N2), _cast(xp, z, dtype),
+        grp.shared(xp, _cast(xp, w, dtype), N2), need_dz=bool(need_dz), imag_nodes=False,
+        guard=bool(check_finite),
+    )
+    dv = reduce_to(xp, grp.unrows(xp, dv), v.shape, False)
+    dw = reduce_to(xp, grp.unshared(xp, dw), w.shape, False)
+    if dz is not None and not xp.isdtype(z.dtype, "complex floating"):
         dz = xp.real(dz)
     return CauchyGrads(dv, dz, dw)

@@ -66,3 +66,36 @@ def cauchy_bwd_cuda(g, v, z, w, need_dz=True):
             S = _fwd(cp, v, z, w, 1)  # sum_n v r1^2 + conj(v) r2^2
             dz = -(g * cp.conj(S)).sum(axis=0)
     return dv, dz, dw
+
+
+# ---- canonical adapters (the functions SPEC.get("cuda", ...) returns) --------------------------
+
+
+def _flat_rows(cp, v, w):
+    """Grouped v (Rw, M, N) and shared w (Rw, N) as the launchers' matching (Rw * M, N) rows."""
+    Rw, M, N = v.shape
+    return cp.reshape(v, (Rw * M, N)), cp.reshape(cp.broadcast_to(w[:, None, :], v.shape),
+                                                  (Rw * M, N))
+
+
+def forward(xp, v, z, w, *, imag_nodes=False, guard=True):
+    """Canonical forward: v (Rw, M, N), z (L,), w (Rw, N) -> (Rw, M, L).
+
+    The kernel divides in complex arithmetic, so it needs neither the imaginary-node shortcut
+    nor the range guard of the generic path.
+    """
+    import cupy as cp
+
+    Rw, M, _ = v.shape
+    vb, wb = _flat_rows(cp, v, w)
+    return cp.reshape(cauchy_cuda(vb, z, wb), (Rw, M, z.shape[0]))
+
+
+def backward(xp, g, v, z, w, *, need_dz=True, imag_nodes=False, guard=True):
+    """Canonical backward: (dv (Rw, M, N), dz (L,) or None, dw (Rw, N))."""
+    import cupy as cp
+
+    Rw, M, N = v.shape
+    vb, wb = _flat_rows(cp, v, w)
+    dv, dz, dw = cauchy_bwd_cuda(cp.reshape(g, (Rw * M, z.shape[0])), vb, z, wb, need_dz)
+    return cp.reshape(dv, (Rw, M, N)), dz, cp.reshape(dw, (Rw, M, N)).sum(axis=1)

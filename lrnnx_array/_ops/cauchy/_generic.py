@@ -25,13 +25,14 @@ threads: with ufunc calls of a few microseconds on such blocks the GIL hand-offs
 (measured 0.95x with 2 threads on the 2-core CI machine, while 1M-element ops scaled 1.6x).
 
 Range. |q|^2 is formed explicitly, so inputs are rescaled by a power of two when
-max|z| + max|w| could overflow it; if anything still comes out non-finite (a node within
-~sqrt(tiny) of a pole), the rows are recomputed with the complex-matrix form ``_complex_rows``.
+max|z| + max|w| could overflow it (the scale is computed on the device: no host read). If
+anything still comes out non-finite (a node within ~sqrt(tiny) of a pole) and the caller asked
+for the ``guard`` (the public layer does under ``check_finite=True``), the rows are recomputed
+with the complex-matrix form ``_complex_rows``. The guard is the only value read here: one
+host read of the result, never inside the block loops.
 """
 
 from __future__ import annotations
-
-import math
 
 from .._shared.grouping import blocks
 
@@ -61,26 +62,33 @@ def _plan(Rw, N, L, itemsize):
 
 
 def _scale(xp, z, w):
-    """Power of two s so that |q/s^2|^2 neither overflows nor (for tiny inputs) underflows."""
-    fi = xp.finfo(xp.real(z).dtype)
-    big = float(xp.max(xp.abs(z))) + float(xp.max(xp.abs(w)))
+    """Power of two s (a 0-d real array) so that |q/s^2|^2 neither overflows nor underflows.
+
+    Computed on the device (no host read): the inputs are always divided by ``s``, which is
+    exact for a power of two, so ``s = 1`` costs three divisions of small arrays.
+    """
+    rdt = xp.real(z).dtype
+    fi = xp.finfo(rdt)
+    big = xp.max(xp.abs(z)) + xp.max(xp.abs(w))
     hi, lo = fi.max ** 0.25 / 4, fi.smallest_normal ** 0.25 * 4
-    if lo <= big <= hi or big == 0 or not math.isfinite(big):
-        return 1.0
-    return 2.0 ** round(math.log2(big))
+    keep = ((big >= lo) & (big <= hi)) | (big == 0) | ~xp.isfinite(big)
+    one = xp.asarray(1.0, dtype=rdt)
+    exponent = xp.round(xp.log2(xp.where(keep, one, big)))
+    return xp.where(keep, one, xp.pow(xp.asarray(2.0, dtype=rdt), exponent))
 
 
-def _split(xp, z):
+def _split(xp, z, imag_nodes):
     """Contiguous real and imaginary parts of the nodes as (1, 1, L) (strided views are slower).
 
-    The real part is None when it is all zero (S4's nodes 2i tan(pi k / L)): z - w then has a
-    constant real part per pole, which saves two passes in the builders.
+    The real part is None when the caller knows it is all zero (``imag_nodes``: S4's nodes
+    2i tan(pi k / L)): z - w then has a constant real part per pole, which saves two passes in
+    the builders. It is a structural fact passed in, not read from the values (no host sync).
     """
     L = z.shape[0]
-    zr = xp.asarray(xp.real(z), copy=True)
-    zi = xp.asarray(xp.imag(z), copy=True)
-    zr = xp.reshape(zr, (1, 1, L)) if bool(xp.any(zr != 0)) else None
-    return zr, xp.reshape(zi, (1, 1, L))
+    zi = xp.reshape(xp.asarray(xp.imag(z), copy=True), (1, 1, L))
+    if imag_nodes:
+        return None, zi
+    return xp.reshape(xp.asarray(xp.real(z), copy=True), (1, 1, L)), zi
 
 
 def _parts(xp, v, w):
@@ -146,24 +154,27 @@ def _fwd_task(xp, out, K, wr, wi, zr, zi, zc, nc, r0, r1, lblocks):
         out[rows, :, nodes] = res
 
 
-def cauchy_rows(xp, v, z, w):
-    """v (Rw, M, N), z (L,), w (Rw, N), one complex dtype -> out (Rw, M, L)."""
+def forward(xp, v, z, w, *, imag_nodes=False, guard=True):
+    """v (Rw, M, N), z (L,), w (Rw, N), one complex dtype -> out (Rw, M, L).
+
+    ``guard``: recompute with the complex-matrix form when the real form is not finite (one
+    host read of the output; the public layer asks for it only under ``check_finite``).
+    """
     Rw, M, N = v.shape
     L = z.shape[0]
     if Rw * M * L == 0 or N == 0:
         return xp.zeros((Rw, M, L), dtype=v.dtype)
     s = _scale(xp, z, w)
-    if s != 1.0:  # out is invariant under (v, z, w) -> (v, z, w) / s
-        v, z, w = v / s, z / s, w / s
+    v, z, w = v / s, z / s, w / s  # out is invariant under (v, z, w) -> (v, z, w) / s
     wr, wi, vr, vi, wr_, wi_ = _parts(xp, v, w)
     K = xp.concat([2 * vr, -2 * (vr * wr_ + vi * wi_)], axis=1)  # (Rw, 2M, N): a; b
     out = xp.empty((Rw, M, L), dtype=v.dtype)
-    zr, zi = _split(xp, z)
+    zr, zi = _split(xp, z, imag_nodes)
     zc = xp.reshape(z, (1, 1, L))
     tasks, nc = _plan(Rw, N, L, xp.finfo(K.dtype).bits // 8)
     for task in tasks:
         _fwd_task(xp, out, K, wr, wi, zr, zi, zc, nc, *task)
-    if not bool(xp.all(xp.isfinite(out))):
+    if guard and not bool(xp.all(xp.isfinite(out))):
         return _complex_rows(xp, v, z, w)
     return out
 
@@ -229,7 +240,7 @@ def _vjp_task(xp, g, V, wr, wi, zr, zi, nc, r0, r1, lblocks):
     return E, dz
 
 
-def cauchy_vjp_rows(xp, g, v, z, w, need_dz=True):
+def backward(xp, g, v, z, w, *, need_dz=True, imag_nodes=False, guard=True):
     """Gradients for grouped rows: g (Rw, M, L) -> dv (Rw, M, N), dz (L,) or None, dw (Rw, N)."""
     Rw, M, N = v.shape
     L = z.shape[0]
@@ -237,13 +248,13 @@ def cauchy_vjp_rows(xp, g, v, z, w, need_dz=True):
         dz = xp.zeros((L,), dtype=v.dtype) if need_dz else None
         return xp.zeros((Rw, M, N), dtype=v.dtype), dz, xp.zeros((Rw, N), dtype=v.dtype)
     s = _scale(xp, z, w)
-    vs, zs, ws = (v / s, z / s, w / s) if s != 1.0 else (v, z, w)
+    vs, zs, ws = v / s, z / s, w / s
     wr, wi, vr, vi, _, _ = _parts(xp, vs, ws)
     V = xp.concat([vr, vi], axis=1) if need_dz else None
     rdt = wr.dtype
     E = xp.zeros((8, Rw, N, 2 * M), dtype=rdt)
     dz = xp.zeros((L,), dtype=v.dtype) if need_dz else None
-    zr, zi = _split(xp, zs)
+    zr, zi = _split(xp, zs, imag_nodes)
     tasks, nc = _plan(Rw, N, L, xp.finfo(rdt).bits // 8)
     for r0, r1, lblocks in tasks:
         Eb, dzb = _vjp_task(xp, g, V, wr, wi, zr, zi, nc, r0, r1, lblocks)
@@ -261,14 +272,15 @@ def cauchy_vjp_rows(xp, g, v, z, w, need_dz=True):
     s2 = _complexify(xp, gr(4) - 2 * gi(5) + gr(6) - 2 * gi(7),
                      2 * gr(5) + gi(4) - 2 * gr(7) - gi(6), cdt)
     dw = xp.sum(xp.conj(vs) * s2, axis=1)
-    if s != 1.0:  # every gradient of the rescaled problem is s times the original's
-        dv, dw = dv / s, dw / s
-        dz = dz / s if need_dz else None
-    finite = bool(xp.all(xp.isfinite(dv))) and bool(xp.all(xp.isfinite(dw)))
-    if need_dz:
-        finite = finite and bool(xp.all(xp.isfinite(dz)))
-    if not finite:
-        return _complex_vjp_rows(xp, g, v, z, w, need_dz)
+    # Every gradient of the rescaled problem is s times the original's.
+    dv, dw = dv / s, dw / s
+    dz = dz / s if need_dz else None
+    if guard:
+        finite = xp.all(xp.isfinite(dv)) & xp.all(xp.isfinite(dw))
+        if need_dz:
+            finite = finite & xp.all(xp.isfinite(dz))
+        if not bool(finite):  # one host read for all three
+            return _complex_vjp_rows(xp, g, v, z, w, need_dz)
     return dv, dz, dw
 
 

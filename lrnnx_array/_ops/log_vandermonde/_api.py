@@ -5,14 +5,32 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
+from ..._dispatch import Arg, OpSpec, check_number, float_dtypes
+from .._shared.grads import grad_dtype
 from .._shared.grouping import Grouping, broadcast_shapes, reduce_to
-from . import _generic
 
 __all__ = [
     "log_vandermonde", "log_vandermonde_vjp", "LogVandermondeGrads",
     "log_vandermonde_transpose", "log_vandermonde_transpose_vjp", "LogVandermondeTransposeGrads",
+    "SPEC",
 ]
+
+# Canonical functions of every implementation module, on grouped rows (coefficients
+# (Rw, M, N), log-poles (Rw, N) shared by the M rows, one complex dtype):
+# ``forward(xp, v, x, L) -> 2 Re sum_n v e^{x l}`` (Rw, M, L) real;
+# ``backward(xp, g, v, x, L) -> (dv (Rw, M, N), dx (Rw, N))`` for a real g (Rw, M, L);
+# ``transpose(xp, u, v, x, L) -> v sum_l u_l e^{x l}`` (Rw, M, N) for u (Rw, M, L);
+# ``transpose_backward(xp, g, u, v, x, L) -> (du (Rw, M, L) complex, dv, dx)``.
+SPEC = OpSpec(
+    "log_vandermonde",
+    __package__,
+    (Arg("u", required=False), Arg("v", "complex", param=True),
+     Arg("x", "complex", param=True)),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    supports={"cuda": float_dtypes("complex64", "complex128")},
+)
+_REAL_COTANGENT = {"dout": Arg("dout", "real")}
+_COTANGENT = {"dout": Arg("dout")}
 
 
 class LogVandermondeGrads(NamedTuple):
@@ -26,16 +44,9 @@ class LogVandermondeTransposeGrads(NamedTuple):
     dx: object
 
 
-def _prepare(v, x, L, u=None, dout=None, *, dout_real=False, out_last=None):
-    names = ("v", "x", "u", "dout")
-    xp = namespace(v, x, u, dout, names=names)
-    _checks.check_array_dtype(xp, "v", v, allow_real=False)
-    _checks.check_array_dtype(xp, "x", x, allow_real=False)
-    if u is not None:
-        _checks.check_array_dtype(xp, "u", u)
-    if dout is not None:
-        _checks.check_array_dtype(xp, "dout", dout, allow_complex=not dout_real)
-    L = _checks.check_positive_int("L", L, 1)
+def _shapes(xp, v, x, L, u=None, dout=None, *, out_last=None):
+    """(batch shape, N/2, L, compute dtype); only shapes are read."""
+    L = check_number("L", L, integer=True, minimum=1)
     if v.ndim < 1 or x.ndim < 1:
         raise ValueError(
             f"v and x need a state axis (last), got shapes {tuple(v.shape)} and {tuple(x.shape)}"
@@ -60,25 +71,15 @@ def _prepare(v, x, L, u=None, dout=None, *, dout_real=False, out_last=None):
     if dout is not None:
         last = L if out_last is None else vx[-1]
         _checks.check_broadcastable("dout", dout, batch + (last,), "the output shape")
-    _checks.check_finite(xp, "x", x)
-    dtype = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, v, x, u))
-    return xp, batch, vx[-1], L, dtype
-
-
-def _cuda_ok(xp, dtype) -> bool:
-    return dtype in (xp.complex64, xp.complex128)
+    dtype = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, v, x, u, dout))
+    return batch, vx[-1], L, dtype
 
 
 def _cast(xp, a, dtype):
     return a if a.dtype == dtype else xp.astype(a, dtype)
 
 
-def _flat(xp, a, shape, dtype):
-    """Broadcast to ``shape`` and view as (rows, last) for the CUDA launchers."""
-    return xp.reshape(_cast(xp, xp.broadcast_to(a, shape), dtype), (-1, shape[-1]))
-
-
-def log_vandermonde(v, x, L, *, impl="auto"):
+def log_vandermonde(v, x, L, *, impl="auto", check_finite=True):
     r"""Log-Vandermonde product, the S4D convolution kernel: 2 Re sum_n v_n exp(x_n l).
 
     Parameters
@@ -92,6 +93,10 @@ def log_vandermonde(v, x, L, *, impl="auto"):
     impl : {"auto", "cuda", "generic", "reference"}
         ``auto`` uses the CUDA kernel for CuPy inputs, else the array-API path (blocked
         powers and GEMM, no per-entry exp).
+    check_finite : bool, default True
+        Whether to check that ``v`` and ``x`` contain only finite numbers. Disabling may give
+        a performance gain (no device synchronisation), but may give NaN/inf results if they
+        do contain infinities or NaNs.
 
     Returns
     -------
@@ -109,33 +114,23 @@ def log_vandermonde(v, x, L, *, impl="auto"):
     >>> log_vandermonde(np.array([0.5 + 0j]), np.array([np.log(0.5) + 0j]), 3)
     array([1.  , 0.5 , 0.25])
     """
-    xp, batch, N2, L, dtype = _prepare(v, x, L)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="log_vandermonde")
-    rdtype = _checks.real_dtype_of(xp, dtype)
-    if impl == "reference":
-        from ._ref import log_vandermonde_ref
-
-        return xp.asarray(log_vandermonde_ref(v, x, L), dtype=rdtype)
-    if impl == "cuda":
-        from ._cuda import vand_cuda
-
-        shape = batch + (N2,)
-        out = vand_cuda(_flat(xp, v, shape, dtype), _flat(xp, x, shape, dtype), L, real2=True)
-        return xp.reshape(out, batch + (L,))
+    xp = SPEC.validate({"v": v, "x": x}, check_finite=check_finite)
+    batch, N2, L, dtype = _shapes(xp, v, x, L)
+    name = SPEC.resolve(impl, xp, dtype)
     grp = Grouping(batch, tuple(x.shape)[:-1])
-    V = _generic.vand_rows(xp, grp.rows(xp, _cast(xp, v, dtype), N2),
-                           grp.shared(xp, _cast(xp, x, dtype), N2), L)
-    return grp.unrows(xp, 2.0 * xp.real(V))
+    K = SPEC.get(name, "forward")(xp, grp.rows(xp, _cast(xp, v, dtype), N2),
+                                  grp.shared(xp, _cast(xp, x, dtype), N2), L)
+    return grp.unrows(xp, K)
 
 
-def log_vandermonde_vjp(dout, v, x, L, *, impl="auto"):
+def log_vandermonde_vjp(dout, v, x, L, *, impl="auto", check_finite=True):
     r"""Vector-Jacobian product of :func:`log_vandermonde`.
 
     Parameters
     ----------
     dout : real array, shape of the output (..., L)
         Cotangent of ``K``.
-    v, x, L, impl
+    v, x, L, impl, check_finite
         As for :func:`log_vandermonde`.
 
     Returns
@@ -166,36 +161,20 @@ def log_vandermonde_vjp(dout, v, x, L, *, impl="auto"):
     >>> np.allclose(np.sum(dout * log_vandermonde(e, x, 5)), np.vdot(g.dv, e).real)
     True
     """
-    xp, batch, N2, L, dtype = _prepare(v, x, L, dout=dout, dout_real=True)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype), what="log_vandermonde_vjp")
-    if impl == "reference":
-        from ._ref import log_vandermonde_vjp_ref
-
-        return LogVandermondeGrads(*(xp.asarray(a, dtype=dtype)
-                                     for a in log_vandermonde_vjp_ref(dout, v, x, L)))
+    xp = SPEC.validate({"dout": dout, "v": v, "x": x}, check_finite=check_finite,
+                       extra=_REAL_COTANGENT)
+    batch, N2, L, dtype = _shapes(xp, v, x, L, dout=dout)
+    name = SPEC.resolve(impl, xp, dtype)
+    grp = Grouping(batch, tuple(x.shape)[:-1])
     rdtype = _checks.real_dtype_of(xp, dtype)
-    g = _cast(xp, xp.broadcast_to(dout, batch + (L,)), rdtype)
-    if impl == "cuda":
-        from ._cuda import vand_t_cuda
-
-        shape = batch + (N2,)
-        vf = _flat(xp, v, shape, dtype)
-        s0, s1 = vand_t_cuda(xp.reshape(g, (-1, L)), _flat(xp, x, shape, dtype), N2,
-                             weighted=True)
-        dv = xp.reshape(2.0 * xp.conj(s0), shape)
-        dx = xp.reshape(2.0 * xp.conj(vf * s1), shape)
-    else:
-        grp = Grouping(batch, tuple(x.shape)[:-1])
-        vg = grp.rows(xp, _cast(xp, v, dtype), N2)
-        s0, s1 = _generic.vand_t_rows(xp, grp.rows(xp, g, L),
-                                      grp.shared(xp, _cast(xp, x, dtype), N2), N2, dtype,
-                                      weighted=True)
-        dv = grp.unrows(xp, 2.0 * xp.conj(s0))
-        dx = grp.unshared(xp, xp.sum(2.0 * xp.conj(vg * s1), axis=1))
-    return LogVandermondeGrads(reduce_to(xp, dv, v.shape, False), reduce_to(xp, dx, x.shape, False))
+    dv, dx = SPEC.get(name, "backward")(
+        xp, grp.rows(xp, _cast(xp, dout, rdtype), L), grp.rows(xp, _cast(xp, v, dtype), N2),
+        grp.shared(xp, _cast(xp, x, dtype), N2), L)
+    return LogVandermondeGrads(reduce_to(xp, grp.unrows(xp, dv), v.shape, False),
+                               reduce_to(xp, grp.unshared(xp, dx), x.shape, False))
 
 
-def log_vandermonde_transpose(u, v, x, L, *, impl="auto"):
+def log_vandermonde_transpose(u, v, x, L, *, impl="auto", check_finite=True):
     r"""Transposed log-Vandermonde product (S4D ``forward_state``): sum_l u_l v_n exp(x_n l).
 
     Parameters
@@ -210,6 +189,10 @@ def log_vandermonde_transpose(u, v, x, L, *, impl="auto"):
         Sequence length; must equal ``u.shape[-1]``.
     impl : {"auto", "cuda", "generic", "reference"}
         ``auto`` uses the CUDA kernel for CuPy inputs (lrnnx has none), else the array-API path.
+    check_finite : bool, default True
+        Whether to check that ``v`` and ``x`` (not the sequence ``u``) contain only finite numbers. Disabling may give
+        a performance gain (no device synchronisation), but may give NaN/inf results if they
+        do contain infinities or NaNs.
 
     Returns
     -------
@@ -227,27 +210,17 @@ def log_vandermonde_transpose(u, v, x, L, *, impl="auto"):
     >>> log_vandermonde_transpose(np.ones(3), np.array([1 + 0j]), np.array([np.log(0.5) + 0j]), 3)
     array([1.75+0.j])
     """
-    xp, batch, N2, L, dtype = _prepare(v, x, L, u=u)
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype),
-                        what="log_vandermonde_transpose")
-    if impl == "reference":
-        from ._ref import log_vandermonde_transpose_ref
-
-        return xp.asarray(log_vandermonde_transpose_ref(u, v, x, L), dtype=dtype)
-    if impl == "cuda":
-        from ._cuda import vand_t_cuda
-
-        shape = batch + (N2,)
-        s0, _ = vand_t_cuda(_flat(xp, u, batch + (L,), u.dtype), _flat(xp, x, shape, dtype), N2,
-                            weighted=False, dtype=dtype)
-        return xp.reshape(_flat(xp, v, shape, dtype) * s0, shape)
+    xp = SPEC.validate({"u": u, "v": v, "x": x}, check_finite=check_finite)
+    batch, N2, L, dtype = _shapes(xp, v, x, L, u=u)
+    name = SPEC.resolve(impl, xp, dtype)
     grp = Grouping(batch, tuple(x.shape)[:-1])
-    s0, _ = _generic.vand_t_rows(xp, grp.rows(xp, u, L), grp.shared(xp, _cast(xp, x, dtype), N2),
-                                 N2, dtype)
-    return grp.unrows(xp, grp.rows(xp, _cast(xp, v, dtype), N2) * s0)
+    ug = grp.rows(xp, _cast(xp, u, grad_dtype(xp, u.dtype, dtype)), L)
+    out = SPEC.get(name, "transpose")(xp, ug, grp.rows(xp, _cast(xp, v, dtype), N2),
+                                      grp.shared(xp, _cast(xp, x, dtype), N2), L)
+    return grp.unrows(xp, out)
 
 
-def log_vandermonde_transpose_vjp(dout, u, v, x, L, *, impl="auto"):
+def log_vandermonde_transpose_vjp(dout, u, v, x, L, *, impl="auto", check_finite=True):
     r"""Vector-Jacobian product of :func:`log_vandermonde_transpose`.
 
     Parameters
@@ -255,7 +228,7 @@ def log_vandermonde_transpose_vjp(dout, u, v, x, L, *, impl="auto"):
     dout : complex array, shape (batch..., N/2)
         Cotangent of ``out`` (broadcastable to the output shape: the broadcast leading axes
         of ``u``, ``v``, ``x``, then N/2). A real ``dout`` is promoted to complex.
-    u, v, x, L, impl
+    u, v, x, L, impl, check_finite
         As for :func:`log_vandermonde_transpose`.
 
     Returns
@@ -293,38 +266,17 @@ def log_vandermonde_transpose_vjp(dout, u, v, x, L, *, impl="auto"):
     >>> np.allclose(lhs, np.sum(g.du * e))
     True
     """
-    xp, batch, N2, L, dtype = _prepare(v, x, L, u=u, dout=dout, out_last="N")
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(xp, dtype),
-                        what="log_vandermonde_transpose_vjp")
+    xp = SPEC.validate({"dout": dout, "u": u, "v": v, "x": x}, check_finite=check_finite,
+                       extra=_COTANGENT)
+    batch, N2, L, dtype = _shapes(xp, v, x, L, u=u, dout=dout, out_last="N")
+    name = SPEC.resolve(impl, xp, dtype)
     u_real = not xp.isdtype(u.dtype, "complex floating")
-    if impl == "reference":
-        from ._ref import log_vandermonde_transpose_vjp_ref
-
-        du, dv, dx = log_vandermonde_transpose_vjp_ref(dout, u, v, x, L)
-        rd = _checks.real_dtype_of(xp, dtype)
-        return LogVandermondeTransposeGrads(
-            xp.asarray(du, dtype=rd if u_real else dtype), xp.asarray(dv, dtype=dtype),
-            xp.asarray(dx, dtype=dtype))
-    shape = batch + (N2,)
-    if impl == "cuda":
-        from ._cuda import vand_cuda, vand_t_cuda
-
-        vf, xf = _flat(xp, v, shape, dtype), _flat(xp, x, shape, dtype)
-        gf = _flat(xp, dout, shape, dtype)
-        s0, s1 = vand_t_cuda(_flat(xp, u, batch + (L,), u.dtype), xf, N2, weighted=True,
-                             dtype=dtype)
-        du = xp.reshape(xp.conj(vand_cuda(vf * xp.conj(gf), xf, L, real2=False)), batch + (L,))
-        dv = xp.reshape(gf * xp.conj(s0), shape)
-        dx = xp.reshape(gf * xp.conj(vf * s1), shape)
-    else:
-        grp = Grouping(batch, tuple(x.shape)[:-1])
-        xg = grp.shared(xp, _cast(xp, x, dtype), N2)
-        vg = grp.rows(xp, _cast(xp, v, dtype), N2)
-        gg = grp.rows(xp, _cast(xp, dout, dtype), N2)
-        s0, s1 = _generic.vand_t_rows(xp, grp.rows(xp, u, L), xg, N2, dtype, weighted=True)
-        du = grp.unrows(xp, xp.conj(_generic.vand_rows(xp, vg * xp.conj(gg), xg, L)))
-        dv = grp.unrows(xp, gg * xp.conj(s0))
-        dx = grp.unshared(xp, xp.sum(gg * xp.conj(vg * s1), axis=1))
+    grp = Grouping(batch, tuple(x.shape)[:-1])
+    ug = grp.rows(xp, _cast(xp, u, grad_dtype(xp, u.dtype, dtype)), L)
+    du, dv, dx = SPEC.get(name, "transpose_backward")(
+        xp, grp.rows(xp, _cast(xp, dout, dtype), N2), ug, grp.rows(xp, _cast(xp, v, dtype), N2),
+        grp.shared(xp, _cast(xp, x, dtype), N2), L)
     return LogVandermondeTransposeGrads(
-        reduce_to(xp, du, u.shape, u_real), reduce_to(xp, dv, v.shape, False),
-        reduce_to(xp, dx, x.shape, False))
+        reduce_to(xp, grp.unrows(xp, du), u.shape, u_real),
+        reduce_to(xp, grp.unrows(xp, dv), v.shape, False),
+        reduce_to(xp, grp.unshared(xp, dx), x.shape, False))

@@ -61,3 +61,53 @@ def vand_t_cuda(u, x, N, *, weighted, dtype=None):
         s0 = p0.sum(axis=1) if nchunks > 1 else p0[:, 0, :]
         s1 = (p1.sum(axis=1) if nchunks > 1 else p1[:, 0, :]) if weighted else None
     return s0, s1
+
+
+# ---- canonical adapters (the functions SPEC.get("cuda", ...) returns) --------------------------
+
+
+def _flat(cp, a):
+    """(Rw, M, n) -> (Rw * M, n)."""
+    return cp.reshape(a, (a.shape[0] * a.shape[1], a.shape[2]))
+
+
+def _flat_x(cp, x, M):
+    """Shared log-poles (Rw, N) repeated for the M coefficient rows: (Rw * M, N)."""
+    Rw, N = x.shape
+    return cp.reshape(cp.broadcast_to(x[:, None, :], (Rw, M, N)), (Rw * M, N))
+
+
+def forward(xp, v, x, L):
+    import cupy as cp
+
+    Rw, M, _ = v.shape
+    return cp.reshape(vand_cuda(_flat(cp, v), _flat_x(cp, x, M), L, real2=True), (Rw, M, L))
+
+
+def backward(xp, g, v, x, L):
+    import cupy as cp
+
+    Rw, M, N = v.shape
+    s0, s1 = vand_t_cuda(_flat(cp, g), _flat_x(cp, x, M), N, weighted=True)
+    dv = cp.reshape(2.0 * cp.conj(s0), (Rw, M, N))
+    dx = cp.reshape(2.0 * cp.conj(_flat(cp, v) * s1), (Rw, M, N)).sum(axis=1)
+    return dv, dx
+
+
+def transpose(xp, u, v, x, L):
+    import cupy as cp
+
+    Rw, M, N = v.shape
+    s0, _ = vand_t_cuda(_flat(cp, u), _flat_x(cp, x, M), N, weighted=False, dtype=v.dtype)
+    return v * cp.reshape(s0, (Rw, M, N))
+
+
+def transpose_backward(xp, g, u, v, x, L):
+    import cupy as cp
+
+    Rw, M, N = v.shape
+    vf, xf, gf = _flat(cp, v), _flat_x(cp, x, M), _flat(cp, g)
+    s0, s1 = vand_t_cuda(_flat(cp, u), xf, N, weighted=True, dtype=v.dtype)
+    du = cp.conj(vand_cuda(vf * cp.conj(gf), xf, L, real2=False))
+    dx = cp.reshape(gf * cp.conj(vf * s1), (Rw, M, N)).sum(axis=1)
+    return (cp.reshape(du, (Rw, M, L)), cp.reshape(gf * cp.conj(s0), (Rw, M, N)), dx)

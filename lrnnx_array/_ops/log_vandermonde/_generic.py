@@ -80,3 +80,31 @@ def vand_t_rows(xp, u, x, N, dtype, *, weighted=False):
                 ll = xp.astype(xp.arange(l0, l1, dtype=rdt), dtype)
                 s1[r0:r1, ...] = s1[r0:r1, ...] + bmm(xp, ub * ll, Et)
     return s0, s1
+
+
+# ---- canonical functions (what SPEC.get("generic", ...) returns) --------------------------------
+
+
+def forward(xp, v, x, L):
+    """2 Re sum_n v_n e^{x_n l}: v (Rw, M, N), x (Rw, N) -> (Rw, M, L) real."""
+    return 2.0 * xp.real(vand_rows(xp, v, x, L))
+
+
+def backward(xp, g, v, x, L):
+    """dv = 2 conj(sum_l g e^{x l}) per row, dx = sum over rows of 2 conj(v sum_l l g e^{x l})."""
+    N = v.shape[-1]
+    s0, s1 = vand_t_rows(xp, g, x, N, v.dtype, weighted=True)
+    return 2.0 * xp.conj(s0), xp.sum(2.0 * xp.conj(v * s1), axis=1)
+
+
+def transpose(xp, u, v, x, L):
+    """v_n sum_l u_l e^{x_n l}: u (Rw, M, L) -> (Rw, M, N)."""
+    s0, _ = vand_t_rows(xp, u, x, v.shape[-1], v.dtype)
+    return v * s0
+
+
+def transpose_backward(xp, g, u, v, x, L):
+    """(du (Rw, M, L) complex, dv (Rw, M, N), dx (Rw, N)) for the cotangent g (Rw, M, N)."""
+    s0, s1 = vand_t_rows(xp, u, x, v.shape[-1], v.dtype, weighted=True)
+    du = xp.conj(vand_rows(xp, v * xp.conj(g), x, L))
+    return du, g * xp.conj(s0), xp.sum(g * xp.conj(v * s1), axis=1)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..cauchy._ref import _sum_to
+from .._shared.grads import sum_to
+
+
+def _sum_to_(g, shape):
+    return sum_to(np, g, shape)
 
 
 def _c(x):
@@ -31,7 +35,7 @@ def log_vandermonde_vjp_ref(dout, v, x, L):
         e = np.conj(np.exp(x * l)) * g[..., l, None]
         s0 += e
         s1 += l * e
-    return _sum_to(2.0 * s0, v_shape), _sum_to(2.0 * np.conj(v) * s1, x_shape)
+    return _sum_to_(2.0 * s0, v_shape), _sum_to_(2.0 * np.conj(v) * s1, x_shape)
 
 
 def log_vandermonde_transpose_ref(u, v, x, L):
@@ -71,5 +75,37 @@ def log_vandermonde_transpose_vjp_ref(dout, u, v, x, L):
         s0 += u[..., l, None] * e
         s1 += l * u[..., l, None] * e
     du = du.real if u_real else du
-    return (_sum_to(du, u_shape), _sum_to(g * np.conj(s0), v_shape),
-            _sum_to(g * np.conj(v * s1), x_shape))
+    return (_sum_to_(du, u_shape), _sum_to_(g * np.conj(s0), v_shape),
+            _sum_to_(g * np.conj(v * s1), x_shape))
+
+
+# ---- canonical functions (what SPEC.get("reference", ...) returns) ------------------------------
+# NumPy-only (the dispatch refuses the reference elsewhere): plain np.asarray, no test kit. The
+# shared log-poles x (Rw, N) broadcast over the M coefficient rows as x[:, None, :].
+
+
+def _rdt(dtype):
+    return np.float32 if dtype == np.complex64 else np.float64
+
+
+def forward(xp, v, x, L):
+    out = log_vandermonde_ref(np.asarray(v), np.asarray(x)[:, None, :], L)
+    return xp.asarray(out, dtype=_rdt(v.dtype))
+
+
+def backward(xp, g, v, x, L):
+    dv, dx = log_vandermonde_vjp_ref(np.asarray(g), np.asarray(v), np.asarray(x)[:, None, :], L)
+    return xp.asarray(dv, dtype=v.dtype), xp.asarray(dx[:, 0, :], dtype=v.dtype)
+
+
+def transpose(xp, u, v, x, L):
+    out = log_vandermonde_transpose_ref(np.asarray(u), np.asarray(v), np.asarray(x)[:, None, :], L)
+    return xp.asarray(out, dtype=v.dtype)
+
+
+def transpose_backward(xp, g, u, v, x, L):
+    du, dv, dx = log_vandermonde_transpose_vjp_ref(
+        np.asarray(g), np.asarray(u).astype(np.complex128), np.asarray(v),
+        np.asarray(x)[:, None, :], L)
+    cast = lambda a: xp.asarray(a, dtype=v.dtype)  # noqa: E731
+    return cast(du), cast(dv), cast(dx[:, 0, :])

@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from .._shared.grads import sum_to
+from ..._dispatch import Arg, OpSpec, check_number
+from .._shared.grads import grad_dtype, sum_to
 from .._shared.grouping import broadcast_shapes
-from . import _generic
 
-__all__ = ["power", "power_vjp", "PowerGrads"]
+__all__ = ["power", "power_vjp", "PowerGrads", "SPEC"]
+
+# Canonical functions of every implementation module, all arrays in one dtype:
+# ``matrix_power(xp, A, L) -> A^L``, ``power_sum(xp, A, v) -> sum_i A^i v_i`` (broadcast lead,
+# N) and ``power_vjp(xp, L, A, v, gAL, gs) -> (dA, dv at the broadcast shape or None)``.
+SPEC = OpSpec(
+    "power",
+    __package__,
+    (Arg("A", param=True), Arg("v", required=False)),
+    impls={"reference": "_ref", "generic": "_generic"},
+)
 
 
 class PowerGrads(NamedTuple):
@@ -18,7 +27,7 @@ class PowerGrads(NamedTuple):
     dv: object
 
 
-def power(L, A, v=None, *, impl="auto"):
+def power(L, A, v=None, *, impl="auto", check_finite=True):
     r"""Matrix power by repeated squaring, and the sum of powers applied to columns of ``v``.
 
     Parameters
@@ -31,11 +40,16 @@ def power(L, A, v=None, *, impl="auto"):
         Columns to weight by powers of ``A``; leading axes broadcast against ``A``'s.
     impl : {"auto", "generic", "reference"}
         There is no CUDA kernel: the work is O(log L) batched GEMMs, which CuPy runs on cuBLAS.
+    check_finite : bool, default True
+        Whether to check that ``A`` contains only finite numbers (``v`` is an input sequence
+        and is not checked). Disabling may give a performance gain (no device
+        synchronisation), but may give NaN/inf results if ``A`` does contain infinities or NaNs.
 
     Returns
     -------
     AL : array, shape (..., N, N)
-        :math:`A^L` (the identity for L = 0).
+        :math:`A^L` (the identity for L = 0), in ``A``'s kind at the computation's precision
+        (the promoted dtype of ``A`` and ``v``; float16 computes and returns float32).
     s : array, shape (broadcast(...), N)
         Only when ``v`` is given: ``(AL, s)`` with
 
@@ -63,33 +77,28 @@ def power(L, A, v=None, *, impl="auto"):
     >>> power(2, A, np.ones((2, 3)))[1]
     array([1.75, 7.  ])
     """
-    xp, L, N, lead = _prepare(L, A, v)
-    impl = resolve_impl(impl, xp, cuda_supported=False, what="power")
+    xp = SPEC.validate({"A": A, "v": v}, check_finite=check_finite)
+    L, N, lead = _shapes(L, A, v)
     dtype = _checks.result_dtype(xp, A, v)
-    if impl == "reference":
-        from ._ref import power_ref
-
-        out = power_ref(L, A, v)
-        if v is None:
-            return xp.asarray(out, dtype=A.dtype)
-        return xp.asarray(out[0], dtype=A.dtype), xp.asarray(out[1], dtype=dtype)
-    AL = _generic.matrix_power(xp, A, L)
+    name = SPEC.resolve(impl, xp, dtype)
+    adt = grad_dtype(xp, A.dtype, dtype)  # A's kind at the computation's precision
+    AL = SPEC.get(name, "matrix_power")(xp, _cast(xp, A, adt), L)
     if v is None:
         return AL
-    Av = A if A.dtype == dtype else xp.astype(A, dtype)
-    vv = v if v.dtype == dtype else xp.astype(v, dtype)
-    return AL, _generic.power_sum(xp, Av, vv)
+    return AL, SPEC.get(name, "power_sum")(xp, _cast(xp, A, dtype), _cast(xp, v, dtype))
 
 
-def _prepare(L, A, v, dAL=None, ds=None):
-    xp = namespace(A, v, dAL, ds, names=("A", "v", "dAL", "ds"))
-    _checks.check_array_dtype(xp, "A", A)
-    if v is not None:
-        _checks.check_array_dtype(xp, "v", v)
-    L = _checks.check_positive_int("L", L, 0)
+def _cast(xp, a, dtype):
+    return a if a.dtype == dtype else xp.astype(a, dtype)
+
+
+def _shapes(L, A, v):
+    """(L, N, broadcast leading shape or None); only shapes are read."""
+    L = check_number("L", L, integer=True, minimum=0)
     if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"A must have shape (..., N, N) (square), got {tuple(A.shape)}")
     N = A.shape[-1]
+    lead = None
     if v is not None:
         if v.ndim < 2 or v.shape[-2] != N:
             raise ValueError(f"v must have shape (..., N, L') with N={N}, got {tuple(v.shape)}")
@@ -100,14 +109,7 @@ def _prepare(L, A, v, dAL=None, ds=None):
                 f"v with shape {tuple(v.shape)} does not broadcast against A with shape "
                 f"{tuple(A.shape)} over the leading axes"
             ) from None
-    return xp, L, N, (None if v is None else lead)
-
-
-def _grad_dtype(xp, like, dtype):
-    """A gradient has its input's kind (real or complex) at the computation's precision."""
-    if xp.isdtype(like.dtype, "complex floating"):
-        return dtype
-    return _checks.real_dtype_of(xp, dtype)
+    return L, N, lead
 
 
 def _cotangent(xp, name, g, shape, out_real):
@@ -117,7 +119,7 @@ def _cotangent(xp, name, g, shape, out_real):
     _checks.check_broadcastable(name, g, shape, "the output shape")
 
 
-def power_vjp(dout, L, A, v=None, *, impl="auto"):
+def power_vjp(dout, L, A, v=None, *, impl="auto", check_finite=True):
     r"""Vector-Jacobian product of :func:`power`.
 
     Parameters
@@ -126,7 +128,7 @@ def power_vjp(dout, L, A, v=None, *, impl="auto"):
         Cotangent of :func:`power`'s output: an array shaped like ``A`` for ``power(L, A)``; the
         pair ``(dAL, ds)`` when ``v`` is given, ``dAL`` shaped like ``A`` and ``ds`` like ``s``
         (either may be None, meaning zero). A real output takes a real cotangent.
-    L, A, v, impl
+    L, A, v, impl, check_finite
         As for :func:`power`.
 
     Returns
@@ -164,31 +166,30 @@ def power_vjp(dout, L, A, v=None, *, impl="auto"):
             raise TypeError("dout must be the pair (dAL, ds) when v is given, got "
                             f"{type(dout).__name__}")
         dAL, ds = dout
-    xp, L, N, lead = _prepare(L, A, v, dAL, ds)
-    impl = resolve_impl(impl, xp, cuda_supported=False, what="power_vjp")
+    # Without v, dout is the one cotangent (dAL) and is required; with v either half may be None.
+    extra = {"dAL": Arg("dAL", required=v is None), "ds": Arg("ds", required=False)}
+    xp = SPEC.validate({"dAL": dAL, "ds": ds, "A": A, "v": v}, check_finite=check_finite,
+                       extra=extra)
+    L, N, lead = _shapes(L, A, v)
     a_real = not xp.isdtype(A.dtype, "complex floating")
     s_real = a_real and (v is None or not xp.isdtype(v.dtype, "complex floating"))
     _cotangent(xp, "dAL", dAL, tuple(A.shape), a_real)
     if v is not None:
         _cotangent(xp, "ds", ds, lead + (N,), s_real)
     dtype = _checks.result_dtype(xp, A, v, dAL, ds)
-    if impl == "reference":
-        from ._ref import power_vjp_ref
-
-        gA, gv = power_vjp_ref(dout, L, A, v)
-    else:
-        cast = (lambda a: a if a.dtype == dtype else xp.astype(a, dtype))
-        gAL = None if dAL is None else cast(xp.broadcast_to(dAL, tuple(A.shape)))
-        gs = None if ds is None else cast(xp.broadcast_to(ds, lead + (N,)))
-        gA, gv = _generic.power_vjp(xp, L, cast(A), None if v is None else cast(v), gAL, gs)
-        gv = None if v is None else (
-            xp.zeros(tuple(v.shape), dtype=dtype) if gv is None else sum_to(xp, gv, v.shape))
+    name = SPEC.resolve(impl, xp, dtype)
+    gAL = None if dAL is None else _cast(xp, xp.broadcast_to(dAL, tuple(A.shape)), dtype)
+    gs = None if ds is None else _cast(xp, xp.broadcast_to(ds, lead + (N,)), dtype)
+    gA, gv = SPEC.get(name, "power_vjp")(
+        xp, L, _cast(xp, A, dtype), None if v is None else _cast(xp, v, dtype), gAL, gs)
+    if v is not None:
+        gv = xp.zeros(tuple(v.shape), dtype=dtype) if gv is None else sum_to(xp, gv, v.shape)
     dA = _as_grad(xp, gA, A, dtype)
     return PowerGrads(dA, None if v is None else _as_grad(xp, gv, v, dtype))
 
 
 def _as_grad(xp, g, like, dtype):
-    gdt = _grad_dtype(xp, like, dtype)
+    gdt = grad_dtype(xp, like.dtype, dtype)
     if xp.isdtype(gdt, "real floating") and xp.isdtype(g.dtype, "complex floating"):
         g = xp.real(g)
     return xp.asarray(g, dtype=gdt) if g.dtype != gdt else g

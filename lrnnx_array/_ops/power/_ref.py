@@ -75,3 +75,24 @@ def power_vjp_ref(dout, L, A, v=None):
         dv = dv if np.iscomplexobj(v0) else dv.real
     return (dA if np.iscomplexobj(A0) else dA.real), dv
 
+
+
+# ---- canonical functions (what SPEC.get("reference", ...) returns) ------------------------------
+# NumPy-only (the dispatch refuses the reference elsewhere): plain np.asarray, no test kit.
+
+
+def matrix_power(xp, A, L):
+    return xp.asarray(power_ref(L, np.asarray(A)), dtype=A.dtype)
+
+
+def power_sum(xp, A, v):
+    return xp.asarray(power_ref(0, np.asarray(A), np.asarray(v))[1], dtype=v.dtype)
+
+
+def power_vjp(xp, L, A, v, gAL, gs):
+    A_ = np.asarray(A)
+    dout = np.asarray(gAL) if v is None else (
+        None if gAL is None else np.asarray(gAL), None if gs is None else np.asarray(gs))
+    dA, dv = power_vjp_ref(dout, L, A_, None if v is None else np.asarray(v))
+    dA = xp.asarray(dA, dtype=A.dtype)
+    return dA, None if dv is None or gs is None else xp.asarray(dv, dtype=v.dtype)
