@@ -2,5 +2,18 @@
 recurrence. Every class here subclasses :class:`LTI_LRNN`."""
 
 from .base import LTI_LRNN
+from .centaurus import (
+    Centaurus,
+    CentaurusBase,
+    CentaurusDWS,
+    CentaurusFull,
+    CentaurusNeck,
+    CentaurusPWNeck,
+)
+from .lru import LRU
+from .s5 import S5
 
-__all__ = ["LTI_LRNN"]
+__all__ = [
+    "LTI_LRNN", "S5", "LRU", "Centaurus", "CentaurusBase", "CentaurusNeck", "CentaurusPWNeck",
+    "CentaurusDWS", "CentaurusFull",
+]

@@ -20,6 +20,8 @@ import numpy as np
 
 from ... import _checks
 from ..._backend import namespace
+from ...ops import fft_conv_channels as _fft_conv_channels
+from ...ops import ssm_conv as _ssm_conv
 from .._base import Module
 
 __all__ = ["LTI_LRNN", "with_unchecked"]
@@ -45,6 +47,10 @@ def with_unchecked(fn):
     call.__name__ = getattr(fn, "__name__", "op")
     call.__doc__ = fn.__doc__
     return call
+
+
+_SSM_CONV = with_unchecked(_ssm_conv)
+_CHANNEL_CONV = with_unchecked(_fft_conv_channels)
 
 
 def _param_dtype(dtype) -> np.dtype:
@@ -233,8 +239,8 @@ class LTI_LRNN(Module):
                              f"(last axis {x.shape[2]} != {width_name}={width})")
         return x.shape[0], x.shape[1]
 
-    def _check_token(self, x, width: int, cache: Mapping, keys, batch: int | None,
-                     name: str = "x", width_name: str = "d_model"):
+    def _check_token(self, x, width: int, cache: Mapping, keys, name: str = "x",
+                     width_name: str = "d_model"):
         """Validate a step's (B, H) input and its cache (as made by allocate_inference_cache)."""
         layout = f"(batch, {width_name}={width})"
         self._check_array(name, x, layout)
@@ -248,7 +254,8 @@ class LTI_LRNN(Module):
         if missing:
             raise KeyError(f"inference_cache lacks {missing}; make it with "
                            f"{type(self).__name__}.allocate_inference_cache")
-        if batch is not None and x.shape[0] != batch:
+        batch = cache["lrnn_state"].shape[0]
+        if x.shape[0] != batch:
             raise ValueError(f"{name} has batch {x.shape[0]} but inference_cache['lrnn_state'] "
                              f"was allocated for batch {batch}")
 
@@ -276,6 +283,19 @@ class LTI_LRNN(Module):
         phase = xp.remainder(xp.imag(lg)[..., None] * ell, 2 * math.pi)
         z = xp.astype(re, xp.complex128) + xp.astype(phase, xp.complex128) * 1j
         return self._cast(xp.exp(z), cdt)
+
+    def _ssm_conv(self, x, K, B_bar, C, rdt):
+        """Re of the modal convolution (ops.ssm_conv) at real dtype ``rdt``; empty in, empty out."""
+        Bn, L, _ = x.shape
+        if Bn == 0 or L == 0:
+            return self._zeros((Bn, L, C.shape[0]), rdt)
+        return self._cast(_SSM_CONV(x, K, B_bar, C), rdt)
+
+    def _channel_conv(self, u, k, rdt):
+        """Per-channel causal convolution along the last axis (ops.fft_conv_channels)."""
+        if 0 in tuple(u.shape):
+            return self._zeros(tuple(np.broadcast_shapes(tuple(u.shape), tuple(k.shape))), rdt)
+        return self._cast(_CHANNEL_CONV(u, k), rdt)
 
     def _zeros(self, shape, dtype):
         kw = {} if self.device is None else {"device": self.device}
