@@ -1,1 +1,13 @@
 """Models (lrnnx's ``models``): initialisers in :mod:`lrnnx_array.models.init`."""
+
+# LTI models (lrnnx ``models.lti``). ``S5`` stays in its subpackage: lti and ltv both have one.
+from . import lti
+from .lti import (
+    LRU,
+    LTI_LRNN,
+    Centaurus,
+    CentaurusDWS,
+    CentaurusFull,
+    CentaurusNeck,
+    CentaurusPWNeck,
+)
