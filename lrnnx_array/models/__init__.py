@@ -11,3 +11,4 @@ from .lti import (
     CentaurusNeck,
     CentaurusPWNeck,
 )
+from . import ltv  # noqa: E402,F401  (LTV models: Mamba, RGLRU, S5, S7)
