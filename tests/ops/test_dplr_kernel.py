@@ -292,9 +292,9 @@ def test_large_sizes(rng, rank):
 
 def test_bad_inputs(rng):
     p, s = _sys(rng, 1)
-    with pytest.raises(TypeError, match="A must be complex"):
+    with pytest.raises(TypeError, match="A must have a complex dtype"):
         dplr_kernel(**dict(p, A=p["A"].real), L=4)
-    with pytest.raises(TypeError, match="dt must be real floating"):
+    with pytest.raises(TypeError, match="dt must have a real floating dtype"):
         dplr_kernel(**dict(p, dt=p["dt"] + 0j), L=4)
     with pytest.raises(ValueError, match=r"dt must have shape \(H,\) or \(H, 1\)"):
         dplr_kernel(**dict(p, dt=np.ones((3, 4))), L=4)
@@ -308,7 +308,7 @@ def test_bad_inputs(rng):
         dplr_kernel(**p, L=4, state=s[..., :3])
     with pytest.raises(ValueError, match="L must be >= 1"):
         dplr_kernel(**p, L=0)
-    with pytest.raises(ValueError, match="rate must be a positive"):
+    with pytest.raises(ValueError, match="rate must be > 0"):
         dplr_kernel(**p, L=4, rate=-1.0)
     with pytest.raises(ValueError, match="l_kernel is required"):
         dplr_kernel(**p, L=4, C_is_tilde=True)
@@ -467,13 +467,13 @@ def test_vjp_bad_inputs(rng):
         dplr_kernel_vjp((dk[..., :3], None), **p, L=4)
     with pytest.raises(ValueError, match=r"dk must have shape"):
         dplr_kernel_vjp((dk[:1], None), **p, L=4)
-    with pytest.raises(TypeError, match="dk must be real floating"):
+    with pytest.raises(TypeError, match="dk must have a real floating dtype"):
         dplr_kernel_vjp((dk + 0j, None), **p, L=4)
     with pytest.raises(ValueError, match="dk_state must be None when state is None"):
         dplr_kernel_vjp((dk, dks), **p, L=4)
     with pytest.raises(ValueError, match=r"dk_state must have shape \(batch, channels, H, L\)"):
         dplr_kernel_vjp((dk, dks[:1]), **p, L=4, state=s)
-    with pytest.raises(TypeError, match="dk_state must be real floating"):
+    with pytest.raises(TypeError, match="dk_state must have a real floating dtype"):
         dplr_kernel_vjp((dk, dks + 0j), **p, L=4, state=s)
     with pytest.raises(ValueError, match="l_kernel is required"):
         dplr_kernel_vjp((dk, None), **p, L=4, C_is_tilde=True)

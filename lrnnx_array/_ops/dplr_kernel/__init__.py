@@ -1,20 +1,14 @@
 """S4 DPLR kernel (Cauchy + Woodbury), C̃ handling and the dense/linear/diagonal step modes."""
 
-from ._api import (
+from ._api import DPLRKernelGrads, DPLRKernelOut, dplr_kernel, dplr_kernel_vjp
+from ._ctilde_api import c_from_tilde, c_tilde, double_length, dplr_dense
+from ._state_api import dplr_forward_state
+from ._step_api import (
     STEP_MODES,
     DenseStep,
     DiagonalStep,
-    DPLRKernelGrads,
-    DPLRKernelOut,
     LinearStep,
-    c_from_tilde,
-    c_tilde,
-    double_length,
     dplr_default_state,
-    dplr_dense,
-    dplr_forward_state,
-    dplr_kernel,
-    dplr_kernel_vjp,
     dplr_step,
     dplr_step_setup,
 )

@@ -4,7 +4,7 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
-from ._api import c_tilde, dplr_kernel, dplr_kernel_vjp
+from . import c_tilde, dplr_kernel, dplr_kernel_vjp
 
 
 def _make(xp, dtype, H, N2, L, rank=1):

@@ -1,4 +1,4 @@
-"""Array-API maths of the S4 DPLR kernel (spec §3.11). Validation lives in ``_api``.
+"""Array-API maths of the S4 DPLR kernel (spec §3.11). Validation lives in the public modules.
 
 Conventions. The N/2 stored modes stand for N = 2·(N/2) conjugate-pair modes: x_f = [x, x̄].
 The continuous matrix in that full basis is A_f = diag(Λ_f) - P_f P_f^H (P_f = [P, P̄], i.e.
@@ -10,73 +10,46 @@ Frequency form. With ω_k = e^{-2πik/L_d}, the bilinear transform gives
 z = 2i tan(πk/L_d) and 2/(1+ω) = 1 + i tan(πk/L_d). At ω = -1 (k = L_d/2, even L_d) z is
 infinite; there the limit is exact and Woodbury-free: k̂ = Re Σ_n Δ b_n c_n (lrnnx relies on
 floating-point rounding of 1+ω instead).
+
+Children. The Cauchy product and the matrix powers are the already-resolved implementations of
+the cauchy and power families (:class:`Children`, built once by the public layer); nothing here
+calls a public function or sees an ``impl`` string. The nodes lie on the imaginary axis, which
+the Cauchy product is told (``imag_nodes=True``) rather than finding out from the values.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
-from ..cauchy import cauchy, cauchy_vjp
-from ..power import power
-
-
-def expand(xp, x):
-    return xp.concat([x, xp.conj(x)], axis=-1)
-
-
-def _eye(xp, N, dtype):
-    return xp.eye(N, dtype=dtype)
-
-
-def full_matrix(xp, A, P):
-    """(H, N, N) A_f = diag(Λ_f) - P_f P_f^H."""
-    Lf = expand(xp, A)
-    N = Lf.shape[-1]
-    M = Lf[..., None] * _eye(xp, N, A.dtype)
-    if P is not None:
-        Pm = xp.permute_dims(expand(xp, P), (1, 2, 0))  # (H, N, R)
-        M = M - xp.matmul(Pm, xp.conj(xp.permute_dims(Pm, (0, 2, 1))))
-    return M
+from .._shared.grouping import Grouping
+from ._dense import (  # noqa: F401  (canonical names of this implementation)
+    _eye,
+    c_from_tilde,
+    c_tilde,
+    dense,
+    dense_vjp,
+    double_length,
+    expand,
+    herm,
+    pad_full,
+    row_times,
+    rows_times_vjp,
+    unexpand,
+)
+from ._lengths import kernel_lengths
+from ._steps import forward_state, step, step_setup  # noqa: F401
 
 
-def dense(xp, A, P, B, dt):
-    """Bilinear discretisation in the full basis: dA (H, N, N), dB (H, N). dt: (H, 1) real."""
-    Af = full_matrix(xp, A, P)
-    N = Af.shape[-1]
-    I = _eye(xp, N, Af.dtype)
-    two = xp.astype(2.0 / dt, Af.dtype)[..., None]  # (H, 1, 1)
-    M = two * I - Af
-    dA = xp.linalg.solve(M, two * I + Af)
-    dB = xp.linalg.solve(M, 2 * expand(xp, B)[..., None])[..., 0]
-    return dA, dB
+class Children(NamedTuple):
+    """Resolved child implementations (canonical signatures of the cauchy and power families)."""
 
-
-def _row_times(xp, Cf, M):
-    """Rows C_f (ch, H, N) times matrices M (H, N, N)."""
-    return xp.matmul(Cf[..., None, :], M)[..., 0, :]
-
-
-def c_tilde(xp, A, C, P, dt, L, *, impl="auto"):
-    dA, _ = dense(xp, A, P, xp.zeros(A.shape, dtype=A.dtype), dt)
-    Cf = expand(xp, C)
-    return (Cf - _row_times(xp, Cf, power(L, dA, impl=impl)))[..., : A.shape[-1]]
-
-
-def c_from_tilde(xp, Ct, A, P, dt, L, *, impl="auto"):
-    """C = C̃ (I - Ā^L)^{-1}: a solve with the transposed matrix, rows as right-hand sides."""
-    dA, _ = dense(xp, A, P, xp.zeros(A.shape, dtype=A.dtype), dt)
-    N = dA.shape[-1]
-    M = _eye(xp, N, dA.dtype) - power(L, dA, impl=impl)
-    rhs = xp.permute_dims(expand(xp, Ct), (1, 2, 0))  # (H, N, ch)
-    C = xp.linalg.solve(xp.permute_dims(M, (0, 2, 1)), rhs)
-    return xp.permute_dims(C, (2, 0, 1))[..., : A.shape[-1]]
-
-
-def double_length(xp, Ct, A, P, dt, l_kernel, *, impl="auto"):
-    """C̃ (I + Ā^{l}) = C (I - Ā^{2l}) for C̃ = C (I - Ā^{l})."""
-    dA, _ = dense(xp, A, P, xp.zeros(A.shape, dtype=A.dtype), dt)
-    Cf = expand(xp, Ct)
-    return (Cf + _row_times(xp, Cf, power(l_kernel, dA, impl=impl)))[..., : A.shape[-1]]
+    cauchy: Callable
+    cauchy_vjp: Callable
+    matrix_power: Callable
+    power_vjp: Callable
+    power_sum: Callable
 
 
 def half_state(xp, state, N2):
@@ -140,7 +113,16 @@ def woodbury(xp, r, rank):
     return r00 - xp.permute_dims(corr, (2, 3, 0, 1))
 
 
-def kernel(xp, A, B, Ct, P, dt, L, Ld, state, *, impl="auto"):
+def _cauchy(xp, ops, v, z, w, guard):
+    """The symmetric Cauchy product of v (nb, nc, H, N/2) against w (H, N/2) shared per channel."""
+    grp = Grouping(tuple(v.shape[:-1]), tuple(w.shape[:-1]))
+    N2 = v.shape[-1]
+    out = ops.cauchy(xp, grp.rows(xp, v, N2), z, grp.shared(xp, w, N2), imag_nodes=True,
+                     guard=guard)
+    return grp, grp.unrows(xp, out)
+
+
+def kernel_rows(xp, A, B, Ct, P, dt, L, Ld, state, *, ops, guard):
     """Rows (state..., B) x (C̃ channels) of the kernel, each of length L: (nb, ch, H, L)."""
     rows_b = [B[None, ...]]
     if state is not None:
@@ -155,7 +137,7 @@ def kernel(xp, A, B, Ct, P, dt, L, Ld, state, *, impl="auto"):
     v = Bs[:, None, ...] * Cs[None, ...] * dtc  # (nb, nc, H, N/2)
     w = dtc * A
     z, fac, has_nyquist = nodes(xp, Ld, A.dtype)
-    kf = woodbury(xp, cauchy(v, z, w, impl=impl), rank) * fac
+    kf = woodbury(xp, _cauchy(xp, ops, v, z, w, guard)[1], rank) * fac
     if has_nyquist:
         nb, nc = Bs.shape[0] - rank, Cs.shape[0] - rank
         last = xp.sum(v[:nb, :nc, ...], axis=-1, keepdims=True)
@@ -163,129 +145,8 @@ def kernel(xp, A, B, Ct, P, dt, L, Ld, state, *, impl="auto"):
     return xp.fft.irfft(kf, n=Ld, axis=-1)[..., :L]
 
 
-# ---- step machinery ---------------------------------------------------------------------------
-
-
-def linear_setup(xp, A, B, P, dt):
-    """D = (2/Δ - Λ)^{-1}, E = 2/Δ + Λ, R = (I + 2 Re(P^H D P))^{-1} P^H D (half basis)."""
-    two = xp.astype(2.0 / dt, A.dtype)
-    D = 1 / (two - A)
-    E = two + A
-    R = None
-    if P is not None:
-        Pm = xp.permute_dims(P, (1, 0, 2))  # (H, R, N/2)
-        PhD = xp.conj(Pm) * D[:, None, :]
-        G = xp.matmul(PhD, xp.permute_dims(Pm, (0, 2, 1)))  # (H, R, R)
-        W = _eye(xp, P.shape[0], A.dtype) + xp.astype(2 * xp.real(G), A.dtype)
-        R = xp.linalg.solve(W, PhD)  # (H, R, N/2)
-    return D, E, R
-
-
-def _re2(xp, x, dtype):
-    return xp.astype(2 * xp.real(x), dtype)
-
-
-def linear_step(xp, u, x, D, E, P, R, B):
-    """x' = D v - D P (R v), v = E x - P (P^H x) + 2 B u, conj-pair sums as 2 Re (u real)."""
-    cd = x.dtype
-    v = E * x + 2 * B * xp.astype(u, cd)[..., None]
-    if P is not None:
-        Pm = xp.permute_dims(P, (1, 0, 2))  # (H, R, N/2)
-        PmT = xp.permute_dims(Pm, (0, 2, 1))
-        Px = _re2(xp, xp.matmul(x[..., None, :], xp.conj(PmT)), cd)  # (b, H, 1, R)
-        v = v - xp.matmul(Px, Pm)[..., 0, :]
-        Rv = _re2(xp, xp.matmul(v[..., None, :], xp.permute_dims(R, (0, 2, 1))), cd)
-        return D * (v - xp.matmul(Rv, Pm)[..., 0, :])
-    return D * v
-
-
-def eig(xp, M):
-    """Eigen-decomposition of (H, N, N); host NumPy when the namespace has no ``linalg.eig``.
-
-    The array API only standardises ``eigh``; NumPy and array_api_strict (2025.12) have ``eig``.
-    CuPy has none, so the diagonal step set-up (a one-off) copies dA to the host and back.
-    """
-    fn = getattr(xp.linalg, "eig", None)
-    if fn is not None:
-        try:
-            w, V = fn(M)
-            return w, V
-        except (NotImplementedError, TypeError):
-            pass
-    import numpy as np
-
-    from ... import testing
-    from ..._backend import device
-
-    w, V = np.linalg.eig(testing.to_numpy(M))
-    dev = device(M)
-    return xp.asarray(w, dtype=M.dtype, device=dev), xp.asarray(V, dtype=M.dtype, device=dev)
-
 
 # ---- VJP (hand-derived, stage by stage in reverse) ---------------------------------------------
-#
-# PyTorch's complex convention: a real loss ℓ has g_z = ∂ℓ/∂Re z + i ∂ℓ/∂Im z, so for y = M x,
-# g_M = g_y x^H and g_x = M^H g_y; for X = M^{-1} Y, g_Y = M^{-H} g_X and g_M = -g_Y X^H; a
-# real parameter t with u = t a gets Re Σ conj(g_u) a.
-
-
-def _herm(xp, M):
-    return xp.conj(xp.matrix_transpose(M))
-
-
-def unexpand(xp, g):
-    """Cotangent of x from that of x_f = [x, x̄]."""
-    N2 = g.shape[-1] // 2
-    return g[..., :N2] + xp.conj(g[..., N2:])
-
-
-def _pad_full(xp, g):
-    """Cotangent of x_f from that of its truncation x_f[..., :N/2]."""
-    return xp.concat([g, xp.zeros_like(g)], axis=-1)
-
-
-def dense_vjp(xp, gdA, gdB, A, P, B, dt):
-    """Back through :func:`dense`: X = M^{-1} Y, M = αI - A_f, Y = [αI + A_f, 2B_f], α = 2/Δ.
-
-    Returns (g_A (H, N/2), g_P or None, g_B (H, N/2) or None, g_dt (H, 1) real).
-    """
-    Af = full_matrix(xp, A, P)
-    N = Af.shape[-1]
-    I = _eye(xp, N, Af.dtype)
-    alpha = xp.astype(2.0 / dt, Af.dtype)[..., None]  # (H, 1, 1)
-    M = alpha * I - Af
-    Y, gX = alpha * I + Af, gdA
-    if gdB is not None:
-        Y = xp.concat([Y, 2 * expand(xp, B)[..., None]], axis=-1)
-        gX = xp.concat([gX, gdB[..., None]], axis=-1)
-    X = xp.linalg.solve(M, Y)
-    gY = xp.linalg.solve(_herm(xp, M), gX)
-    gM = -xp.matmul(gY, _herm(xp, X))
-    gY1 = gY[..., :N]
-    gAf = gY1 - gM
-    galpha = xp.sum(xp.real((gY1 + gM) * I), axis=(-2, -1))  # Re tr(g_Y1) + Re tr(g_M)
-    gdt = -2.0 / dt**2 * galpha[:, None]
-    gB = None if gdB is None else unexpand(xp, 2 * gY[..., N])
-    gA, gP = full_matrix_vjp(xp, gAf, P)
-    return gA, gP, gB, gdt
-
-
-def full_matrix_vjp(xp, gAf, P):
-    """(g_A, g_P) from the cotangent of A_f = diag(Λ_f) - P_f P_f^H: g_P_f = -(g + g^H) P_f."""
-    N = gAf.shape[-1]
-    gA = unexpand(xp, xp.sum(gAf * _eye(xp, N, gAf.dtype), axis=-1))
-    if P is None:
-        return gA, None
-    Pm = xp.permute_dims(expand(xp, P), (1, 2, 0))  # (H, N, R)
-    gPm = -xp.matmul(gAf + _herm(xp, gAf), Pm)
-    return gA, unexpand(xp, xp.permute_dims(gPm, (2, 0, 1)))
-
-
-def rows_times_vjp(xp, g, C, M):
-    """For Y = C_f M (rows C_f (ch, H, N), M (H, N, N)): (g_C_f, g_M) from g_Y."""
-    gC = xp.matmul(g[..., None, :], _herm(xp, M))[..., 0, :]
-    gM = xp.matmul(_herm(xp, xp.permute_dims(C, (1, 0, 2))), xp.permute_dims(g, (1, 0, 2)))
-    return gC, gM
 
 
 def woodbury_vjp(xp, g, r, rank):
@@ -317,9 +178,9 @@ def woodbury_vjp(xp, g, r, rank):
             Minv = xp.linalg.inv(Mm)
         G, R01 = to_m(g), to_m(r01)
         X = xp.matmul(Minv, to_m(r10))
-        XH = _herm(xp, X)
+        XH = herm(xp, X)
         g01 = back(-xp.matmul(G, XH))
-        G10 = xp.matmul(_herm(xp, Minv), -xp.matmul(_herm(xp, R01), G))
+        G10 = xp.matmul(herm(xp, Minv), -xp.matmul(herm(xp, R01), G))
         g10, g11 = back(G10), back(-xp.matmul(G10, XH))
     top = xp.concat([g, g01], axis=1)
     return xp.concat([top, xp.concat([g10, g11], axis=1)], axis=0)
@@ -332,7 +193,7 @@ def state_input_vjp(xp, gu, state, A, P, dt):
     """
     N2 = A.shape[-1]
     s = expand(xp, half_state(xp, state, N2))  # (b, H, N)
-    g = _pad_full(xp, gu)
+    g = pad_full(xp, gu)
     dtc = xp.astype(dt, s.dtype)  # (H, 1)
     Lf = expand(xp, A)
     gs = g / dtc + xp.conj(Lf) * g / 2
@@ -372,7 +233,7 @@ def _irfft_vjp(xp, g, Ld, cdtype):
     return G * xp.astype(w, cdtype)
 
 
-def kernel_vjp(xp, gk, A, B, Ct, P, dt, L, Ld, state, *, impl="auto"):
+def kernel_rows_vjp(xp, gk, A, B, Ct, P, dt, L, Ld, state, *, ops, guard):
     """VJP of :func:`kernel` for the cotangent gk (nb, ch, H, L) (real).
 
     Returns (g_A, g_B, g_C̃, g_P or None, g_dt (H, 1) real, g_state or None), dt being the
@@ -392,14 +253,18 @@ def kernel_vjp(xp, gk, A, B, Ct, P, dt, L, Ld, state, *, impl="auto"):
     v = Bs[:, None, ...] * Cs[None, ...] * dtc
     w = dtc * A
     z, fac, has_nyquist = nodes(xp, Ld, A.dtype)
-    r = cauchy(v, z, w, impl=impl)
+    grp, r = _cauchy(xp, ops, v, z, w, guard)
     nb = Bs.shape[0] - rank
     Fz = z.shape[0]
 
     # irfft, the constant 2/(1+ω), Woodbury, Cauchy (nodes fixed: no dz)
     gkf = _irfft_vjp(xp, gk, Ld, A.dtype)
     gr = woodbury_vjp(xp, gkf[..., :Fz] * xp.conj(fac), r, rank)
-    gv, _, gw = cauchy_vjp(gr, v, z, w, need_dz=False, impl=impl)
+    N2 = v.shape[-1]
+    gv, _, gw = ops.cauchy_vjp(
+        xp, grp.rows(xp, gr, Fz), grp.rows(xp, v, N2), z, grp.shared(xp, w, N2), need_dz=False,
+        imag_nodes=True, guard=guard)
+    gv, gw = grp.unrows(xp, gv), xp.reshape(gw, tuple(w.shape))
     if has_nyquist:  # k̂ at ω = -1 is Re Σ_n v_n over the (state, B) x C̃ block
         gn = xp.astype(xp.real(gkf[..., Fz:]), A.dtype)  # (nb, nc, H, 1)
         if rank:
@@ -423,4 +288,68 @@ def kernel_vjp(xp, gk, A, B, Ct, P, dt, L, Ld, state, *, impl="auto"):
         gA, gdt = gA + gA2, gdt + gdt2
         if rank:
             gP = gP + gP2
+    return gA, gB, gCt, gP, gdt, gstate
+
+
+# ---- canonical kernel and VJP: the C̃ chain around the kernel rows ------------------------------
+
+
+def _c_tilde_chain(xp, A, C, P, dt, lk, C_is_tilde, l_kernel, ops):
+    """(C̃ for length lk, what the VJP needs to go back through it).
+
+    Plain C: C̃ = (C_f - C_f Ā^lk)[:N/2]. C̃ given for l_kernel: doubled as lrnnx does,
+    C̃ <- (C̃_f + C̃_f Ā^l)[:N/2] while l < lk.
+    """
+    N2 = A.shape[-1]
+    if C_is_tilde and l_kernel >= lk:
+        return C, (None, [])
+    dA0 = dense(xp, A, P, xp.zeros(A.shape, dtype=A.dtype), dt)[0]
+    if not C_is_tilde:
+        Q0 = ops.matrix_power(xp, dA0, lk)
+        Cf = expand(xp, C)
+        return (Cf - row_times(xp, Cf, Q0))[..., :N2], (dA0, [(Cf, lk, Q0)])
+    chain, Ct, l0 = [], C, l_kernel
+    while l0 < lk:
+        Q = ops.matrix_power(xp, dA0, l0)
+        Cf = expand(xp, Ct)
+        chain.append((Cf, l0, Q))
+        Ct = (Cf + row_times(xp, Cf, Q))[..., :N2]
+        l0 *= 2
+    return Ct, (dA0, chain)
+
+
+def kernel(xp, A, B, C, P, dt, state, L, *, rate, C_is_tilde, l_kernel, ops, guard):
+    """(k (ch, H, L) real, k_state (batch, ch, H, L) or None) from the prepared arrays."""
+    lk, Ld = kernel_lengths(L, rate, l_kernel, C_is_tilde)
+    Ct, _ = _c_tilde_chain(xp, A, C, P, dt, lk, C_is_tilde, l_kernel, ops)
+    k = kernel_rows(xp, A, B, Ct, P, dt * rate, L, Ld, state, ops=ops, guard=guard)
+    nb = 0 if state is None else state.shape[0]
+    return k[nb, ...], (k[:nb, ...] if state is not None else None)
+
+
+def kernel_vjp(xp, gk, A, B, C, P, dt, state, L, *, rate, C_is_tilde, l_kernel, ops, guard):
+    """(gA, gB, gC, gP or None, gdt (H, 1), gstate or None) for the stacked cotangent rows gk.
+
+    Back through the kernel rows, then the C̃ chain: for Y = C_f ± C_f Q (Q = Ā^l) the
+    cotangents of C_f and Q (rows_times_vjp), Q's through the power family's VJP, and Ā's
+    through the dense bilinear solve.
+    """
+    lk, Ld = kernel_lengths(L, rate, l_kernel, C_is_tilde)
+    Ct, (dA0, chain) = _c_tilde_chain(xp, A, C, P, dt, lk, C_is_tilde, l_kernel, ops)
+    gA, gB, gCt, gP, gdt, gstate = kernel_rows_vjp(
+        xp, gk, A, B, Ct, P, dt * rate, L, Ld, state, ops=ops, guard=guard)
+    gdt = gdt * rate
+    sign = 1 if C_is_tilde else -1  # Y = C_f + C_f Q (doubling) or C_f - C_f Q (plain C)
+    gdA0 = None
+    for Cf, lj, Q in reversed(chain):
+        gY = pad_full(xp, gCt)
+        gCf, gQ = rows_times_vjp(xp, gY, Cf, Q)
+        gCt = unexpand(xp, gY + sign * gCf)
+        gQ = ops.power_vjp(xp, lj, dA0, None, gQ, None)[0]
+        gdA0 = sign * gQ if gdA0 is None else gdA0 + sign * gQ
+    if gdA0 is not None:
+        gA0, gP0, _, gdt0 = dense_vjp(xp, gdA0, None, A, P, None, dt)
+        gA, gdt = gA + gA0, gdt + gdt0
+        if gP is not None:
+            gP = gP + gP0
     return gA, gB, gCt, gP, gdt, gstate

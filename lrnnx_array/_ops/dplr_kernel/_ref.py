@@ -285,3 +285,29 @@ def dplr_kernel_vjp_ref(dout, A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_t
         gstate = _unexpand(gs) if np.shape(state)[-1] == N2 else gs
     return (gA, like(_unexpand(gBf), B_in), like(gC, C_in), like(gP, P_in),
             like(gdt, dt_in), like(gstate, s_in))
+
+
+# ---- canonical functions (what SPEC.get("reference", ...) returns) ------------------------------
+# NumPy-only (the dispatch refuses the reference elsewhere): plain np.asarray, no test kit. The
+# arrays arrive prepared (B (H, N/2), dt (H, 1)); the results go back in the compute dtype.
+
+
+def _host(a):
+    return None if a is None else np.asarray(a)
+
+
+def kernel(xp, A, B, C, P, dt, state, L, *, rate, C_is_tilde, l_kernel, ops=None, guard=True):
+    k, ks = dplr_kernel_ref(*(_host(a) for a in (A, B, C, P, dt)), L, rate=rate,
+                            state=_host(state), C_is_tilde=C_is_tilde, l_kernel=l_kernel)
+    rdt = np.float32 if A.dtype == np.complex64 else np.float64
+    return xp.asarray(k, dtype=rdt), None if ks is None else xp.asarray(ks, dtype=rdt)
+
+
+def kernel_vjp(xp, gk, A, B, C, P, dt, state, L, *, rate, C_is_tilde, l_kernel, ops=None,
+               guard=True):
+    g = np.asarray(gk)
+    nbs = g.shape[0] - 1
+    grads = dplr_kernel_vjp_ref(
+        (g[nbs], g[:nbs] if nbs else None), *(_host(a) for a in (A, B, C, P, dt)), L,
+        rate=rate, state=_host(state), C_is_tilde=C_is_tilde, l_kernel=l_kernel)
+    return tuple(None if a is None else xp.asarray(a) for a in grads)
