@@ -111,7 +111,7 @@ class Mamba(LTV_LRNN):
         self._flag("bias", bias)
         self.layer_idx = layer_idx
         rng, dt = self._rng, self.dtype
-        kw = dict(dtype=dt, xp=self.xp, device=device)
+        kw = dict(dtype=dt.name, xp=self.xp, device=device)
 
         # A = -(1..N) per channel (S4D-real), stored as its log.
         a_log = np.log(np.tile(np.arange(1, N + 1, dtype=np.float64), (Di, 1)))

@@ -78,7 +78,7 @@ class RGLRU(LTV_LRNN):
         self._flag("bias", bias)
         self.layer_idx = layer_idx
         rng, dt = self._rng, self.dtype
-        kw = dict(dtype=dt, xp=self.xp, device=device)
+        kw = dict(dtype=dt.name, xp=self.xp, device=device)
         a = rng.uniform(lo, hi, (Di, 1))
         self.register_parameter("a_log", self.asarray((np.log(a) - np.log1p(-a)).astype(dt)))
         self.gate_proj = Linear(H, Di, bias=bias, seed=rng, **kw)

@@ -66,7 +66,7 @@ class S7(LTV_LRNN):
         self.use_fast_path = self._flag("use_fast_path", use_fast_path)
         self.layer_idx = layer_idx
         rng, dt = self._rng, self.dtype
-        kw = dict(dtype=dt, xp=self.xp, device=device)
+        kw = dict(dtype=dt.name, xp=self.xp, device=device)
         lam = make_dplr_hippo(N // self.J)[0]
         self.register_parameter("base_params", self.asarray(np.tile(lam.real, self.J).astype(dt)))
         self.in_proj = Linear(H, H, bias=False, seed=rng, **kw)
