@@ -67,7 +67,7 @@ def _param_dtype(dtype) -> np.dtype:
     return dt
 
 
-class LTI_LRNN(Module):
+class LTI_LRNN(Module):  # noqa: N801 (lrnnx's name)
     """Base class of the linear time-invariant models (lrnnx ``models.lti.LTI_LRNN``).
 
     Parameters
