@@ -10,5 +10,7 @@ from .lti import (
     CentaurusFull,
     CentaurusNeck,
     CentaurusPWNeck,
+    S4,
+    S4D,
 )
 from . import ltv  # noqa: E402,F401  (LTV models: Mamba, RGLRU, S5, S7)

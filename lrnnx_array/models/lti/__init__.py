@@ -11,9 +11,12 @@ from .centaurus import (
     CentaurusPWNeck,
 )
 from .lru import LRU
+from .s4 import S4
+from .s4d import S4D
 from .s5 import S5
 
 __all__ = [
-    "LTI_LRNN", "S5", "LRU", "Centaurus", "CentaurusBase", "CentaurusNeck", "CentaurusPWNeck",
+    "LTI_LRNN", "S4", "S4D", "S5", "LRU", "Centaurus", "CentaurusBase", "CentaurusNeck",
+    "CentaurusPWNeck",
     "CentaurusDWS", "CentaurusFull",
 ]

@@ -1,0 +1,364 @@
+"""S4 / S4D convolution-kernel modules (lrnnx ``ops/s4_kernel_interface``), on the pure ops.
+
+The kernels read their parameters from the owning S4/S4D model: ``param_config`` names the
+arrays (``A_real``, ``A_imag``, ``B``, ``C``, ``P``, ``inv_dt``) and, under ``"store"``, the
+owner's parameter dict, which the kernel aliases (so ``layer.kernel.*`` in ``state_dict()`` are
+the same arrays as the top-level keys, as in lrnnx). Without a store the kernel owns them.
+
+Unlike lrnnx, nothing here changes a parameter as a side effect of a forward or a step set-up:
+lrnnx overwrites ``C`` by C̃ = C (I - Ā^L) on its first forward; here ``C`` holds whatever was
+loaded (raw C while ``l_kernel == 0``, C̃ for ``l_kernel`` otherwise) and the ops turn it into
+the kernel of the same length lrnnx would use. :meth:`S4Kernel.double_length` is the one
+explicit method that rewrites C̃ (for 2 ``l_kernel``), as lrnnx's does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import MutableMapping
+
+import numpy as np
+
+from .. import ops
+from ..layers.activations import sigmoid, softplus
+from ._base import Module
+
+__all__ = ["S4KernelBase", "S4Kernel", "S4DKernel", "kernel_registry", "param_transform"]
+
+STEP_MODES = ("dense", "linear", "diagonal")
+_TRANSFORMS = ("none", "exp", "relu", "sigmoid", "softplus")
+
+
+def _unchecked(fn):
+    """``fn`` with ``check_finite=False`` where the op offers it (parameters were checked at
+    construction / load, so the per-call value checks and their device syncs are skipped)."""
+    try:
+        takes = "check_finite" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        takes = False
+    if not takes:
+        return fn
+    return lambda *a, **k: fn(*a, check_finite=False, **k)
+
+
+_dplr_kernel = _unchecked(ops.dplr_kernel)
+_dplr_step_setup = _unchecked(ops.dplr_step_setup)
+_dplr_step = _unchecked(ops.dplr_step)
+_dplr_dense = _unchecked(ops.dplr_dense)
+_dplr_forward_state = _unchecked(ops.dplr_forward_state)
+_double_length = _unchecked(ops.double_length)
+_s4d_kernel = _unchecked(ops.s4d_kernel)
+_s4d_step_setup = _unchecked(ops.s4d_step_setup)
+_s4d_step = _unchecked(ops.s4d_step)
+_s4d_forward_state = _unchecked(ops.s4d_forward_state)
+
+
+def param_transform(xp, p, transform: str):
+    """The positive quantity a stored parameter stands for (lrnnx ``param_transform``)."""
+    if transform == "none":
+        return p
+    if transform == "exp":
+        return xp.exp(p)
+    if transform == "relu":
+        return xp.maximum(p, xp.zeros_like(p)) + 1e-4
+    if transform == "sigmoid":
+        return sigmoid(p, xp)
+    if transform == "softplus":
+        return softplus(p, xp)
+    raise ValueError(f"transform must be one of {_TRANSFORMS}, got {transform!r}")
+
+
+def _as_complex(xp, v, cdt, is_view: bool):
+    """A complex array from a (..., 2) real view, or from a plain real array."""
+    if is_view:
+        return xp.astype(v[..., 0], cdt) + xp.astype(v[..., 1], cdt) * 1j
+    return xp.astype(v, cdt)
+
+
+def _tile0(xp, a, reps: int, axis: int):
+    """lrnnx's ``repeat('t n -> (v t) n')``: the n_ssm copies tiled ``reps`` times."""
+    return a if reps == 1 else xp.concat([a] * reps, axis=axis)
+
+
+class _AliasParams(MutableMapping):
+    """The kernel's parameter dict: a window onto the owner's, in lrnnx's alias key order."""
+
+    def __init__(self, target: dict, names):
+        self._target = target
+        self._names = tuple(names)
+
+    def __getitem__(self, key):
+        if key not in self._names:
+            raise KeyError(key)
+        return self._target[key]
+
+    def __setitem__(self, key, value):
+        if key not in self._names:
+            raise KeyError(f"{key!r} is not one of the aliased parameters {self._names}")
+        self._target[key] = value
+
+    def __delitem__(self, key):  # pragma: no cover - never needed
+        raise TypeError("aliased parameters cannot be deleted")
+
+    def __iter__(self):
+        return (n for n in self._names if n in self._target)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+class S4KernelBase(Module):
+    """Base of the S4 kernels: reads the SSM parameters of its owner (lrnnx ``S4KernelBase``).
+
+    Parameters
+    ----------
+    d_model : int
+        H, the number of SSM channels.
+    l_max : int or None
+        Kernel length the C̃ of a fresh model is built for (None: the first input's).
+    channels : int
+        Output channels per SSM.
+    param_config : dict
+        ``A_real``, ``A_imag`` (None when ``is_real``), ``B``, ``C``, ``P`` (None for S4D),
+        ``inv_dt``: arrays (or names in ``store``); ``N`` (= d_state // 2 modes), ``H``,
+        ``channels``, ``rank``, ``repeat`` (H // n_ssm); flags ``dt_fast``, ``real_transform``,
+        ``imag_transform``, ``dt_transform``, ``is_real``, ``deterministic``, ``verbose``;
+        S4D: ``disc``. Optional ``store``: the owner's parameter dict to alias.
+    xp, device : optional
+    """
+
+    _ALIASES = ("A_real", "A_imag", "B", "C", "P", "inv_dt")
+
+    def __init__(self, d_model, l_max, channels, param_config, *, xp=None, device=None):
+        super().__init__(xp=xp, device=device)
+        cfg = dict(param_config)
+        store = cfg.pop("store", None)
+        names = [n for n in self._ALIASES if cfg.get(n) is not None]
+        if store is not None:
+            object.__setattr__(self, "_params", _AliasParams(store, names))
+        else:
+            for n in names:
+                self.register_parameter(n, cfg[n])
+        self.N = int(cfg["N"])
+        self.H = int(cfg["H"])
+        self.channels = int(cfg.get("channels", channels))
+        self.rank = int(cfg.get("rank", 1))
+        self.repeat = int(cfg.get("repeat", 1))
+        self.dt_fast = bool(cfg.get("dt_fast", False))
+        self.real_transform = cfg.get("real_transform", "exp")
+        self.imag_transform = cfg.get("imag_transform", "none")
+        self.dt_transform = cfg.get("dt_transform", "exp")
+        self.is_real = bool(cfg.get("is_real", False))
+        self.deterministic = bool(cfg.get("deterministic", False))
+        self.verbose = bool(cfg.get("verbose", False))
+        self.d_model = d_model
+        self.L = self.l_max = l_max
+        object.__setattr__(self, "_step_setup", None)
+        object.__setattr__(self, "_step_mode", None)
+
+    # -- parameters as the kernel sees them ----------------------------------------------------
+
+    def _dtypes(self):
+        xp = self.xp
+        rdt = xp.float64 if self.C.dtype in (xp.float64, xp.complex128) else xp.float32
+        return rdt, (xp.complex128 if rdt == xp.float64 else xp.complex64)
+
+    def process_params(self, rate: float = 1.0):
+        """(dt, A, B, C, P): dt real (H, 1)/(H, N), A/B (H, N), C (channels, H, N), P (rank, H, N)
+        or None, complex; ``rate`` scales dt (lrnnx ``process_dplr_params``)."""
+        xp = self.xp
+        rdt, cdt = self._dtypes()
+        re = -param_transform(xp, xp.astype(self.A_real, rdt), self.real_transform)
+        A = xp.astype(re, cdt)
+        if not self.is_real:
+            A = A - xp.astype(param_transform(xp, xp.astype(self.A_imag, rdt),
+                                              self.imag_transform), cdt) * 1j
+        B = _as_complex(xp, self.B, cdt, not self.is_real)[0]
+        C = _as_complex(xp, self.C, cdt, not self.is_real)
+        P = self._params.get("P")
+        P = None if P is None else _as_complex(xp, P, cdt, True)
+        inv_dt = xp.astype(self.inv_dt, rdt)
+        if self.dt_fast:
+            inv_dt = (xp.exp(inv_dt) - xp.exp(-inv_dt)) / 2  # sinh
+        dt = param_transform(xp, inv_dt, self.dt_transform)
+        if rate != 1.0:
+            dt = dt * rate
+        A, B = _tile0(xp, A, self.repeat, 0), _tile0(xp, B, self.repeat, 0)
+        P = None if P is None else _tile0(xp, P, self.repeat, 1)
+        return dt, A, B, C, P
+
+    def default_state(self, *batch_shape):
+        """Zero state (*batch_shape, H, N_state), complex (N_state depends on the step mode)."""
+        _, cdt = self._dtypes()
+        n = self._state_size()
+        kw = {} if self.device is None else {"device": self.device}
+        return self.xp.zeros(tuple(int(b) for b in batch_shape) + (self.H, n), dtype=cdt, **kw)
+
+    def _ensure_setup(self):
+        if self._step_setup is None:
+            self.setup_step()
+        return self._step_setup
+
+
+def _check_rate(rate) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        raise TypeError(f"rate must be a positive number, got {type(rate).__name__}")
+    rate = float(rate)
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ValueError(f"rate must be positive and finite, got {rate}")
+    return rate
+
+
+class S4Kernel(S4KernelBase):
+    """DPLR kernel (lrnnx ``S4Kernel``): Cauchy + Woodbury at the bilinear nodes, C̃ semantics.
+
+    ``l_kernel`` (a persistent int64 buffer, ``layer.kernel.l_kernel``) is 0 while ``C`` holds
+    the plain C, and the length C̃ was built for otherwise (what lrnnx checkpoints hold after a
+    forward).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lrnnx_array.models.lti import S4
+    >>> kernel = S4(d_model=4, d_state=8, seed=0).layer.kernel
+    >>> k, k_state = kernel(L=16)
+    >>> k.shape, k_state
+    ((1, 4, 16), None)
+    """
+
+    def __init__(self, d_model, l_max, channels, param_config, *, xp=None, device=None):
+        super().__init__(d_model, l_max, channels, param_config, xp=xp, device=device)
+        self.register_buffer("l_kernel", np.asarray(0, dtype=np.int64))
+
+    def _lk(self) -> int:
+        return int(self.l_kernel)
+
+    def _kernel_lengths(self):
+        """(C_is_tilde, l_kernel) to pass to the ops for the stored C."""
+        lk = self._lk()
+        if lk > 0:
+            return True, lk
+        return False, (self.l_max if self.l_max else None)
+
+    def forward(self, state=None, rate=1.0, L=None):
+        """Kernel ``(k (channels, H, L), k_state (batch, channels, H, L) or None)``.
+
+        ``L`` None means ``round(l_kernel / rate)`` (``l_kernel`` or ``l_max`` must be set).
+        """
+        rate = _check_rate(rate)
+        tilde, lk = self._kernel_lengths()
+        if L is None:
+            if not lk:
+                raise ValueError("L is required: this kernel has no l_kernel or l_max yet")
+            L = round(lk / rate)
+        dt, A, B, C, P = self.process_params()
+        out = _dplr_kernel(A, B, C, P, dt, L, rate=rate, state=state, C_is_tilde=tilde,
+                           l_kernel=lk)
+        return out.k, out.k_state
+
+    def double_length(self):
+        """Rewrite C̃ for twice ``l_kernel`` (C̃ (I + Ā^l)) and double ``l_kernel``, as lrnnx.
+
+        This is the one method that changes ``C``; it needs ``l_kernel > 0``.
+        """
+        lk = self._lk()
+        if lk == 0:
+            raise ValueError("double_length needs l_kernel > 0 (C is still the plain C)")
+        dt, A, _, C, P = self.process_params()
+        Ct, lk2 = _double_length(C, A, P, dt, lk)
+        xp = self.xp
+        if self.is_real:
+            new = xp.astype(xp.real(Ct), self.C.dtype)
+        else:
+            new = xp.stack([xp.real(Ct), xp.imag(Ct)], axis=-1)
+            new = xp.astype(new, self.C.dtype)
+        self.C = new
+        self.l_kernel = self.asarray(np.asarray(lk2, dtype=np.int64))
+        object.__setattr__(self, "_step_setup", None)
+
+    def _state_size(self) -> int:
+        return self.N if self._step_mode == "linear" else 2 * self.N
+
+    def setup_step(self, mode: str = "dense"):
+        """Build the recurrence (``dense``: (H, 2N, 2N) matrices; ``linear``: Woodbury on the half
+        state; ``diagonal``: eigenbasis). C is recovered from C̃ when ``l_kernel > 0``."""
+        if mode not in STEP_MODES:
+            raise ValueError(f"mode must be one of {STEP_MODES}, got {mode!r}")
+        dt, A, B, C, P = self.process_params()
+        lk = self._lk()
+        setup = _dplr_step_setup(A, B, C, P, dt, mode=mode, C_is_tilde=lk > 0,
+                                 l_kernel=lk if lk > 0 else None)
+        object.__setattr__(self, "_step_setup", setup)
+        object.__setattr__(self, "_step_mode", mode)
+        return setup
+
+    _setup_step = setup_step
+
+    def step(self, u, state):
+        """One step: ``u`` (B, H) real -> ``(y (B, channels, H) real, new_state)``."""
+        return _dplr_step(u, state, self._ensure_setup())
+
+    def forward_state(self, u, state):
+        """State after the sequence ``u`` (B, H, L) from ``state`` (B, H, N or 2N, or None)."""
+        dt, A, B, _, P = self.process_params()
+        dA, dB = _dplr_dense(A, P, B, dt)
+        return _dplr_forward_state(u, state, dA, dB)
+
+
+class S4DKernel(S4KernelBase):
+    """Diagonal kernel (lrnnx ``S4DKernel``): ``2 Re sum_n C_n B̄_n Ā_n^l`` by log-Vandermonde.
+
+    Examples
+    --------
+    >>> from lrnnx_array.models.lti import S4D
+    >>> k, _ = S4D(d_model=4, d_state=8, seed=0).layer.kernel(16)
+    >>> k.shape
+    (1, 4, 16)
+    """
+
+    _ALIASES = ("A_real", "A_imag", "B", "C", "inv_dt")
+
+    def __init__(self, d_model, l_max, channels, param_config, *, xp=None, device=None):
+        disc = param_config.get("disc", "zoh")
+        if disc not in ("zoh", "bilinear"):
+            raise ValueError(f"disc must be 'zoh' or 'bilinear', got {disc!r}")
+        super().__init__(d_model, l_max, channels, param_config, xp=xp, device=device)
+        self.disc = disc
+
+    def forward(self, L, state=None, rate=1.0):
+        """Kernel ``(k (channels, H, L), k_state (batch, channels, H, L) or None)``."""
+        rate = _check_rate(rate)
+        dt, A, B, C, _ = self.process_params(rate)
+        out = _s4d_kernel(A, B, C, dt, L, disc=self.disc, state=state)
+        return out.k, out.k_state
+
+    def _state_size(self) -> int:
+        return self.N
+
+    def setup_step(self, mode: str = "diagonal"):
+        """dA = Ā, dB = B̄, dC = C (the S4D recurrence is diagonal; ``mode`` is accepted for
+        interface parity and must be 'diagonal' or 'dense')."""
+        if mode not in ("diagonal", "dense"):
+            raise ValueError(f"S4D steps are diagonal; mode must be 'diagonal', got {mode!r}")
+        dt, A, B, C, _ = self.process_params()
+        setup = _s4d_step_setup(A, B, C, dt, disc=self.disc)
+        object.__setattr__(self, "_step_setup", setup)
+        object.__setattr__(self, "_step_mode", "diagonal")
+        return setup
+
+    _setup_step = setup_step
+
+    def step(self, u, state):
+        """One step: ``u`` (B, H) -> ``(y (B, channels, H) = 2 Re(C x'), new_state)``."""
+        s = self._ensure_setup()
+        return _s4d_step(u, state, s.dA, s.dB, s.dC)
+
+    def forward_state(self, u, state):
+        """State after ``u`` (B, H, L) from ``state`` (B, H, N) or None."""
+        dt, A, B, C, _ = self.process_params()
+        s = _s4d_step_setup(A, B, C, dt, disc=self.disc)  # fresh: parameters may have changed
+        return _s4d_forward_state(u, state, s.dA, s.dB)
+
+
+kernel_registry = {"s4": S4Kernel, "s4d": S4DKernel}
