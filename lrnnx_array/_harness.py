@@ -13,17 +13,86 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 # H100 SXM figures from spec/performance.md §3 (BW measured on the lent machine).
 GPU_PEAKS = {"bw": 3.0e12, "sfu": 4.18e12, "fma": 3.35e13}
 
 
 @dataclass
 class Check:
-    """One oracle comparison: ``run(xp, impl, dtype) -> (max_abs_err, tolerance)``."""
+    """One oracle comparison at small sizes.
+
+    ``run(xp, impl, dtype)`` calls the op on backend ``xp`` with inputs of precision ``dtype``
+    and returns ``[(label, got, want), ...]``: each result next to its NumPy float64/complex128
+    oracle value (``want`` may be ``None`` where ``got`` must be ``None``). :func:`compare`
+    checks each pair with :func:`lrnnx_array.testing.assert_close` at the table's tolerance for
+    ``got``'s expected dtype (or the named ``override``): the same rule as the test suite. A pair
+    may carry a fourth item, keyword arguments of ``assert_close`` for that result only (e.g.
+    ``{"normwise": True}`` for a gradient reduced over many steps).
+    """
 
     name: str
     run: Callable
     dtypes: tuple = ("float32", "float64")
+    override: str | None = None
+
+
+def pairs(labels, got, want) -> list:
+    """``[(label, got, want), ...]``; the three sequences must have one length (no silent
+    truncation: a result without its oracle value would go unchecked)."""
+    labels, got, want = list(labels), list(got), list(want)
+    if not len(labels) == len(got) == len(want):
+        raise ValueError(f"{len(labels)} labels, {len(got)} results, {len(want)} oracle values")
+    return list(zip(labels, got, want))
+
+
+def rounded(x, dtype: str):
+    """``x`` rounded to ``dtype``'s precision, back in float64/complex128: the inputs the op sees.
+
+    For ill-conditioned maps (a Vandermonde phase l*Im(x) at large l) the rounding of the
+    inputs alone exceeds the float32 tolerance; the oracle then evaluates the rounded inputs.
+    """
+    x = np.asarray(x)
+    low = expected_dtype(x, dtype)
+    return x.astype(low).astype(np.complex128 if np.iscomplexobj(x) else np.float64)
+
+
+_PRECISION = {"float32": 32, "complex64": 32, "float64": 64, "complex128": 64}
+
+
+def expected_dtype(want, dtype: str) -> str:
+    """The dtype a result must have: ``dtype``'s precision, ``want``'s kind (real/complex)."""
+    bits = _PRECISION[dtype]
+    if np.iscomplexobj(want):
+        return "complex64" if bits == 32 else "complex128"
+    return "float32" if bits == 32 else "float64"
+
+
+def compare(chk: Check, xp, impl: str, dtype: str) -> tuple[float, float]:
+    """Run ``chk`` and assert every pair close; return (max abs error, worst error/bound).
+
+    Raises ``AssertionError`` (naming the pair's label) on the first pair that is not close.
+    """
+    from . import testing
+
+    max_err, worst = 0.0, 0.0
+    for label, got, want, *opts in chk.run(xp, impl, dtype):
+        kw = {"override": chk.override, **(opts[0] if opts else {})}
+        if want is None:
+            testing.assert_close(got, None, err_msg=f"{chk.name}: {label}")
+            continue
+        want = np.asarray(want)
+        desired = testing.from_numpy(xp, want, expected_dtype(want, dtype))
+        testing.assert_close(got, desired, err_msg=f"{chk.name}: {label}", **kw)
+        if want.size:
+            rtol, atol = testing.tolerance(desired.dtype, kw["override"] or 1.0)
+            mag = np.abs(want)
+            err = np.abs(testing.to_numpy(got).astype(np.complex128) - want)
+            max_err = max(max_err, float(err.max()))
+            bound = atol + rtol * (mag.max() if kw.get("normwise") else mag)
+            worst = max(worst, float((err / bound).max()))
+    return max_err, worst
 
 
 @dataclass
@@ -59,23 +128,26 @@ class Bench:
     dtype: str = "float32"
 
 
-def _discover(modname: str, attr: str) -> list:
+def family_modules(modname: str) -> list:
+    """Every ``lrnnx_array._ops.<family>.<modname>`` module (imported), in family order."""
     import lrnnx_array._ops as ops_pkg
 
-    found = []
-    for info in sorted(pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array._ops."),
-                       key=lambda i: i.name):
-        if info.name.endswith("." + modname):
-            found.extend(getattr(importlib.import_module(info.name), attr, []))
-    return found
+    infos = pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array._ops.")
+    return [importlib.import_module(i.name) for i in sorted(infos, key=lambda i: i.name)
+            if i.name.endswith("." + modname)]
+
+
+def discover(modname: str, attr: str) -> list:
+    """``attr`` (a list) of every family's ``modname`` module, concatenated."""
+    return [x for mod in family_modules(modname) for x in getattr(mod, attr, [])]
 
 
 def all_checks() -> list[Check]:
-    return _discover("_selfcheck", "CHECKS")
+    return discover("_selfcheck", "CHECKS")
 
 
 def all_benches() -> list[Bench]:
-    return _discover("_bench", "BENCHES")
+    return discover("_bench", "BENCHES")
 
 
 def time_call(fn, xp, *, repeat: int = 5, warmup: int = 1, budget_s: float = 5.0) -> float:

@@ -29,16 +29,52 @@ def _versions() -> dict:
     return out
 
 
+class CLIError(Exception):
+    """A usage problem reported as one line (``error: ...``) and exit status 2, no traceback."""
+
+
+def _backends(arg: str | None, default: list[str] | None) -> list[str]:
+    """Parse ``--backend a,b`` (both commands): every name known and usable, else CLIError.
+
+    ``default`` is used without ``--backend`` (``None``: every backend usable here).
+    """
+    from . import _backend
+
+    if not arg:
+        return _backend.available_backends(default)
+    names = [n.strip() for n in arg.split(",") if n.strip()]
+    if not names:
+        raise CLIError("--backend is empty; choose from " + ", ".join(_backend.ALL_BACKENDS))
+    for n in names:
+        if n not in _backend.ALL_BACKENDS:
+            raise CLIError(f"unknown backend {n!r}; choose from {', '.join(_backend.ALL_BACKENDS)}")
+        why = _backend.backend_unavailable_reason(n)
+        if why is not None:
+            raise CLIError(f"backend {n!r} is not usable here: {why}")
+    return names
+
+
+def _select(items, ops_arg: str | None, what: str):
+    """Items whose name contains one of the ``--ops`` substrings; an empty selection fails."""
+    if not ops_arg:
+        return list(items)
+    wanted = [o.strip() for o in ops_arg.split(",") if o.strip()]
+    chosen = [c for c in items if any(o in c.name for o in wanted)]
+    if not chosen:
+        names = sorted({c.name.split()[0] for c in items})
+        raise CLIError(f"no {what} matches --ops {ops_arg!r}; known: {', '.join(names)}")
+    return chosen
+
+
 def cmd_info(args) -> int:
-    from . import _cuda, testing
+    from . import _backend, _cuda
 
     print("lrnnx_array info")
     for k, v in _versions().items():
         print(f"  {k:18s} {v}")
-    print(
-        f"  backends           {', '.join(testing.available_backends(list(testing.ALL_BACKENDS)))}"
-    )
-    if _cuda.cuda_available():
+    print(f"  backends           {', '.join(_backend.available_backends())}")
+    why = _backend.backend_unavailable_reason("cupy")
+    if why is None:
         import cupy
 
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
@@ -47,7 +83,7 @@ def cmd_info(args) -> int:
             f"{props['multiProcessorCount']} SMs)"
         )
     else:
-        print("  GPU                none usable (CPU paths only)")
+        print(f"  GPU                none usable (CPU paths only): {why}")
     st = _cuda.cache_status()
     print(f"  kernel sources     {', '.join(_cuda.kernel_names())} ({_cuda.kernel_dir()})")
     print(f"  kernel cache       {st['cache_dir']} ({st['entries']} entries)")
@@ -55,92 +91,103 @@ def cmd_info(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from . import _harness, testing
+    """Every self-check on every (backend, impl, dtype), streamed one row at a time."""
+    from . import _backend, _harness
 
-    backends = testing.available_backends(args.backend.split(",") if args.backend else None)
-    rows, failed = [], 0
-    checks = [
-        c
-        for c in _harness.all_checks()
-        if not args.ops or any(o in c.name for o in args.ops.split(","))
-    ]
+    backends = _backends(args.backend, None)
+    checks = _select(_harness.all_checks(), args.ops, "check")
+    w = max([len(c.name) for c in checks] + [5])
+    print(f"{'check':{w}s}  {'backend':16s} {'impl':8s} {'dtype':10s} "
+          f"{'max err':>10s} {'err/tol':>8s}  status", flush=True)
+    passed = failed = 0
     for chk in checks:
         for be in backends:
-            xp = testing.backend_namespace(be)
-            for impl in testing.impls_for(be):
+            xp = _backend.backend_namespace(be)
+            for impl in _backend.impls_for(be):
                 for dt in chk.dtypes:
                     try:
-                        err, tol = chk.run(xp, impl, dt)
-                        ok = err <= tol
-                        status = "ok" if ok else "FAIL"
-                    except Exception as exc:  # report, keep going
-                        err, tol, ok, status = (
-                            float("nan"),
-                            float("nan"),
-                            False,
-                            f"ERROR {type(exc).__name__}: {exc}",
-                        )
+                        err, ratio = _harness.compare(chk, xp, impl, dt)
+                        status = "ok"
+                    except Exception as exc:  # a row's failure is reported, the run goes on
+                        err = ratio = float("nan")
+                        kind = "FAIL" if isinstance(exc, AssertionError) else "ERROR"
+                        status = f"{kind} {type(exc).__name__}: {' '.join(str(exc).split())}"
+                    ok = status == "ok"
+                    passed += ok
                     failed += not ok
-                    rows.append((chk.name, be, impl, dt, err, tol, status))
-    w = max([len(r[0]) for r in rows] + [5])
-    print(
-        f"{'check':{w}s}  {'backend':16s} {'impl':8s} {'dtype':10s} "
-        f"{'max err':>10s} {'tol':>10s}  status"
-    )
-    for name, be, impl, dt, err, tol, status in rows:
-        print(f"{name:{w}s}  {be:16s} {impl:8s} {dt:10s} {err:10.2e} {tol:10.2e}  {status}")
-    print(f"{len(rows) - failed} passed, {failed} failed")
+                    print(f"{chk.name:{w}s}  {be:16s} {impl:8s} {dt:10s} {err:10.2e} "
+                          f"{ratio:8.2g}  {status}", flush=True)
+    compile_failed = _compile_all() if args.compile else 0
+    summary = f"{passed} passed, {failed} failed"
     if args.compile:
-        failed += _compile_all()
-    return 1 if failed else 0
+        summary += f"; compile: {compile_failed} failed"
+    print(summary)
+    return 1 if failed or compile_failed else 0
+
+
+# The virtual architectures tests/test_kernels_compile.py builds (Ampere and Hopper).
+COMPILE_ARCHS = ("compute_80", "compute_90")
 
 
 def _compile_all() -> int:
-    """NVRTC-compile every kernel to PTX (no GPU needed)."""
-    import importlib
-    import pkgutil
+    """NVRTC-compile every kernel to PTX (no GPU needed); returns the number of failures."""
+    from . import _cuda, _harness
 
-    import lrnnx_array._ops as ops_pkg
-
-    from . import _cuda
-
+    try:
+        import cupy  # noqa: F401
+        from cupy.cuda import nvrtc  # noqa: F401
+    except Exception as exc:
+        print(f"compile: cannot run ({type(exc).__name__}: {exc}); it needs CuPy and NVRTC: "
+              "pip install 'lrnnx_array[compile-check]'")
+        return 1
     bad = 0
-    for info in pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array._ops."):
-        if info.name.endswith("._cuda"):
-            mod = importlib.import_module(info.name)
+    for mod in _harness.family_modules("_cuda"):
+        for arch in COMPILE_ARCHS:
             try:
-                _cuda.compile_ptx(mod.SOURCE, mod.NAME_EXPRESSIONS, "compute_90")
-                print(f"compile {mod.SOURCE}.cu: ok ({len(mod.NAME_EXPRESSIONS)} instantiations)")
+                _cuda.compile_ptx(mod.SOURCE, mod.NAME_EXPRESSIONS, arch)
+                print(f"compile {mod.SOURCE}.cu for {arch}: ok "
+                      f"({len(mod.NAME_EXPRESSIONS)} instantiations)")
             except Exception as exc:
                 bad += 1
-                print(f"compile {mod.SOURCE}.cu: FAILED\n{exc}")
+                print(f"compile {mod.SOURCE}.cu for {arch}: FAILED: {' '.join(str(exc).split())}")
     return bad
 
 
-def cmd_bench(args) -> int:
-    from . import _harness, testing
+DTYPES = ("float32", "float64", "complex64", "complex128")
+OUT_SUFFIXES = (".json", ".csv")
 
-    xp = testing.backend_namespace(args.backend)
-    size_label = args.size or ("gpu" if args.backend == "cupy" else "cpu")
-    benches = [
-        b
-        for b in _harness.all_benches()
-        if not args.ops or any(o in b.name for o in args.ops.split(","))
-    ]
-    jobs = [(b, s) for b in benches for s in b.sizes.get(size_label, [])]
+
+def cmd_bench(args) -> int:
+    from . import _backend, _harness
+
+    if args.dtype is not None and args.dtype not in DTYPES:
+        raise CLIError(f"unknown --dtype {args.dtype!r}; choose from {', '.join(DTYPES)}")
+    if args.out is not None and not args.out.endswith(OUT_SUFFIXES):
+        raise CLIError(f"--out must end in .json or .csv (the format), got {args.out!r}")
+    if args.repeat < 1:
+        raise CLIError(f"--repeat must be >= 1, got {args.repeat}")
+    backends = _backends(args.backend, ["numpy"])
+    benches = _select(_harness.all_benches(), args.ops, "bench")
+    jobs = []
+    for be in backends:
+        size_label = args.size or ("gpu" if be == "cupy" else "cpu")
+        jobs += [(be, b, s) for b in benches for s in b.sizes.get(size_label, [])]
+    if not jobs:
+        raise CLIError(f"the selected benches have no {args.size!r} sizes")
     results = []
-    for i, (b, size) in enumerate(jobs, 1):
+    for i, (be, b, size) in enumerate(jobs, 1):
+        xp = _backend.backend_namespace(be)
         label = ", ".join(f"{k}={v}" for k, v in size.items())
-        _progress(i, len(jobs), f"{b.name} [{label}]")
+        _progress(i, len(jobs), f"{b.name} [{label}] on {be}")
         case = b.make(xp, args.dtype or b.dtype, **size)
-        rec = {"op": b.name, "backend": args.backend, "dtype": args.dtype or b.dtype, **size}
+        rec = {"op": b.name, "backend": be, "dtype": args.dtype or b.dtype, **size}
         rec["fwd_ms"] = 1e3 * _harness.time_call(case.fwd, xp, repeat=args.repeat)
         if case.bwd is not None:
             rec["bwd_ms"] = 1e3 * _harness.time_call(case.bwd, xp, repeat=args.repeat)
         for name, fn in case.baselines.items():
             rec[f"{name}_ms"] = 1e3 * _harness.time_call(fn, xp, repeat=args.repeat)
             rec[f"ratio_vs_{name}"] = rec["fwd_ms"] / rec[f"{name}_ms"]
-        if args.backend == "cupy":
+        if be == "cupy":
             for k, work in (("fwd", case.fwd_work), ("bwd", case.bwd_work)):
                 if work is not None and f"{k}_ms" in rec:
                     roof = work.roofline_s()
@@ -190,23 +237,41 @@ def _write(path: str, rows: list[dict]):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lrnnx_array", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="python -m lrnnx_array",
+        description="lrnnx_array's main job: info (versions, backends, GPU), check (every op "
+        "against its float64 oracle with the test suite's tolerances), bench (timings).",
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("info", help="versions, backends, GPU, kernel cache")
-    c = sub.add_parser("check", help="every op on every backend vs its oracle (small sizes)")
-    c.add_argument("--backend", help="comma-separated subset of numpy,array_api_strict,cupy")
-    c.add_argument("--ops", help="comma-separated substrings of check names")
+    backend_help = ("comma-separated backends from numpy, array_api_strict, cupy; each must be "
+                    "usable here (default: {})")
+    c = sub.add_parser("check", help="every op on every backend vs its float64 oracle (small "
+                       "sizes, testing.assert_close and the tolerance table)")
+    c.add_argument("--backend", help=backend_help.format("every usable backend"))
+    c.add_argument("--ops", help="comma-separated substrings of check names (must match one)")
     c.add_argument("--compile", action="store_true", help="also NVRTC-compile every kernel to PTX")
-    b = sub.add_parser("bench", help="time forward/backward of the ops")
-    b.add_argument("--backend", default="numpy", choices=["numpy", "cupy", "array_api_strict"])
-    b.add_argument("--ops", help="comma-separated substrings of bench names")
-    b.add_argument("--size", choices=["small", "cpu", "gpu"], help="size grid (default by backend)")
-    b.add_argument("--dtype", help="override the bench dtype")
-    b.add_argument("--repeat", type=int, default=5)
-    b.add_argument("--out", help="write results to .json or .csv")
+    b = sub.add_parser("bench", help="time forward/backward of the ops",
+                       description="ratio_vs_X = fwd_ms / X_ms: above 1 is slower than X.")
+    b.add_argument("--backend", help=backend_help.format("numpy"))
+    b.add_argument("--ops", help="comma-separated substrings of bench names (must match one)")
+    b.add_argument("--size", choices=["small", "cpu", "gpu"],
+                   help="size grid (default: gpu on cupy, cpu elsewhere)")
+    b.add_argument("--dtype", help=f"override the bench dtype: one of {', '.join(DTYPES)}")
+    b.add_argument("--repeat", type=int, default=5, help="timed calls per job (default 5; the "
+                   "median is reported)")
+    b.add_argument("--out", help="write the results; the suffix picks the format: .json or .csv")
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return {"info": cmd_info, "check": cmd_check, "bench": cmd_bench}[args.cmd](args)
+    try:
+        return {"info": cmd_info, "check": cmd_check, "bench": cmd_bench}[args.cmd](args)
+    except CLIError as exc:
+        print(f"python -m lrnnx_array {args.cmd}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # e.g. a broken CUDA install while benchmarking: one line, no trace
+        print(f"python -m lrnnx_array {args.cmd}: error: {type(exc).__name__}: "
+              f"{' '.join(str(exc).split())}", file=sys.stderr)
+        return 1

@@ -1,14 +1,29 @@
-"""The main job's subcommands run and report failures through the exit code."""
+"""The main job's subcommands: results through the exit code, usage errors as one line."""
 
+import csv
 import json
+import os
+import re
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 
-def _run(*args):
+from lrnnx_array import _backend, _harness, cli
+
+
+def _run(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "lrnnx_array", *args], capture_output=True, text=True
+        [sys.executable, "-m", "lrnnx_array", *args], capture_output=True, text=True,
+        env={**os.environ, **(env or {})},
     )
+
+
+def _summary(stdout):
+    m = re.search(r"^(\d+) passed, (\d+) failed", stdout, re.M)
+    assert m, stdout
+    return int(m.group(1)), int(m.group(2))
 
 
 def test_info():
@@ -20,20 +35,108 @@ def test_info():
 def test_check_numpy_passes():
     out = _run("check", "--backend", "numpy")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert " 0 failed" in out.stdout
+    passed, failed = _summary(out.stdout)
+    assert failed == 0 and passed >= len(_harness.all_checks())
 
 
-def test_check_fails_loudly(monkeypatch):
-    from lrnnx_array import _harness, cli
+def test_check_ignores_the_test_backend_variable():
+    out = _run("check", "--ops", "diag_scan", env={"LRNNX_TEST_BACKENDS": "numpy"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    if _backend.backend_unavailable_reason("array_api_strict") is None:
+        assert "array_api_strict" in out.stdout
 
-    bad = _harness.Check("always wrong", lambda xp, impl, dt: (1.0, 0.0), ("float64",))
-    monkeypatch.setattr(_harness, "all_checks", lambda: [bad])
+
+def test_check_runs_without_array_api_strict(monkeypatch, capsys):
+    """The README's main command on a machine with the base dependencies only."""
+    real = _backend.backend_unavailable_reason
+    monkeypatch.setattr(_backend, "backend_unavailable_reason",
+                        lambda n: "not installed" if n == "array_api_strict" else real(n))
+    assert cli.main(["check", "--ops", "diag_scan"]) == 0
+    assert "array_api_strict" not in capsys.readouterr().out
+
+
+def _checks(monkeypatch, *checks):
+    monkeypatch.setattr(_harness, "all_checks", lambda: list(checks))
+
+
+def test_check_fails_a_wrong_value(monkeypatch, capsys):
+    bad = _harness.Check("always wrong", lambda xp, impl, dt: [("y", xp.ones(3), np.zeros(3))],
+                         ("float64",))
+    _checks(monkeypatch, bad)
     assert cli.main(["check", "--backend", "numpy"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "always wrong: y" in out and _summary(out) == (0, 1)
+
+
+def test_check_fails_a_silent_precision_change(monkeypatch, capsys):
+    """A float64 row whose result is float32 fails, however close the values are."""
+    def run(xp, impl, dt):
+        return [("y", xp.ones(3, dtype=xp.float32), np.ones(3))]
+
+    _checks(monkeypatch, _harness.Check("demoted", run, ("float64",)))
+    assert cli.main(["check", "--backend", "numpy"]) == 1
+    assert "dtype mismatch" in capsys.readouterr().out
+
+
+def test_check_reports_an_error_per_row(monkeypatch, capsys):
+    def run(xp, impl, dt):
+        raise RuntimeError("boom")
+
+    ok = _harness.Check("fine", lambda xp, impl, dt: [("y", xp.ones(2), np.ones(2))],
+                        ("float64",))
+    _checks(monkeypatch, _harness.Check("raises", run, ("float64",)), ok)
+    assert cli.main(["check", "--backend", "numpy"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR RuntimeError: boom" in out and _summary(out) == (1, 1)
+
+
+def test_pairs_refuse_a_missing_oracle_value():
+    with pytest.raises(ValueError, match="2 labels, 2 results, 1 oracle"):
+        _harness.pairs(("a", "b"), (1, 2), (1,))
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("check", "--ops", "nosuch"), "no check matches"),
+        (("bench", "--ops", "nosuch"), "no bench matches"),
+        (("bench", "--dtype", "bogus"), "unknown --dtype 'bogus'"),
+        (("bench", "--out", "x.txt"), "--out must end in .json or .csv"),
+        (("check", "--backend", "torch"), "unknown backend 'torch'"),
+        (("bench", "--backend", "torch"), "unknown backend 'torch'"),
+    ],
+)
+def test_usage_errors_are_one_line(args, words):
+    out = _run(*args)
+    assert out.returncode == 2, out.stdout + out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "bench"])
+def test_an_unusable_gpu_backend_is_an_error(command):
+    why = _backend.backend_unavailable_reason("cupy")
+    if why is None:
+        pytest.skip("cupy is usable here")
+    out = _run(command, "--backend", "cupy")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "backend 'cupy' is not usable here" in lines[0], out.stderr
 
 
 def test_bench_small_writes_json(tmp_path):
     out_file = tmp_path / "b.json"
-    out = _run("bench", "--size", "small", "--repeat", "1", "--out", str(out_file))
+    out = _run("bench", "--size", "small", "--repeat", "1", "--ops", "diag_scan,power",
+               "--out", str(out_file))
     assert out.returncode == 0, out.stderr
     data = json.loads(out_file.read_text())
     assert data["results"] and all(r["fwd_ms"] > 0 for r in data["results"])
+
+
+def test_bench_small_writes_csv(tmp_path):
+    out_file = tmp_path / "b.csv"
+    out = _run("bench", "--size", "small", "--repeat", "1", "--ops", "diag_scan",
+               "--out", str(out_file))
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(out_file.open()))
+    assert rows and all(float(r["fwd_ms"]) > 0 for r in rows)

@@ -1,4 +1,5 @@
-"""The test kit itself: each check must be able to fail (a kit that passes vacuously is a defect)."""
+"""The test kit itself: each check must be able to fail (a kit that passes vacuously is a
+defect)."""
 
 import numpy as np
 import pytest

@@ -3,23 +3,18 @@
 import numpy as np
 
 from ... import testing
-from ..._harness import Check
-from ._api import s5_inner, s5_inner_vjp, simplified_scan, simplified_scan_vjp
+from ..._harness import Check, pairs
 from ...models.init import make_s5_params
+from ._api import s5_inner, s5_inner_vjp, simplified_scan, simplified_scan_vjp
 from ._ref import s5_inner_ref, s5_inner_vjp_ref, simplified_scan_ref, simplified_scan_vjp_ref
 
 
-def _data(dtype, L=1100, delta_kind="P"):
+def _data(dtype, L=300, delta_kind="P"):
     rng = np.random.default_rng(0)
     A, B, C, dt, D = make_s5_params(8, 16)
     u = rng.standard_normal((2, 8, L)) + 1j * rng.standard_normal((2, 8, L))
     d = dt if delta_kind == "P" else rng.uniform(1e-3, 1e-1, (2, 16, L))
     return u, d, A, B, C, D
-
-
-def _err(got, want):
-    return max(float(np.max(np.abs(testing.to_numpy(g) - w))) / max(1.0, float(np.max(np.abs(w))))
-               for g, w in zip(got, want) if w is not None)
 
 
 def _run_scan(xp, impl, dtype, delta_kind):
@@ -30,10 +25,13 @@ def _run_scan(xp, impl, dtype, delta_kind):
             *simplified_scan_vjp_ref(g, u, d, A, B, C, None, False, "zoh")]
     args = [testing.from_numpy(xp, u, dtype), testing.from_numpy(xp, d, rdt),
             *(testing.from_numpy(xp, v, dtype) for v in (A, B, C))]
-    got = [simplified_scan(*args, None, False, "zoh", impl=impl),
-           *simplified_scan_vjp(testing.from_numpy(xp, g, dtype), *args, None, False, "zoh",
-                                impl=impl)]
-    return _err(got, want), 100 * testing.tolerance(dtype)[0]
+    grads = simplified_scan_vjp(testing.from_numpy(xp, g, dtype), *args, None, False, "zoh",
+                                impl=impl)
+    got = [simplified_scan(*args, None, False, "zoh", impl=impl), *grads]
+    # ddelta sums its terms over batch, H and (for per-state steps) time: entries that cancel
+    # are only meaningful relative to the largest one, so it is compared normwise.
+    return [(*p, {"normwise": True}) if p[0] == "ddelta" else p
+            for p in pairs(("y", *grads._fields), got, want)]
 
 
 def _run_inner(xp, impl, dtype):
@@ -45,9 +43,8 @@ def _run_inner(xp, impl, dtype):
     args = [testing.from_numpy(xp, u, dtype), testing.from_numpy(xp, d, rdt),
             *(testing.from_numpy(xp, v, dtype) for v in (A, B, C)),
             testing.from_numpy(xp, D, rdt)]
-    got = [s5_inner(*args, impl=impl),
-           *s5_inner_vjp(testing.from_numpy(xp, g, rdt), *args, impl=impl)]
-    return _err(got, want), 100 * testing.tolerance(dtype)[0]
+    grads = s5_inner_vjp(testing.from_numpy(xp, g, rdt), *args, impl=impl)
+    return pairs(("y", *grads._fields), [s5_inner(*args, impl=impl), *grads], want)
 
 
 CHECKS = [
