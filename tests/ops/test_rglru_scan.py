@@ -5,8 +5,8 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops import rglru_scan, rglru_scan_vjp
 from lrnnx_array._ops.rglru_scan._ref import rglru_scan_ref, rglru_scan_vjp_ref
+from lrnnx_array.ops import rglru_scan, rglru_scan_vjp
 
 # (batch, dim, d_state, L): L = 1, odd/prime, above the generic chunked crossover (512) and the
 # CUDA chunks (1024 float32 / 512 float64 steps); d_state 1 (lrnnx's RG-LRU) and 4; batch 1.

@@ -5,8 +5,8 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops import s7_scan, s7_scan_vjp
 from lrnnx_array._ops.s7_scan._ref import s7_scan_ref, s7_scan_vjp_ref
+from lrnnx_array.ops import s7_scan, s7_scan_vjp
 
 # (batch, H, N, L): L = 1, odd/prime, above the generic chunked crossover and the CUDA chunks.
 SIZES = [(1, 4, 1, 1), (2, 4, 4, 8), (2, 8, 4, 67), (1, 4, 1, 600), (1, 2, 2, 1100)]

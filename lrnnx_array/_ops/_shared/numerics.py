@@ -16,6 +16,8 @@ number is a constant; ``gbar == 1.0`` means "ones". The public layer broadcasts 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ..._backend import device
 
 
@@ -227,3 +229,59 @@ def rglru_clamped(xp, A, dt, tau=None, grad=False):
     inv = xp.where(pos, 1 / xp.where(pos, gbar, xp.ones_like(gbar)), xp.zeros_like(gbar))
     w = Abar * Abar * inv  # -d gbar / d(dt log A)
     return (Abar, gbar), ((dt * Abar / A, Abar * logA, None), (-dt * w / A, -logA * w, None))
+
+
+# ---- two steps, per-state partials: the selective scans and their decode step -----------------
+# Mamba-style ops take separate steps for A (deltaA, "event" mode) and for the input term; with
+# no deltaA both are delta.
+
+
+class SplitDisc(NamedTuple):
+    """Ā (from the A step), γ (b̄ = γ·B·u, from the input step) and, on request, partials.
+
+    ``None`` is an identically zero partial and a Python float a constant (``gamma == 1.0`` means
+    ones); d/dA is holomorphic for complex A.
+    """
+
+    Abar: object
+    gamma: object
+    dAbar_ddeltaA: object = None
+    dAbar_dA: object = None
+    dgamma_ddelta: object = None
+    dgamma_ddeltaA: object = None
+    dgamma_dA: object = None
+
+
+# Methods whose γ is a constant or follows Ā (rglru: γ = √(1 − Ā²)): one evaluation at the A step.
+_GAMMA_FOLLOWS_ABAR = ("dirac", "s7", "rglru")
+
+
+def selective_disc(xp, method, A, dt, dtA=None, *, grad=False) -> SplitDisc:
+    """(Ā, γ) of ``method`` with Ā taken at ``dtA`` (``dt`` when None) and γ at ``dt``.
+
+    ``dt``/``dtA`` broadcast against ``A``. rglru's γ = √(1 − Ā²) is taken at the A step and
+    clamped to 0 where δ < 0 (:func:`rglru_clamped`); s7 ignores ``A``.
+    """
+    f = rglru_clamped if method == "rglru" else FORMULAS[method]
+    if dtA is None or method in _GAMMA_FOLLOWS_ABAR:
+        on_dtA = dtA is not None
+        (Abar, gamma), p = f(xp, A, dtA if on_dtA else dt, None, grad)
+        if p is None:
+            return SplitDisc(Abar, gamma)
+        (pa, pg) = p
+        dg_step = pg[1]
+        return SplitDisc(Abar, gamma, pa[1], pa[0], None if on_dtA else dg_step,
+                         dg_step if on_dtA else None, pg[0])
+    if method in ("mamba", "zoh"):  # Ā = e^{ΔᴬA}: skip zoh's φ₁ at the A step
+        Abar, pa = _exp_a(xp, A, dtA, grad)
+    else:
+        (Abar, _), p = f(xp, A, dtA, None, grad)
+        pa = None if p is None else p[0]
+    if method == "mamba":
+        gamma, pg = dt, (None, 1.0, None)
+    else:
+        (_, gamma), p = f(xp, A, dt, None, grad)
+        pg = None if p is None else p[1]
+    if not grad:
+        return SplitDisc(Abar, gamma)
+    return SplitDisc(Abar, gamma, pa[1], pa[0], pg[1], None, pg[0])

@@ -19,7 +19,8 @@ SPEC = OpSpec(
     impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
     supports={"cuda": float_dtypes("float32", "float64")},
 )
-_COTANGENTS = {"dout": Arg("dout", "real"), "dlast_state": Arg("dlast_state", "real", required=False)}
+_COTANGENTS = {"dout": Arg("dout", "real"),
+               "dlast_state": Arg("dlast_state", "real", required=False)}
 
 
 class RGLRUScanGrads(NamedTuple):

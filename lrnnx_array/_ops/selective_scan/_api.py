@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from . import _generic
+from ..._dispatch import Arg, OpSpec, check_finite_array, float_dtypes
+from .._shared.grads import grad_like
 
 __all__ = ["selective_scan", "selective_scan_vjp", "SelectiveScanGrads"]
 
-METHODS = _generic.METHODS
+METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
 _REAL_ONLY = ("s7", "rglru")
+
+# Constant (2-D) B and C are parameters too; they are value-checked by hand (variable ones are
+# activations), see _check_values.
+SPEC = OpSpec(
+    "selective_scan",
+    __package__,
+    (Arg("u", "real"), Arg("delta", "real"), Arg("A", param=True), Arg("B"), Arg("C"),
+     Arg("D", "real", required=False, param=True), Arg("z", "real", required=False),
+     Arg("delta_bias", "real", required=False, param=True),
+     Arg("deltaA", "real", required=False), Arg("h0", required=False)),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    supports={"cuda": float_dtypes("float32", "float64")},  # the real compute dtype
+    options={"discretization": METHODS},
+)
+_COTANGENTS = {"dout": Arg("dout", "real"), "dlast_state": Arg("dlast_state", required=False)}
+_ARGS = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias", "deltaA", "h0")
 
 
 class SelectiveScanGrads(NamedTuple):
@@ -27,76 +45,45 @@ class SelectiveScanGrads(NamedTuple):
     dh0: object
 
 
-class _Spec(NamedTuple):
-    xp: object
-    Bsz: int
-    Dm: int
-    L: int
-    N: int
-    G: int
-    rt: object  # real compute dtype (also the output dtype)
-    st: object  # state dtype: rt, or its complex twin for complex A
-
-
-_NAMES = (
-    "u",
-    "delta",
-    "A",
-    "B",
-    "C",
-    "D",
-    "z",
-    "delta_bias",
-    "deltaA",
-    "h0",
-    "dout",
-    "dlast_state",
-)
-
-
 _ORDER_HINT = (
     "lrnnx's selective_scan_fn takes deltaA before delta_softplus; here deltaA comes after "
     "discretization, so pass it by keyword (deltaA=...)"
 )
 
 
-def _validate(
-    u, delta, A, B, C, D, z, delta_bias, deltaA, h0, method, dout=None, dlast_state=None
-) -> _Spec:
-    arrays = (u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dout, dlast_state)
-    xp = namespace(*arrays, names=_NAMES)
-    _checks.check_option("discretization", method, METHODS)
-    for name, x in zip(_NAMES, arrays):
-        if x is None:
-            continue
-        real_only = name not in ("A", "B", "C", "h0", "dlast_state")
-        _checks.check_array_dtype(xp, name, x, allow_complex=not real_only)
+def _check_softplus_flag(delta_softplus):
+    # Checked before the generic flag rule, to say what an array here usually means.
+    if not isinstance(delta_softplus, (bool, np.bool_)):
+        raise TypeError(f"delta_softplus must be a bool, got {type(delta_softplus).__name__}; "
+                        f"{_ORDER_HINT}")
+
+
+def _shapes(xp, a, method, dout=None, dlast_state=None):
+    """Shape and kind rules of the op; returns (real compute dtype, state dtype).
+
+    ``a`` maps argument names to values; only shapes and dtypes are read.
+    """
+    u, A = a["u"], a["A"]
     _checks.check_ndim("u", u, 3, "(batch, dim, seqlen)")
     Bsz, Dm, L = (int(s) for s in u.shape)
-    _checks.check_shape("delta", delta, (Bsz, Dm, L), "like u")
+    _checks.check_shape("delta", a["delta"], (Bsz, Dm, L), "like u")
     _checks.check_ndim("A", A, 2, "(dim, dstate)")
     _checks.check_shape("A", A, (Dm, None), "(dim, dstate) with dim = u.shape[1]")
     N = int(A.shape[1])
     cplx = xp.isdtype(A.dtype, "complex floating")
     if method in _REAL_ONLY and cplx:
         raise TypeError(f"discretization={method!r} needs a real A, got A with dtype {A.dtype}")
-    G = 1
     var_groups = []  # group count of each variable B/C; they must agree (3-D counts as 1)
-    for name, X in (("B", B), ("C", C)):
+    for name in ("B", "C"):
+        X = a[name]
         if X.ndim == 2:
             _checks.check_shape(name, X, (Dm, N), "(dim, dstate) when constant")
         elif X.ndim in (3, 4):
+            hint = (" (complex variable B/C are complex arrays here, not lrnnx's interleaved "
+                    "re/im floats of length 2L)" if cplx else "")
             lead = (Bsz,) if X.ndim == 3 else (Bsz, None)
-            hint = (
-                " (complex variable B/C are complex arrays here, not lrnnx's interleaved "
-                "re/im floats of length 2L)"
-                if cplx
-                else ""
-            )
             _checks.check_shape(
-                name,
-                X,
-                lead + (N, L),
+                name, X, lead + (N, L),
                 f"(batch, {'groups, ' if X.ndim == 4 else ''}dstate, seqlen)" + hint,
             )
             g = 1 if X.ndim == 3 else int(X.shape[1])
@@ -108,7 +95,6 @@ def _validate(
                     f"{var_groups[0]} (B) and {g} (C)"
                 )
             var_groups.append(g)
-            G = max(G, g)
         else:
             raise ValueError(
                 f"{name} must have shape (dim, dstate), (batch, dstate, seqlen) or "
@@ -119,72 +105,42 @@ def _validate(
                 f"{name} is complex ({X.dtype}) but A is real ({A.dtype}); "
                 "complex B/C need a complex A"
             )
-    for name, x, shape in (
-        ("D", D, (Dm,)),
-        ("delta_bias", delta_bias, (Dm,)),
-        ("z", z, (Bsz, Dm, L)),
-        ("deltaA", deltaA, (Bsz, Dm, L)),
-        ("h0", h0, (Bsz, Dm, N)),
-        ("dout", dout, (Bsz, Dm, L)),
-        ("dlast_state", dlast_state, (Bsz, Dm, N)),
-    ):
+    state = (Bsz, Dm, N)
+    for name, x, shape in (("D", a["D"], (Dm,)), ("delta_bias", a["delta_bias"], (Dm,)),
+                           ("z", a["z"], (Bsz, Dm, L)), ("deltaA", a["deltaA"], (Bsz, Dm, L)),
+                           ("h0", a["h0"], state), ("dout", dout, (Bsz, Dm, L)),
+                           ("dlast_state", dlast_state, state)):
         if x is not None:
             _checks.check_shape(name, x, shape)
     if not cplx:
-        for name, x in (("h0", h0), ("dlast_state", dlast_state)):
+        for name, x in (("h0", a["h0"]), ("dlast_state", dlast_state)):
             if x is not None and xp.isdtype(x.dtype, "complex floating"):
                 raise TypeError(f"{name} is complex ({x.dtype}) but A is real ({A.dtype})")
-    _checks.check_finite(xp, "A", A)
-    if method == "rglru" and not bool(xp.all(A > 0)):
-        raise ValueError("discretization='rglru' needs A > 0 (Ā = A**Δ), got entries <= 0")
-    present = [x for x in arrays if x is not None]
-    ct = _checks.result_dtype(xp, *present)
+    ct = _checks.result_dtype(xp, *(x for x in (*a.values(), dout, dlast_state)
+                                    if x is not None))
     rt = _checks.real_dtype_of(xp, ct)
-    st = _checks.complex_dtype_of(xp, rt) if cplx else rt
-    return _Spec(xp, Bsz, Dm, L, N, G, rt, st)
+    return rt, (_checks.complex_dtype_of(xp, rt) if cplx else rt)
 
 
-def _cast(xp, x, dtype):
-    return None if x is None or x.dtype == dtype else xp.astype(x, dtype)
+def _check_values(xp, a, method, check_finite):
+    """Constant B/C finite, rglru's A > 0 (they read values: only under check_finite)."""
+    if not check_finite:
+        return
+    for name in ("B", "C"):
+        if a[name].ndim == 2:
+            check_finite_array(xp, name, a[name])
+    if method == "rglru" and not bool(xp.all(a["A"] > 0)):
+        raise ValueError("discretization='rglru' needs A > 0 (Ā = A**Δ), got entries <= 0")
 
 
-def _cast_all(sp: _Spec, u, delta, A, B, C, D, z, delta_bias, deltaA, h0):
-    xp, rt, st = sp.xp, sp.rt, sp.st
-
-    def c(x, dt):
-        return x if x is None or x.dtype == dt else xp.astype(x, dt)
-
-    return (
-        c(u, rt),
-        c(delta, rt),
-        c(A, st),
-        c(B, st),
-        c(C, st),
-        c(D, rt),
-        c(z, rt),
-        c(delta_bias, rt),
-        c(deltaA, rt),
-        c(h0, st),
-    )
-
-
-def _cuda_ok(sp: _Spec) -> bool:
-    return str(sp.rt).split(".")[-1] in ("float32", "float64")
-
-
-def _steps(xp, delta, delta_bias, delta_softplus):
-    """(raw, Δ): raw = delta + bias, Δ = softplus(raw) when asked."""
-    raw = delta if delta_bias is None else delta + xp.expand_dims(delta_bias, axis=-1)
-    return raw, (_generic.softplus(xp, raw) if delta_softplus else raw)
-
-
-def _finish(xp, y, u, D, z):
-    """out = (y + D·u)·silu(z)."""
-    if D is not None:
-        y = y + xp.expand_dims(D, axis=-1) * u
-    if z is not None:
-        y = y * (z * _generic.sigmoid(xp, z))
-    return y
+def _canonical(xp, a, rt, st):
+    """The arguments in the compute dtypes: real ones in rt; A, B, C, h0 in the state dtype."""
+    out = []
+    for name in _ARGS:
+        x = a[name]
+        dt = st if name in ("A", "B", "C", "h0") else rt
+        out.append(x if x is None or x.dtype == dt else xp.astype(x, dt))
+    return out
 
 
 def selective_scan(
@@ -203,6 +159,7 @@ def selective_scan(
     *,
     h0=None,
     impl="auto",
+    check_finite=True,
 ):
     r"""Selective scan (S6 / Mamba) with lrnnx's discretizations.
 
@@ -237,11 +194,18 @@ def selective_scan(
         Initial state (zero if omitted). Keyword-only; not in lrnnx.
     impl : {"auto", "cuda", "generic", "reference"}
         ``auto`` runs the CUDA kernel on CuPy inputs, the array-API path otherwise.
+    check_finite : bool, default True
+        Whether to check that the parameters (``A``, ``D``, ``delta_bias`` and constant ``B``
+        / ``C``) contain only finite numbers, and that rglru's ``A`` is positive. Disabling may
+        give a performance gain (the checks read values: a device-to-host sync on a GPU), but
+        may result in problems (NaN outputs) if they do contain infinities or NaNs. Inputs,
+        variable B/C and states are never value-checked: a NaN there propagates forward in
+        time only.
 
     Returns
     -------
     out : array, shape (batch, dim, seqlen)
-        Real, at the inputs' precision.
+        Real, at the inputs' promoted precision (float16 computes and returns float32).
     last_state : array, shape (batch, dim, dstate)
         Only with ``return_last_state``; complex for complex A.
 
@@ -258,7 +222,9 @@ def selective_scan(
     out = (y + D u)·silu(z). mamba: Ā = exp(ΔᴬA), γ = Δ; zoh: Ā = exp(ΔᴬA),
     γ = (exp(ΔA) − 1)/A; bilinear: Ā = (1 + ΔᴬA/2)/(1 − ΔᴬA/2), γ = Δ/(1 − ΔA/2); dirac:
     Ā = exp(ΔᴬA), γ = 1; s7: Ā = 1 − 1/((Δᴬ)² + ½), γ = 1; rglru: Ā = A^{Δᴬ},
-    γ = sqrt(1 − Ā²). h_{-1} = h0.
+    γ = sqrt(1 − Ā²), evaluated as sqrt(−expm1(2Δᴬ ln A)) (accurate as Δᴬ → 0 or A → 1; 0 for
+    Δᴬ < 0). h_{-1} = h0. Zero-size dimensions give empty outputs (seqlen 0: the last state is
+    h0, or zeros).
 
     Examples
     --------
@@ -269,34 +235,17 @@ def selective_scan(
     >>> np.round(selective_scan(u, dt, A, B, C), 4)
     array([[[0.5   , 0.8033, 0.9872]]])
     """
-    _checks.check_bool("delta_softplus", delta_softplus, _ORDER_HINT)
-    _checks.check_bool("return_last_state", return_last_state)
-    sp = _validate(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, discretization)
-    xp = sp.xp
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(sp), what="selective_scan")
-    if impl == "reference":
-        from ._ref import selective_scan_ref
-
-        out, last = selective_scan_ref(
-            u, delta, A, B, C, D, z, delta_bias, delta_softplus, True, discretization, deltaA, h0=h0
-        )
-        out, last = xp.asarray(out, dtype=sp.rt), xp.asarray(last, dtype=sp.st)
-        return (out, last) if return_last_state else out
-    u, delta, A, B, C, D, z, delta_bias, deltaA, h0 = _cast_all(
-        sp, u, delta, A, B, C, D, z, delta_bias, deltaA, h0
+    _check_softplus_flag(delta_softplus)
+    a = dict(u=u, delta=delta, A=A, B=B, C=C, D=D, z=z, delta_bias=delta_bias, deltaA=deltaA,
+             h0=h0)
+    xp = SPEC.validate(a, flags={"return_last_state": return_last_state},
+                       options={"discretization": discretization}, check_finite=check_finite)
+    rt, st = _shapes(xp, a, discretization)
+    _check_values(xp, a, discretization, check_finite)
+    name = SPEC.resolve(impl, xp, rt)
+    out, last = SPEC.get(name, "forward")(
+        xp, *_canonical(xp, a, rt, st), softplus=bool(delta_softplus), method=discretization
     )
-    if impl == "cuda":
-        from ._cuda import selective_scan_fwd_cuda
-
-        out, last = selective_scan_fwd_cuda(
-            u, delta, A, B, C, D, z, delta_bias, delta_softplus, discretization, deltaA, h0, sp.G
-        )
-    else:
-        _, dt = _steps(xp, delta, delta_bias, delta_softplus)
-        P = _generic.make_problem(xp, u, dt, deltaA, A, B, C, h0, sp.G, discretization)
-        yT, lastT = _generic.scan_forward(xp, P, sp.st)
-        out = _finish(xp, _generic.from_time_major(xp, yT), u, D, z)
-        last = _generic.state_unlayout(xp, lastT)
     return (out, last) if return_last_state else out
 
 
@@ -318,6 +267,7 @@ def selective_scan_vjp(
     h0=None,
     dlast_state=None,
     impl="auto",
+    check_finite=True,
 ):
     r"""Vector-Jacobian product of :func:`selective_scan`.
 
@@ -327,7 +277,7 @@ def selective_scan_vjp(
         Cotangent of ``out``.
     u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, discretization
         As for :func:`selective_scan` (``return_last_state`` is accepted for symmetry).
-    deltaA, h0, impl
+    deltaA, h0, impl, check_finite
         As for :func:`selective_scan`.
     dlast_state : array, shape (batch, dim, dstate), optional
         Cotangent of the final state (the last state is differentiable here, unlike lrnnx).
@@ -369,146 +319,21 @@ def selective_scan_vjp(
     >>> np.allclose(np.sum(dout * out) + np.sum(dlast * last), np.sum(g.du * v))
     True
     """
-    _checks.check_bool("delta_softplus", delta_softplus, _ORDER_HINT)
-    _checks.check_bool("return_last_state", return_last_state)
-    sp = _validate(
-        u, delta, A, B, C, D, z, delta_bias, deltaA, h0, discretization, dout, dlast_state
+    _check_softplus_flag(delta_softplus)
+    a = dict(u=u, delta=delta, A=A, B=B, C=C, D=D, z=z, delta_bias=delta_bias, deltaA=deltaA,
+             h0=h0)
+    xp = SPEC.validate({"dout": dout, **a, "dlast_state": dlast_state},
+                       flags={"return_last_state": return_last_state},
+                       options={"discretization": discretization}, check_finite=check_finite,
+                       extra=_COTANGENTS)
+    rt, st = _shapes(xp, a, discretization, dout, dlast_state)
+    _check_values(xp, a, discretization, check_finite)
+    name = SPEC.resolve(impl, xp, rt)
+    g = SPEC.get(name, "backward")(
+        xp, dout if dout.dtype == rt else xp.astype(dout, rt), *_canonical(xp, a, rt, st),
+        dlast_state if dlast_state is None or dlast_state.dtype == st else (
+            xp.astype(dlast_state, st)),
+        softplus=bool(delta_softplus), method=discretization,
     )
-    xp = sp.xp
-    impl = resolve_impl(impl, xp, cuda_supported=_cuda_ok(sp), what="selective_scan_vjp")
-    originals = (u, delta, A, B, C, D, z, delta_bias, deltaA, h0)
-    if impl == "reference":
-        from ._ref import selective_scan_vjp_ref
-
-        g = selective_scan_vjp_ref(
-            dout,
-            u,
-            delta,
-            A,
-            B,
-            C,
-            D,
-            z,
-            delta_bias,
-            delta_softplus,
-            True,
-            discretization,
-            deltaA,
-            h0=h0,
-            dlast_state=dlast_state,
-        )
-        return _package(sp, g, originals)
-    u, delta, A, B, C, D, z, delta_bias, deltaA, h0 = _cast_all(
-        sp, u, delta, A, B, C, D, z, delta_bias, deltaA, h0
-    )
-    dout = xp.astype(dout, sp.rt) if dout.dtype != sp.rt else dout
-    if dlast_state is not None and dlast_state.dtype != sp.st:
-        dlast_state = xp.astype(dlast_state, sp.st)
-    if impl == "cuda":
-        from ._cuda import selective_scan_bwd_cuda
-
-        g = selective_scan_bwd_cuda(
-            dout,
-            u,
-            delta,
-            A,
-            B,
-            C,
-            D,
-            z,
-            delta_bias,
-            delta_softplus,
-            discretization,
-            deltaA,
-            h0,
-            dlast_state,
-            sp.G,
-        )
-    else:
-        g = _vjp_generic(
-            sp,
-            dout,
-            u,
-            delta,
-            A,
-            B,
-            C,
-            D,
-            z,
-            delta_bias,
-            delta_softplus,
-            discretization,
-            deltaA,
-            h0,
-            dlast_state,
-        )
-    return _package(sp, g, originals)
-
-
-def _vjp_generic(
-    sp, dout, u, delta, A, B, C, D, z, delta_bias, delta_softplus, method, deltaA, h0, dlast
-):
-    xp, G = sp.xp, sp.G
-    raw, dt = _steps(xp, delta, delta_bias, delta_softplus)
-    if z is not None:
-        sz = _generic.sigmoid(xp, z)
-        gy = dout * (z * sz)
-    else:
-        gy = dout
-    P = _generic.make_problem(xp, u, dt, deltaA, A, B, C, h0, G, method)
-    dlT = None if dlast is None else _generic.state_layout(xp, dlast, G)
-    r = _generic.scan_backward(xp, P, _generic.time_major(xp, gy, G), dlT, sp.st)
-    tm = _generic.from_time_major
-    du = tm(xp, r.du)
-    dD = None
-    if D is not None:
-        du = du + xp.expand_dims(D, axis=-1) * gy
-        dD = xp.sum(gy * u, axis=(0, 2))
-    dz = None
-    if z is not None:
-        pre = _finish(xp, tm(xp, r.y), u, D, None)
-        dz = dout * pre * sz * (1 + z * (1 - sz))
-    ddt, ddtA = tm(xp, r.ddt), tm(xp, r.ddtA)
-    if deltaA is None:
-        ddt, ddeltaA = ddt + ddtA, None
-    else:
-        ddeltaA = ddtA
-    ddelta, ddelta_bias = _softplus_chain(xp, ddt, raw, delta_softplus, delta_bias)
-    dA = _generic.param_unlayout(xp, r.dA)
-    dB = _bc_grad(xp, r.dB, B, sp)
-    dC = _bc_grad(xp, r.dC, C, sp)
-    dh0 = None if r.dh0 is None else _generic.state_unlayout(xp, r.dh0)
-    return du, ddelta, dA, dB, dC, dD, dz, ddelta_bias, ddeltaA, dh0
-
-
-def _softplus_chain(xp, ddt, raw, delta_softplus, delta_bias):
-    if delta_softplus:
-        ddt = ddt * xp.where(raw <= 20, _generic.sigmoid(xp, raw), xp.ones_like(raw))
-    return ddt, (None if delta_bias is None else xp.sum(ddt, axis=(0, 2)))
-
-
-def _bc_grad(xp, g, X, sp):
-    """Time-major (L, B, G, N) or (G, N, Dg) gradient back to X's layout."""
-    if X.ndim == 2:
-        return _generic.param_unlayout(xp, g)
-    g = xp.permute_dims(g, (1, 2, 3, 0))
-    return xp.reshape(g, tuple(X.shape))
-
-
-def _package(sp: _Spec, g, originals) -> SelectiveScanGrads:
-    """Cast each gradient to its argument's kind (real part for real ones) at compute precision."""
-    xp = sp.xp
-    out = []
-    for gi, x in zip(g, originals):
-        if gi is None or x is None:
-            out.append(None)
-            continue
-        gi = xp.asarray(gi) if not hasattr(gi, "__array_namespace__") else gi
-        x_cplx = xp.isdtype(x.dtype, "complex floating")
-        if xp.isdtype(gi.dtype, "complex floating") and not x_cplx:
-            gi = xp.real(gi)
-        want = (
-            (sp.st if sp.st != sp.rt else _checks.complex_dtype_of(xp, sp.rt)) if x_cplx else sp.rt
-        )
-        out.append(gi if gi.dtype == want else xp.astype(gi, want))
-    return SelectiveScanGrads(*out)
+    # Each gradient in its argument's kind (the real part for a real one) at compute precision.
+    return SelectiveScanGrads(*(grad_like(xp, gi, a[n]) for gi, n in zip(g, _ARGS)))

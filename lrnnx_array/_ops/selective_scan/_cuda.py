@@ -242,3 +242,18 @@ def _bwd_public(
         ),
     )
     return du, ddelta, dA, dB, dC, dD, dz, ddbias, ddeltaA, dh0
+
+
+# The dispatch entries: canonical arrays in the compute dtypes (real ones in the real dtype; A,
+# B, C, h0, dlast in the state dtype). The kernels index B and C with their own group counts.
+
+
+def forward(xp, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, *, softplus, method):
+    return selective_scan_fwd_cuda(u, delta, A, B, C, D, z, delta_bias, softplus, method, deltaA,
+                                   h0, None)
+
+
+def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *, softplus,
+             method):
+    return selective_scan_bwd_cuda(dout, u, delta, A, B, C, D, z, delta_bias, softplus, method,
+                                   deltaA, h0, dlast, None)

@@ -19,111 +19,16 @@ and reduces the parameter gradients per chunk. h_{t-1} comes from the recomputed
 from dividing by Ā.
 
 On NumPy, batch (or channel) blocks run on threads when the state is large (see
-``_THREAD_MIN_STATE``): ufuncs and matmul release the GIL.
+``_chunked._THREAD_MIN_STATE``): ufuncs and matmul release the GIL.
+
+This module holds the op's maths around the scan (Δ = softplus(δ + bias), the D skip and the
+silu(z) gate, and their chain rules) and the dispatch entries ``forward``/``backward``; the
+chunk loops live in ``_chunked``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from ..._backend import is_numpy
-from .._shared.threads import get_pool as _get_pool
-from .._shared.threads import threads as _threads
-from .._shared.numerics import dphi1, exp_phi1
-
-METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
-# Elements of one (T, B, G, N, Dg) chunk array: 512 KB at float32 keeps the handful of chunk
-# arrays in L2 while amortising the ~20 Python-level calls per chunk. Measured (2 cores, target
-# shape, single thread, min of 8): 2^15 28 ms, 2^16 22, 2^17 20-22, 2^18 31, 2^19 36.
-_CHUNK_ELEMS = 1 << 17
-_MIN_CHUNK = 8
-# Threads (one per core, over batch rows or channel slices) pay off only when each step's ufunc
-# calls are long enough to hide the GIL-held Python overhead: B*D*N = 8192 ran 20 ms on one
-# thread vs 22-33 ms on two; B*D*N = 65536 ran 61 ms on two vs 71 ms on one.
-_THREAD_MIN_STATE = 16384
-
-
-def _is_complex(xp, x) -> bool:
-    return hasattr(x, "dtype") and xp.isdtype(x.dtype, "complex floating")
-
-
-def _conj(xp, x):
-    return xp.conj(x) if _is_complex(xp, x) else x
-
-
-def _re(xp, x):
-    return xp.real(x) if _is_complex(xp, x) else x
-
-
-# ---------------------------------------------------------------------------------------------
-# Discretization (shared with the other scans; works on any broadcastable arrays).
-
-
-class Disc(NamedTuple):
-    """Ā, the input coefficient γ (b̄ = γ·B·u) and, on request, their partial derivatives.
-
-    ``None`` marks an identically zero derivative and python floats stand for constants, so
-    callers skip work. d/dA is the holomorphic derivative for complex A.
-    """
-
-    Abar: object
-    gamma: object
-    dAbar_ddeltaA: object = None
-    dAbar_dA: object = None
-    dgamma_ddelta: object = None
-    dgamma_ddeltaA: object = None
-    dgamma_dA: object = None
-
-
-def discretize(xp, delta, deltaA, A, method: str, *, derivs: bool = False) -> Disc:
-    """(Ā, γ) of one diagonal entry from Δ (input step), Δᴬ (A step) and A, per spec §2.
-
-    ``delta``/``deltaA`` broadcast against ``A`` (e.g. shapes (..., 1) and (D, N)). ``deltaA``
-    is Δ itself when there is no separate A step.
-    """
-    if method in ("mamba", "zoh", "dirac"):
-        Abar = xp.exp(deltaA * A)
-        dAb = (A * Abar, deltaA * Abar) if derivs else (None, None)
-        if method == "mamba":
-            return Disc(Abar, delta, *dAb, 1.0 if derivs else None)
-        if method == "dirac":
-            return Disc(Abar, 1.0, *dAb)
-        # γ = Δ·φ(x) with φ(x) = expm1(x)/x; dγ/dA = Δ²·φ'(x). The discretize package's forms
-        # have no 0/0 at x = 0 and no cancellation near it (also for complex x, where NumPy's
-        # expm1 loses digits).
-        x = delta * A
-        e, phi, _ = exp_phi1(xp, x)
-        gamma = delta * phi
-        if not derivs:
-            return Disc(Abar, gamma)
-        return Disc(Abar, gamma, *dAb, e, None, delta * delta * dphi1(xp, x, e, phi))
-    if method == "bilinear":
-        den = 1 - deltaA * A / 2
-        Abar = (1 + deltaA * A / 2) / den
-        s = 1 / (1 - delta * A / 2)
-        if not derivs:
-            return Disc(Abar, delta * s)
-        s2 = s * s
-        return Disc(
-            Abar, delta * s, A / (den * den), deltaA / (den * den), s2, None, delta * delta * s2 / 2
-        )
-    if method == "s7":
-        w = deltaA * deltaA + 0.5
-        Abar = 1 - 1 / w
-        return Disc(Abar, 1.0, 2 * deltaA / (w * w) if derivs else None)
-    if method == "rglru":
-        lnA = xp.log(A)
-        Abar = xp.exp(deltaA * lnA)
-        one_m = 1 - Abar * Abar
-        ok = one_m > 0
-        gamma = xp.sqrt(xp.where(ok, one_m, xp.zeros_like(one_m)))
-        if not derivs:
-            return Disc(Abar, gamma)
-        dAb_dda, dAb_dA = Abar * lnA, deltaA * Abar / A
-        # dγ/dĀ = -Ā/γ, forced to zero where γ = 0 (Δᴬ <= 0), as lrnnx's kernel does.
-        dg = xp.where(ok, -Abar / xp.where(ok, gamma, xp.ones_like(gamma)), xp.zeros_like(gamma))
-        return Disc(Abar, gamma, dAb_dda, dAb_dA, None, dg * dAb_dda, dg * dAb_dA)
-    raise ValueError(f"discretization must be one of {METHODS}, got {method!r}")
+from . import _chunked as K
 
 
 def softplus(xp, x):
@@ -135,395 +40,76 @@ def sigmoid(xp, x):
     return 1 / (1 + xp.exp(-x))
 
 
-# ---------------------------------------------------------------------------------------------
-# Problem in time-major layout.
+def _groups(B, C):
+    """The common group count of variable B/C (the API checked they agree; 3-D counts as 1)."""
+    return next((int(X.shape[1]) for X in (B, C) if X.ndim == 4), 1)
 
 
-class Problem(NamedTuple):
-    """Everything the chunk loops need, already cast and time-major.
-
-    ``dt``, ``dtA``, ``u``: (L, B, G, Dg); ``dtA`` is None when Δᴬ = Δ. ``A``: (G, N, Dg).
-    ``Bm``/``Cm``: constant (G, N, Dg) or variable (L, B, G, N), flagged by ``B_var``/``C_var``.
-    ``h0``: (B, G, N, Dg) or None. States and state-shaped gradients are (…, G, N, Dg).
-    """
-
-    dt: object
-    dtA: object
-    u: object
-    A: object
-    Bm: object
-    Cm: object
-    B_var: bool
-    C_var: bool
-    h0: object
-    method: str
-    cplx: bool
+def _steps(xp, delta, delta_bias, softplus_on):
+    """(raw, Δ): raw = delta + bias, Δ = softplus(raw) when asked."""
+    raw = delta if delta_bias is None else delta + xp.expand_dims(delta_bias, axis=-1)
+    return raw, (softplus(xp, raw) if softplus_on else raw)
 
 
-def _contiguous(xp, view):
-    """A C-contiguous copy. (asarray(copy=True) keeps the strided layout of a permuted view,
-    and every ufunc output then inherits it: the recurrence rows must be contiguous.)"""
-    out = xp.empty(tuple(view.shape), dtype=view.dtype)
-    out[...] = view
-    return out
+def _finish(xp, y, u, D, z):
+    """out = (y + D·u)·silu(z)."""
+    if D is not None:
+        y = y + xp.expand_dims(D, axis=-1) * u
+    if z is not None:
+        y = y * (z * sigmoid(xp, z))
+    return y
 
 
-def time_major(xp, x, G):
-    """(B, D, L) -> contiguous (L, B, G, D/G)."""
-    Bsz, Dm, L = x.shape
-    return _contiguous(xp, xp.reshape(xp.permute_dims(x, (2, 0, 1)), (L, Bsz, G, Dm // G)))
+def forward(xp, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, *, softplus, method):
+    """(out (B, D, L), last state (B, D, N)) for arrays already in the compute dtypes
+    (u, delta, D, z, delta_bias, deltaA real; A, B, C, h0 in the state dtype)."""
+    G = _groups(B, C)
+    _, dt = _steps(xp, delta, delta_bias, softplus)
+    P = K.make_problem(xp, u, dt, deltaA, A, B, C, h0, G, method)
+    yT, lastT = K.scan_forward(xp, P, A.dtype)
+    return _finish(xp, K.from_time_major(xp, yT), u, D, z), K.state_unlayout(xp, lastT)
 
 
-def from_time_major(xp, x):
-    """(L, B, G, Dg) -> (B, D, L)."""
-    L, Bsz, G, Dg = x.shape
-    return xp.permute_dims(xp.reshape(x, (L, Bsz, G * Dg)), (1, 2, 0))
-
-
-def bc_time_major(xp, X, G):
-    """Variable B/C (B, N, L) or (B, G, N, L) -> (L, B, G, N)."""
-    if X.ndim == 3:
-        X = xp.expand_dims(X, axis=1)
-    return _contiguous(xp, xp.permute_dims(X, (3, 0, 1, 2)))
-
-
-def param_layout(xp, X, G):
-    """(D, N) -> contiguous (G, N, Dg)."""
-    Dm, N = X.shape
-    return _contiguous(xp, xp.permute_dims(xp.reshape(X, (G, Dm // G, N)), (0, 2, 1)))
-
-
-def param_unlayout(xp, X):
-    """(G, N, Dg) -> (D, N)."""
-    G, N, Dg = X.shape
-    return xp.reshape(xp.permute_dims(X, (0, 2, 1)), (G * Dg, N))
-
-
-def state_layout(xp, h, G):
-    """(B, D, N) -> contiguous (B, G, N, Dg)."""
-    Bsz, Dm, N = h.shape
-    return _contiguous(xp, xp.permute_dims(xp.reshape(h, (Bsz, G, Dm // G, N)), (0, 1, 3, 2)))
-
-
-def state_unlayout(xp, h):
-    """(B, G, N, Dg) -> (B, D, N)."""
-    Bsz, G, N, Dg = h.shape
-    return xp.reshape(xp.permute_dims(h, (0, 1, 3, 2)), (Bsz, G * Dg, N))
-
-
-def make_problem(xp, u, dt, dtA, A, B, C, h0, G, method) -> Problem:
-    B_var, C_var = B.ndim > 2, C.ndim > 2
-    return Problem(
-        dt=time_major(xp, dt, G),
-        dtA=None if dtA is None else time_major(xp, dtA, G),
-        u=time_major(xp, u, G),
-        A=param_layout(xp, A, G),
-        Bm=bc_time_major(xp, B, G) if B_var else param_layout(xp, B, G),
-        Cm=bc_time_major(xp, C, G) if C_var else param_layout(xp, C, G),
-        B_var=B_var,
-        C_var=C_var,
-        h0=None if h0 is None else state_layout(xp, h0, G),
-        method=method,
-        cplx=_is_complex(xp, A),
-    )
-
-
-class _Blk(NamedTuple):
-    """One (batch range, channel-in-group range) block of a Problem, chunk-sliceable."""
-
-    dt: object
-    dtA: object
-    u: object
-    A: object  # (1, 1, G, N, dg): broadcasts against (T, b, G, N, dg)
-    Bm: object
-    Cm: object
-
-
-def _block(xp, P: Problem, bs: slice, ds: slice) -> _Blk:
-    def pd(x):
-        return None if x is None else x[:, bs, :, ds]
-
-    def par(x):
-        return xp.expand_dims(xp.expand_dims(x[:, :, ds], axis=0), axis=0)
-
-    return _Blk(
-        pd(P.dt),
-        pd(P.dtA),
-        pd(P.u),
-        par(P.A),
-        P.Bm[:, bs, ...] if P.B_var else par(P.Bm),
-        P.Cm[:, bs, ...] if P.C_var else par(P.Cm),
-    )
-
-
-def _chunk(xp, blk: _Blk, P: Problem, t0: int, t1: int, derivs: bool):
-    """Per-chunk inputs, discretization and b̄ (T, b, G, N, dg), freshly allocated."""
-
-    def tt(x):
-        return None if x is None else xp.expand_dims(x[t0:t1, ...], axis=-2)
-
-    dt, u = tt(blk.dt), tt(blk.u)  # (T, b, G, 1, dg)
-    dtA = dt if blk.dtA is None else tt(blk.dtA)
-    Bt = xp.expand_dims(blk.Bm[t0:t1, ...], axis=-1) if P.B_var else blk.Bm
-    disc = discretize(xp, dt, dtA, blk.A, P.method, derivs=derivs)
-    g = disc.gamma
-    gu = u if isinstance(g, float) else g * u  # g may be (T, b, G, 1, dg) or (..., N, dg)
-    bb = gu * Bt
-    shape = tuple(u.shape[:3]) + (blk.A.shape[-2], u.shape[-1])
-    if tuple(bb.shape) != shape:  # e.g. dirac/s7 with all-constant factors: make it writable
-        bb = bb + xp.zeros(shape, dtype=bb.dtype)
-    return dt, dtA, u, Bt, disc, bb
-
-
-def _recur(xp, Abar, bb, h):
-    """In place: bb[t] <- Abar[t]*bb[t-1] + bb[t] with bb[-1] = h. Two ufunc calls per step."""
-    T = bb.shape[0]
-    bb[0, ...] += Abar[0, ...] * h
-    for t in range(1, T):
-        bb[t, ...] += Abar[t, ...] * bb[t - 1, ...]
-
-
-def _contract_C(xp, H, Ct, P: Problem):
-    """y (T, b, G, dg) = Σ_n C·h (real A) or 2·Re Σ_n C·h (complex A)."""
-    if P.C_var:
-        y = xp.matmul(xp.matrix_transpose(Ct), H)[..., 0, :]
+def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *, softplus,
+             method):
+    """(du, ddelta, dA, dB, dC, dD, dz, ddelta_bias, ddeltaA, dh0) at the compute dtypes (the
+    state dtype for A, B, C, h0; the public layer takes real parts for real arguments)."""
+    G = _groups(B, C)
+    raw, dt = _steps(xp, delta, delta_bias, softplus)
+    if z is not None:
+        sz = sigmoid(xp, z)
+        gy = dout * (z * sz)
     else:
-        y = xp.sum(H * Ct, axis=-2)
-    return 2 * xp.real(y) if P.cplx else y
+        gy = dout
+    P = K.make_problem(xp, u, dt, deltaA, A, B, C, h0, G, method)
+    dlT = None if dlast is None else K.state_layout(xp, dlast, G)
+    r = K.scan_backward(xp, P, K.time_major(xp, gy, G), dlT, A.dtype)
+    tm = K.from_time_major
+    du = tm(xp, r.du)
+    dD = None
+    if D is not None:
+        du = du + xp.expand_dims(D, axis=-1) * gy
+        dD = xp.sum(gy * u, axis=(0, 2))
+    dz = None
+    if z is not None:
+        pre = _finish(xp, tm(xp, r.y), u, D, None)
+        dz = dout * pre * sz * (1 + z * (1 - sz))
+    ddt, ddtA = tm(xp, r.ddt), tm(xp, r.ddtA)
+    if deltaA is None:
+        ddt, ddeltaA = ddt + ddtA, None
+    else:
+        ddeltaA = ddtA
+    if softplus:  # the threshold rule's derivative: sigmoid below 20, 1 above
+        ddt = ddt * xp.where(raw <= 20, sigmoid(xp, raw), xp.ones_like(raw))
+    ddelta_bias = None if delta_bias is None else xp.sum(ddt, axis=(0, 2))
+    dA = K.param_unlayout(xp, r.dA)
+    dh0 = None if r.dh0 is None else K.state_unlayout(xp, r.dh0)
+    return (du, ddt, dA, _bc_grad(xp, r.dB, B), _bc_grad(xp, r.dC, C), dD, dz, ddelta_bias,
+            ddeltaA, dh0)
 
 
-def _c_at(xp, blk, P, t0, t1):
-    return xp.expand_dims(blk.Cm[t0:t1, ...], axis=-1) if P.C_var else blk.Cm
-
-
-def _chunk_len(P: Problem, nb: int, nd: int) -> int:
-    G, N = P.A.shape[0], P.A.shape[1]
-    L = P.u.shape[0]
-    return max(1, min(L, max(_MIN_CHUNK, _CHUNK_ELEMS // max(1, nb * G * nd * N))))
-
-
-def _h_init(xp, P, bs, ds, shape, dtype):
-    if P.h0 is None:
-        return xp.zeros(shape, dtype=dtype)
-    return _contiguous(xp, P.h0[bs, :, :, ds])
-
-
-def _fwd_block(xp, P: Problem, bs: slice, ds: slice, state_dtype):
-    blk = _block(xp, P, bs, ds)
-    L, nb, G, nd = blk.u.shape
-    N = P.A.shape[1]
-    T = _chunk_len(P, nb, nd)
-    h = _h_init(xp, P, bs, ds, (nb, G, N, nd), state_dtype)
-    y = xp.empty((L, nb, G, nd), dtype=blk.u.dtype)
-    for t0 in range(0, L, T):
-        t1 = min(L, t0 + T)
-        *_, disc, bb = _chunk(xp, blk, P, t0, t1, False)
-        _recur(xp, disc.Abar, bb, h)
-        h = bb[t1 - t0 - 1, ...]
-        y[t0:t1, ...] = _contract_C(xp, bb, _c_at(xp, blk, P, t0, t1), P)
-    return y, h
-
-
-# ---------------------------------------------------------------------------------------------
-# Splitting into thread blocks and combining.
-
-
-def _split(xp, P: Problem):
-    """[(batch slice, channel slice)] blocks: one per thread on NumPy, else a single block."""
-    L, Bsz, G, Dg = P.u.shape
-    N = P.A.shape[1]
-    nt = _threads() if is_numpy(xp) else 1
-    nt = max(1, min(nt, (Bsz * G * Dg * N) // _THREAD_MIN_STATE))
-    full_b, full_d = slice(0, Bsz), slice(0, Dg)
-    if nt <= 1:
-        return [(full_b, full_d)]
-    if Bsz >= nt:
-        e = [Bsz * i // nt for i in range(nt + 1)]
-        return [(slice(lo, hi), full_d) for lo, hi in zip(e[:-1], e[1:])]
-    if Dg >= nt:
-        e = [Dg * i // nt for i in range(nt + 1)]
-        return [(full_b, slice(lo, hi)) for lo, hi in zip(e[:-1], e[1:])]
-    return [(full_b, full_d)]
-
-
-def _run_blocks(xp, fn, blocks):
-    if len(blocks) == 1:
-        return [fn(*blocks[0])]
-    futs = [_get_pool().submit(fn, *b) for b in blocks]
-    return [f.result() for f in futs]
-
-
-def scan_forward(xp, P: Problem, state_dtype):
-    """y (L, B, G, Dg) before D-skip and gate, and the last state (B, G, N, Dg)."""
-    L, Bsz, G, Dg = P.u.shape
-    N = P.A.shape[1]
-    blocks = _split(xp, P)
-    res = _run_blocks(xp, lambda bs, ds: _fwd_block(xp, P, bs, ds, state_dtype), blocks)
-    if len(res) == 1:
-        return res[0]
-    y = xp.empty((L, Bsz, G, Dg), dtype=P.u.dtype)
-    last = xp.empty((Bsz, G, N, Dg), dtype=state_dtype)
-    for (bs, ds), (yb, hb) in zip(blocks, res):
-        y[:, bs, :, ds] = yb
-        last[bs, :, :, ds] = hb
-    return y, last
-
-
-# ---------------------------------------------------------------------------------------------
-# Backward.
-
-
-class BlockGrads(NamedTuple):
-    y: object  # (L, b, G, dg) recomputed output before D-skip (for dz)
-    du: object  # (L, b, G, dg): the scan's part of du
-    ddt: object  # (L, b, G, dg): gradient w.r.t. the effective Δ (input side)
-    ddtA: object  # (L, b, G, dg): gradient w.r.t. the effective Δᴬ
-    dA: object  # (G, N, dg)
-    dB: object  # constant (G, N, dg) or variable (L, b, G, N)
-    dC: object
-    dh0: object  # (b, G, N, dg)
-
-
-def _bwd_block(xp, P: Problem, gy, dlast, bs: slice, ds: slice, state_dtype):
-    """Gradients of one block. ``gy`` (L, B, G, Dg) is the cotangent of the scan output y."""
-    blk = _block(xp, P, bs, ds)
-    L, nb, G, nd = blk.u.shape
-    N = P.A.shape[1]
-    T = _chunk_len(P, nb, nd)
-    gy = gy[:, bs, :, ds]
-    rt = blk.u.dtype
-    # Pass 1: chunk-boundary states only.
-    starts = list(range(0, L, T))
-    bounds = []
-    h = _h_init(xp, P, bs, ds, (nb, G, N, nd), state_dtype)
-    for t0 in starts:
-        t1 = min(L, t0 + T)
-        bounds.append(h)
-        *_, disc, bb = _chunk(xp, blk, P, t0, t1, False)
-        _recur(xp, disc.Abar, bb, h)
-        h = bb[t1 - t0 - 1, ...]
-    y = xp.empty((L, nb, G, nd), dtype=rt)
-    du = xp.empty((L, nb, G, nd), dtype=rt)
-    ddt = xp.zeros((L, nb, G, nd), dtype=rt)
-    ddtA = xp.empty((L, nb, G, nd), dtype=rt)
-    dA = xp.zeros((G, N, nd), dtype=state_dtype)
-    dB = xp.zeros((L, nb, G, N) if P.B_var else (G, N, nd), dtype=state_dtype)
-    dC = xp.zeros((L, nb, G, N) if P.C_var else (G, N, nd), dtype=state_dtype)
-    carry = xp.zeros((nb, G, N, nd), dtype=state_dtype)
-    if dlast is not None:
-        carry = carry + dlast[bs, :, :, ds]
-    # Pass 2: chunks in reverse; recompute inside the chunk, then the adjoint loop.
-    for t0, h_start in zip(reversed(starts), reversed(bounds)):
-        t1 = min(L, t0 + T)
-        n = t1 - t0
-        dt, dtA, u, Bt, disc, H = _chunk(xp, blk, P, t0, t1, True)
-        _recur(xp, disc.Abar, H, h_start)
-        Ct = _c_at(xp, blk, P, t0, t1)
-        y[t0:t1, ...] = _contract_C(xp, H, Ct, P)
-        g = xp.expand_dims(gy[t0:t1, ...], axis=-2)  # (T, b, G, 1, dg)
-        # dC = Σ gy·h (real) or 2·gy·conj(h) (complex), reduced to C's layout.
-        if P.C_var:
-            gc = xp.matmul(H, xp.matrix_transpose(g))[..., 0]
-            dC[t0:t1, ...] = 2 * xp.conj(gc) if P.cplx else gc
-        else:
-            gc = xp.sum(g * H, axis=(0, 1))
-            dC = dC + (2 * xp.conj(gc) if P.cplx else gc)
-        # λ (a fresh (T, b, G, N, dg) array): seed c_t·gy_t, then the reverse loop.
-        lam = (2 * xp.conj(Ct) if P.cplx else Ct) * g
-        if tuple(lam.shape) != tuple(H.shape):
-            lam = lam + xp.zeros(H.shape, dtype=lam.dtype)
-        Abar_c = _conj(xp, disc.Abar)
-        lam[n - 1, ...] += carry
-        for t in range(n - 2, -1, -1):
-            lam[t, ...] += Abar_c[t + 1, ...] * lam[t + 1, ...]
-        carry = Abar_c[0, ...] * lam[0, ...]
-        # G_Ā = λ·conj(h_{t-1}) with h_{t-1} from the recomputed states.
-        GA = xp.empty(H.shape, dtype=H.dtype)
-        GA[0, ...] = lam[0, ...] * _conj(xp, h_start)
-        if n > 1:
-            GA[1:, ...] = lam[1:, ...] * _conj(xp, H[:-1, ...])
-        ddtA[t0:t1, ...] = xp.sum(_re(xp, _conj(xp, disc.dAbar_ddeltaA) * GA), axis=-2)
-        if disc.dAbar_dA is not None:
-            dA = dA + xp.sum(_conj(xp, disc.dAbar_dA) * GA, axis=(0, 1))
-        dA_in, dB_in = _input_grads(xp, P, disc, lam, u, Bt, t0, t1, du, ddt, ddtA, dB)
-        if dA_in is not None:
-            dA = dA + dA_in
-        if dB_in is not None:
-            dB = dB + dB_in
-    dh0 = carry if P.h0 is not None else None
-    return BlockGrads(y, du, ddt, ddtA, dA, dB, dC, dh0)
-
-
-def _input_grads(xp, P, disc, lam, u, Bt, t0, t1, du, ddt, ddtA, dB):
-    """Gradients through b̄ = γ·B·u given G_b̄ = λ (T, b, G, N, dg).
-
-    Writes the per-step rows of du, ddt, ddtA (and of a variable dB) in place; returns this
-    chunk's contributions to dA and to a constant dB (None when nothing).
-    """
-    g = disc.gamma
-    us = u[..., 0, :]
-    if isinstance(g, float) or g.shape[-2] == 1:  # γ constant over the state axis
-        # S = Σ_n λ·conj(B): one batched matvec for variable B.
-        if P.B_var:
-            S = xp.matmul(xp.matrix_transpose(_conj(xp, Bt)), lam)[..., 0, :]
-        else:
-            S = xp.sum(lam * _conj(xp, Bt), axis=-2)
-        S = _re(xp, S)
-        du[t0:t1, ...] = S if isinstance(g, float) else g[..., 0, :] * S
-        if disc.dgamma_ddelta is not None:  # mamba: dγ/dΔ = 1
-            ddt[t0:t1, ...] += disc.dgamma_ddelta * S * us
-        gu = u if isinstance(g, float) else g * u  # (T, b, G, 1, dg), real
-        if P.B_var:
-            dB[t0:t1, ...] = xp.matmul(lam, xp.matrix_transpose(gu))[..., 0]
-            return None, None
-        return None, xp.sum(gu * lam, axis=(0, 1))
-    # γ depends on n (zoh, bilinear, rglru): G_γ = λ·conj(B)·u.
-    LB = lam * _conj(xp, Bt)
-    du[t0:t1, ...] = xp.sum(_re(xp, _conj(xp, g) * LB), axis=-2)
-    if disc.dgamma_ddelta is not None:
-        ddt[t0:t1, ...] += us * xp.sum(_re(xp, _conj(xp, disc.dgamma_ddelta) * LB), axis=-2)
-    if disc.dgamma_ddeltaA is not None:
-        ddtA[t0:t1, ...] += us * xp.sum(_re(xp, _conj(xp, disc.dgamma_ddeltaA) * LB), axis=-2)
-    dA_in = None
-    if disc.dgamma_dA is not None:
-        dA_in = xp.sum(_conj(xp, disc.dgamma_dA) * LB * u, axis=(0, 1))
-    gb = lam * (_conj(xp, g) * u)
-    if P.B_var:
-        dB[t0:t1, ...] = xp.sum(gb, axis=-1)
-        return dA_in, None
-    return dA_in, xp.sum(gb, axis=(0, 1))
-
-
-def scan_backward(xp, P: Problem, gy, dlast, state_dtype):
-    """Combine the blocks' gradients (per-step ones time-major, states (B, G, N, Dg)).
-
-    ``dlast`` is in the state layout (B, G, N, Dg) or None.
-    """
-    L, Bsz, G, Dg = P.u.shape
-    N = P.A.shape[1]
-    blocks = _split(xp, P)
-    res = _run_blocks(xp, lambda bs, ds: _bwd_block(xp, P, gy, dlast, bs, ds, state_dtype), blocks)
-    if len(res) == 1:
-        return res[0]
-    rt = P.u.dtype
-
-    def per_step():
-        return xp.empty((L, Bsz, G, Dg), dtype=rt)
-
-    y, du, ddt, ddtA = per_step(), per_step(), per_step(), per_step()
-    dA = xp.zeros((G, N, Dg), dtype=state_dtype)
-    dB = xp.zeros((L, Bsz, G, N) if P.B_var else (G, N, Dg), dtype=state_dtype)
-    dC = xp.zeros((L, Bsz, G, N) if P.C_var else (G, N, Dg), dtype=state_dtype)
-    dh0 = None if P.h0 is None else xp.empty((Bsz, G, N, Dg), dtype=state_dtype)
-    for (bs, ds), r in zip(blocks, res):
-        for full, part in ((y, r.y), (du, r.du), (ddt, r.ddt), (ddtA, r.ddtA)):
-            full[:, bs, :, ds] = part
-        dA[:, :, ds] = dA[:, :, ds] + r.dA
-        for full, part, var in ((dB, r.dB, P.B_var), (dC, r.dC, P.C_var)):
-            if var:
-                full[:, bs, ...] = full[:, bs, ...] + part
-            else:
-                full[:, :, ds] = full[:, :, ds] + part
-        if dh0 is not None:
-            dh0[bs, :, :, ds] = r.dh0
-    return BlockGrads(y, du, ddt, ddtA, dA, dB, dC, dh0)
+def _bc_grad(xp, g, X):
+    """Time-major (L, B, G, N) or (G, N, Dg) gradient back to X's layout."""
+    if X.ndim == 2:
+        return K.param_unlayout(xp, g)
+    return xp.reshape(xp.permute_dims(g, (1, 2, 3, 0)), tuple(X.shape))

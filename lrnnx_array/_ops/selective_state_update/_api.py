@@ -3,67 +3,60 @@
 from __future__ import annotations
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from . import _generic
+from ..._dispatch import Arg, OpSpec, float_dtypes
 
 __all__ = ["selective_state_update", "METHODS"]
 
+# The order is the kernel's method code (raw_kernels/selective_state_update.cu).
 METHODS = ("zoh", "bilinear", "dirac", "mamba", "rglru", "s7")
+
+SPEC = OpSpec(
+    "selective_state_update",
+    __package__,
+    (Arg("state"), Arg("x", "real"), Arg("dt", "real"), Arg("A", param=True), Arg("B"), Arg("C"),
+     Arg("D", "real", required=False, param=True), Arg("z", "real", required=False),
+     Arg("dt_bias", "real", required=False, param=True), Arg("deltaA", "real", required=False),
+     Arg("state_batch_indices", "int", required=False)),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    # The kernel computes at the state's precision (it writes the state in place).
+    supports={"cuda": float_dtypes("float32", "float64", "complex64", "complex128")},
+    options={"discretization": METHODS},
+)
 
 
 def _is_complex(xp, v):
     return v is not None and xp.isdtype(v.dtype, "complex floating")
 
 
-def _prepare(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
-    names = (
-        "state",
-        "x",
-        "dt",
-        "A",
-        "B",
-        "C",
-        "D",
-        "z",
-        "dt_bias",
-        "deltaA",
-        "state_batch_indices",
-    )
-    arrays = (state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx)
-    xp = namespace(*arrays, names=names)
-    _checks.check_option("discretization", method, METHODS)
-    for name, v in zip(names[:10], arrays[:10]):
-        if v is not None:
-            real_only = name in ("x", "dt", "D", "z", "dt_bias", "deltaA")
-            _checks.check_array_dtype(xp, name, v, allow_complex=not real_only)
+def _shapes(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
+    """(batch, nheads, dim, dstate, ngroups); only shapes and dtypes are read.
+
+    Every size comes from ``state``; ``x`` must match it exactly (no silent broadcast), the
+    per-step vectors broadcast to x's shape, the parameters to the state's inner shape.
+    """
     _checks.check_ndim(
         "state", state, (3, 4), "(batch, dim, dstate) or (batch, nheads, dim, dstate)"
     )
     headed = state.ndim == 4
+    inner = tuple(int(n) for n in state.shape[1:-1])  # (nheads, dim) or (dim,)
+    N = int(state.shape[-1])
     _checks.check_ndim(
-        "x",
-        x,
-        state.ndim - 1,
+        "x", x, state.ndim - 1,
         "(batch, nheads, dim) like the 4-d state" if headed else "(batch, dim) like the 3-d state",
     )
     Bsz = int(x.shape[0])
-    nh, P = (int(x.shape[1]), int(x.shape[2])) if headed else (1, int(x.shape[1]))
-    N = int(state.shape[-1])
-    inner = (nh, P) if headed else (P,)
-    _checks.check_shape(
-        "state",
-        state,
-        (None, *inner, N),
-        "(rows, nheads, dim, dstate)" if headed else "(rows, dim, dstate)",
-    )
+    _checks.check_shape("x", x, (Bsz, *inner),
+                        "(batch, nheads, dim) as the state's" if headed else "(batch, dim) as the "
+                        "state's")
     if idx is None and int(state.shape[0]) != Bsz:
         raise ValueError(
             f"state must have batch {Bsz} (x.shape[0]) without state_batch_indices, got shape "
             f"{tuple(state.shape)}"
         )
+    xs = tuple(x.shape)
     for name, v in (("dt", dt), ("z", z), ("deltaA", deltaA)):
         if v is not None:
-            _checks.check_broadcastable(name, v, tuple(x.shape), "x's shape")
+            _checks.check_broadcastable(name, v, xs, "x's shape")
     _checks.check_broadcastable(
         "A", A, (*inner, N), "(nheads, dim, dstate)" if headed else "(dim, dstate)"
     )
@@ -75,42 +68,45 @@ def _prepare(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
         _checks.check_ndim(name, v, (2, 3), "(batch, dstate) or (batch, ngroups, dstate)")
         g = 1 if v.ndim == 2 else int(v.shape[1])
         _checks.check_shape(
-            name,
-            v,
-            (Bsz, N) if v.ndim == 2 else (Bsz, g, N),
+            name, v, (Bsz, N) if v.ndim == 2 else (Bsz, g, N),
             "(batch, dstate)" if v.ndim == 2 else "(batch, ngroups, dstate)",
         )
         if G is not None and g != G:
             raise ValueError(f"B and C must have the same number of groups, got {G} and {g}")
         G = g
-    if nh % G:
+    nh = inner[0] if headed else 1
+    if G == 0 or nh % G:
         raise ValueError(f"nheads ({nh}) must be divisible by ngroups ({G}) of B and C")
+    if idx is not None:
+        _checks.check_shape("state_batch_indices", idx, (Bsz,), "(batch,)")
     cplx_params = [n for n, v in (("A", A), ("B", B), ("C", C)) if _is_complex(xp, v)]
-    if method in ("rglru", "s7") and (cplx_params or _is_complex(xp, state)):
+    cplx_state = _is_complex(xp, state)
+    if method in ("rglru", "s7") and (cplx_params or cplx_state):
         raise TypeError(
             f"discretization={method!r} needs real state, A, B and C, got complex "
             f"{', '.join(cplx_params) or 'state'}"
         )
-    if cplx_params and not _is_complex(xp, state):
+    if cplx_params and not cplx_state:
         raise TypeError(
             f"state must be complex when {', '.join(cplx_params)} is complex, "
             f"got dtype {state.dtype}"
         )
-    for name, v in (("A", A), ("D", D), ("dt_bias", dt_bias)):
-        _checks.check_finite(xp, name, v)
+    if cplx_state and not cplx_params:
+        # selective_scan rejects such an h0 too: a complex state would switch on the 2·Re
+        # conjugate-pair output although the parameters are real.
+        raise TypeError(f"state is complex ({state.dtype}) but A, B and C are real; complex "
+                        "states need a complex A, B or C")
+    flags = getattr(state, "flags", None)
+    if flags is not None and not getattr(flags, "writeable", True):
+        raise ValueError("state must be writable (it is updated in place), got a read-only array")
+    return headed, (Bsz, nh, inner[-1], N, G)
+
+
+def _check_values(xp, A, idx, rows, Bsz, method):
+    """Value checks (they read values: a host sync on a GPU); run only under check_finite."""
     if method == "rglru" and not bool(xp.all((A > 0) & (A <= 1))):
         raise ValueError("discretization='rglru' needs A in (0, 1] (A^dt = exp(dt * log A))")
-    if idx is not None:
-        _check_indices(xp, idx, Bsz, int(state.shape[0]))
-    ct = _checks.result_dtype(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA)
-    return xp, headed, (Bsz, nh, P, N, G), ct
-
-
-def _check_indices(xp, idx, Bsz, rows):
-    if not xp.isdtype(idx.dtype, "integral"):
-        raise TypeError(f"state_batch_indices must have an integer dtype, got {idx.dtype}")
-    _checks.check_shape("state_batch_indices", idx, (Bsz,), "(batch,)")
-    if Bsz == 0:
+    if idx is None or Bsz == 0:
         return
     lo, hi = int(xp.min(idx)), int(xp.max(idx))
     if lo < 0 or hi >= rows:
@@ -121,6 +117,36 @@ def _check_indices(xp, idx, Bsz, rows):
     srt = xp.sort(idx)
     if Bsz > 1 and bool(xp.any(srt[1:] == srt[:-1])):
         raise ValueError("state_batch_indices must not repeat a row (two updates of one state)")
+
+
+def _lift(xp, v, dtype, ndim, headed, head_at):
+    """``v`` in ``dtype`` with the headed layout's ``ndim`` axes: leading unit axes added, and
+    for an unheaded state a head axis inserted at ``head_at`` (1 for per-step vectors, after
+    the batch; 0 for parameters). Broadcasting is left to the implementation (views only)."""
+    if v is None:
+        return None
+    if v.dtype != dtype:
+        v = xp.astype(v, dtype)
+    shape = tuple(v.shape)
+    if headed:
+        want = (1,) * (ndim - len(shape)) + shape
+    else:
+        flat = (1,) * (ndim - 1 - len(shape)) + shape
+        want = flat[:head_at] + (1,) + flat[head_at:]
+    return v if want == shape else xp.reshape(v, want)
+
+
+def _resolve(impl, xp, state, ct):
+    name = SPEC.resolve(impl, xp, ct)
+    if name == "cuda" and state.dtype != ct:
+        # The kernel computes at the state's precision; a lower-precision state would demote.
+        if impl == "cuda":
+            raise ValueError(
+                f"impl='cuda' cannot serve selective_state_update (the kernel computes at the "
+                f"state's precision, {state.dtype}, below the inputs' {ct}); use impl='generic'"
+            )
+        name = "generic"
+    return name
 
 
 def selective_state_update(
@@ -139,6 +165,7 @@ def selective_state_update(
     discretization="mamba",
     *,
     impl="auto",
+    check_finite=True,
 ):
     r"""One decode step of the selective SSM; updates ``state`` in place and returns ``out``.
 
@@ -147,7 +174,8 @@ def selective_state_update(
     state : array, shape (rows, dim, dstate) or (rows, nheads, dim, dstate)
         Recurrent state, overwritten with the new state (NumPy, CuPy, any array API library
         with ``__setitem__``). ``rows`` is the batch, or any count with ``state_batch_indices``.
-        Complex states follow the selective scan's conjugate-pair convention (out uses 2·Re).
+        Complex states follow the selective scan's conjugate-pair convention (out uses 2·Re)
+        and need a complex A, B or C; a real state with complex parameters raises too.
     x : array, shape (batch, dim) or (batch, nheads, dim)
         Input at this step (real).
     dt : array, broadcastable to x's shape
@@ -170,11 +198,20 @@ def selective_state_update(
         Row of ``state`` that batch entry b reads and writes (distinct, in range).
     discretization : {"zoh", "bilinear", "dirac", "mamba", "rglru", "s7"}
     impl : {"auto", "cuda", "generic", "reference"}
+        ``auto`` runs the CUDA kernel on CuPy inputs, the array-API path otherwise.
+    check_finite : bool, default True
+        Whether to check that the parameters ``A``, ``D`` and ``dt_bias`` contain only finite
+        numbers, that rglru's ``A`` lies in (0, 1] and that ``state_batch_indices`` are in range
+        and distinct. Disabling may give a performance gain (the checks read values: a
+        device-to-host sync on a GPU, per token in a decode loop), but may result in problems
+        (NaN states, wrong rows updated, an IndexError) if the inputs violate them. Shapes and
+        dtypes are always checked, and ``state`` is untouched whenever an error is raised.
 
     Returns
     -------
     out : array, shape of x
-        :math:`\sum_n C_n h_n + D x`, times silu(z); real dtype of the promoted inputs.
+        :math:`\sum_n C_n h_n + D x`, times silu(z); real dtype of the promoted inputs (float16
+        computes in float32 and returns float32; the state keeps its own dtype).
 
     Notes
     -----
@@ -199,78 +236,28 @@ def selective_state_update(
     array([[0.80326533, 0.80326533]])
     """
     idx = state_batch_indices
-    xp, headed, (Bsz, nh, P, N, G), ct = _prepare(
-        state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, discretization
+    xp = SPEC.validate(
+        {"state": state, "x": x, "dt": dt, "A": A, "B": B, "C": C, "D": D, "z": z,
+         "dt_bias": dt_bias, "deltaA": deltaA, "state_batch_indices": idx},
+        flags={"dt_softplus": dt_softplus}, options={"discretization": discretization},
+        check_finite=check_finite,
     )
-    cplx = xp.isdtype(ct, "complex floating")
+    headed, (Bsz, nh, P, N, G) = _shapes(
+        xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, discretization
+    )
+    if check_finite:
+        _check_values(xp, A, idx, int(state.shape[0]), Bsz, discretization)
+    ct = _checks.result_dtype(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA)
     rt = _checks.real_dtype_of(xp, ct)
-    impl = resolve_impl(impl, xp, what="selective_state_update")
-    if impl == "reference":
-        from ._ref import selective_state_update_ref
-
-        new, out = selective_state_update_ref(
-            state, x, dt, A, B, C, D, z, dt_bias, dt_softplus, deltaA, idx, discretization
-        )
-        state[...] = xp.asarray(new, dtype=state.dtype)
-        return xp.asarray(out, dtype=rt)
-    # Canonical headed views: (batch, nheads, dim[, dstate]); broadcasts stay stride-0 views.
-    xs = (Bsz, nh, P)
-
-    def vec(v, dtype, shape):
-        if v is None:
-            return None
-        v = v if v.dtype == dtype else xp.astype(v, dtype)
-        if not headed:  # broadcast in the caller's layout, then insert the single head axis
-            head_axis = 1 if shape is xs else 0
-            v = xp.expand_dims(
-                xp.broadcast_to(v, shape[:head_axis] + shape[head_axis + 1 :]), axis=head_axis
-            )
-        return xp.broadcast_to(v, shape)
-
-    x4, dt4, z4, dA4 = (vec(v, rt, xs) for v in (x, dt, z, deltaA))
-    D4, bias4 = (vec(v, rt, (nh, P)) for v in (D, dt_bias))
-    pt = ct if cplx else rt
-    A4 = vec(A, pt, (nh, P, N))
-    B4, C4 = (xp.reshape(v if v.dtype == pt else xp.astype(v, pt), (Bsz, G, N)) for v in (B, C))
-    if impl == "cuda":
-        from ._cuda import selective_state_update_cuda
-
-        out = selective_state_update_cuda(
-            state,
-            idx,
-            x4,
-            dt4,
-            A4,
-            B4,
-            C4,
-            D4,
-            z4,
-            bias4,
-            dA4,
-            bool(dt_softplus),
-            METHODS.index(discretization),
-            headed,
-            ct,
-            rt,
-        )
-    else:
-        rows = _generic.gather(xp, state, idx)
-        rows = xp.reshape(rows if rows.dtype == ct else xp.astype(rows, ct), (Bsz, nh, P, N))
-        new, out = _generic.step(
-            xp,
-            rows,
-            x4,
-            dt4,
-            A4,
-            B4,
-            C4,
-            D4,
-            z4,
-            bias4,
-            bool(dt_softplus),
-            dA4,
-            discretization,
-            cplx,
-        )
-        _generic.scatter(xp, state, idx, xp.reshape(new, (Bsz, *tuple(state.shape[1:]))))
+    name = _resolve(impl, xp, state, ct)
+    pt = ct if xp.isdtype(ct, "complex floating") else rt
+    out = SPEC.get(name, "step")(
+        xp, state, idx,
+        *(_lift(xp, v, rt, 3, headed, 1) for v in (x, dt, z, deltaA)),
+        _lift(xp, A, pt, 3, headed, 0),
+        *(v if v.dtype == pt else xp.astype(v, pt) for v in (
+            xp.reshape(B, (Bsz, G, N)), xp.reshape(C, (Bsz, G, N)))),
+        *(_lift(xp, v, rt, 2, headed, 0) for v in (D, dt_bias)),
+        softplus=bool(dt_softplus), method=discretization,
+    )
     return out if headed else xp.reshape(out, (Bsz, P))

@@ -4,7 +4,7 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
-from ._api import selective_state_update
+from ._api import SPEC, _lift, selective_state_update
 
 
 def _make(xp, dtype, B, D, N, nh=None, method="mamba"):
@@ -33,6 +33,37 @@ def _make(xp, dtype, B, D, N, nh=None, method="mamba"):
     )
 
 
+def _make_overhead(xp, dtype, B, D, N):
+    """Validation + dispatch cost of one decode step (issue 8: <= 15% of the call and <= 20 us
+    at B=1..2, D=2048, N=16 on CPU, with check_finite=False): the public call (``fwd``) against
+    the implementation it resolves to, called directly on the canonical arrays the public layer
+    would build (``impl_direct``). Overhead = fwd_ms - impl_direct_ms."""
+    rng = np.random.default_rng(0)
+
+    def arr(*shape, lo=None, hi=None):
+        v = rng.standard_normal(shape) if lo is None else rng.uniform(lo, hi, shape)
+        return testing.from_numpy(xp, v, dtype)
+
+    state = arr(B, D, N)
+    x, dt, z = arr(B, D), arr(B, D, lo=0, hi=0.1), arr(B, D)
+    A = arr(D, N, lo=-2, hi=-1)
+    Bm, Cm = arr(B, N), arr(B, N)
+    Dp, bias = arr(D), arr(D, lo=-4, hi=-3)
+    step = SPEC.get(SPEC.resolve("auto", xp, state.dtype), "step")
+    rt = state.dtype
+    canon = [_lift(xp, v, rt, 3, False, 1) for v in (x, dt, z)] + [None]
+    canon += [_lift(xp, A, rt, 3, False, 0), xp.reshape(Bm, (B, 1, N)), xp.reshape(Cm, (B, 1, N))]
+    canon += [_lift(xp, v, rt, 2, False, 0) for v in (Dp, bias)]
+    return Case(
+        fwd=lambda: selective_state_update(state, x, dt, A, Bm, Cm, Dp, z, bias, True,
+                                           check_finite=False),
+        baselines={
+            "impl_direct": lambda: step(xp, state, None, *canon, softplus=True, method="mamba"),
+            "checked": lambda: selective_state_update(state, x, dt, A, Bm, Cm, Dp, z, bias, True),
+        },
+    )
+
+
 BENCHES = [
     Bench(
         "selective_state_update",
@@ -52,3 +83,14 @@ BENCHES = [
         },
     ),
 ]
+BENCHES.append(
+    Bench(
+        "selective_state_update overhead",
+        _make_overhead,
+        sizes={
+            "small": [dict(B=1, D=256, N=16)],
+            "cpu": [dict(B=1, D=2048, N=16), dict(B=2, D=2048, N=16)],
+            "gpu": [dict(B=1, D=2048, N=16), dict(B=2, D=2048, N=16)],
+        },
+    )
+)

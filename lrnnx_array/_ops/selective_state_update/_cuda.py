@@ -48,7 +48,8 @@ def selective_state_update_cuda(state, idx, x, dt, A, B, C, D, z, dt_bias, delta
         out = cp.empty((Bsz, nh, P), dtype=R)
         if out.size == 0:
             return out.astype(rt, copy=False)
-        idx_arg = cp.ascontiguousarray(idx, dtype=cp.int64) if idx is not None else out
+        # Without idx the kernel never reads it: a null pointer, not an array of another type.
+        idx_arg = cp.ascontiguousarray(idx, dtype=cp.int64) if idx is not None else None
         fn = get_function(SOURCE, f"lrnnx_selective_state_update_step<{ctype(T)}>",
                           NAME_EXPRESSIONS)
         fn((int(blocks),), (_THREADS,), (
@@ -63,3 +64,24 @@ def selective_state_update_cuda(state, idx, x, dt, A, B, C, D, z, dt_bias, delta
             np.int32(dt_bias is not None), np.int32(deltaA is not None), np.int32(bool(softplus)),
             np.int32(method)))
         return out if out.dtype == rt else out.astype(rt)
+
+
+# The dispatch entry: canonical headed arrays (see _generic); the kernel reads them through
+# strides, so the broadcasts are stride-0 views, never copies.
+
+
+def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, method):
+    from ._api import METHODS
+
+    Bsz, nh, P = x.shape
+    N = state.shape[-1]
+
+    def full(v, shape):
+        return None if v is None else xp.broadcast_to(v, shape)
+
+    dt, z, deltaA = (full(v, (Bsz, nh, P)) for v in (dt, z, deltaA))
+    D, dt_bias = (full(v, (nh, P)) for v in (D, dt_bias))
+    return selective_state_update_cuda(
+        state, idx, x, dt, full(A, (nh, P, N)), B, C, D, z, dt_bias, deltaA, softplus,
+        METHODS.index(method), state.ndim == 4, A.dtype, x.dtype,
+    )

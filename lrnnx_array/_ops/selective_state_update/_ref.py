@@ -8,32 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..selective_scan._ref import discretize_ref
+
 METHODS = ("zoh", "bilinear", "dirac", "mamba", "rglru", "s7")
 
 
 def disc_ref(dt, dtA, A, method):
-    """(Ā, γ) for the step: the new state is Ā·h + γ·B·x. ``dt``, ``dtA`` broadcast with ``A``."""
-    if method in ("zoh", "dirac", "mamba"):
-        Abar = np.exp(dtA * A)
-        if method == "dirac":
-            return Abar, np.ones_like(Abar)
-        if method == "mamba":
-            return Abar, np.broadcast_to(dt, Abar.shape)
-        zero = A == 0
-        gamma = np.where(zero, dt, np.expm1(dt * A) / np.where(zero, 1, A))
-        return Abar, gamma
-    if method == "bilinear":
-        return (1 + dtA * A / 2) / (1 - dtA * A / 2), dt / (1 - dt * A / 2)
-    if method == "rglru":
-        x = dtA * np.log(A)
-        om = -np.expm1(2 * x)
-        return np.exp(x), np.sqrt(np.where(om > 0, om, 0.0))
-    if method == "s7":
-        Abar = np.broadcast_to(
-            1 - 1 / (dtA * dtA + 0.5), np.broadcast_shapes(np.shape(dtA), np.shape(A))
-        )
-        return Abar, np.ones_like(Abar)
-    raise ValueError(f"discretization must be one of {METHODS}, got {method!r}")
+    """(Ā, γ) for the step: the new state is Ā·h + γ·B·x. ``dt``, ``dtA`` broadcast with ``A``.
+
+    The selective scan's oracle formulas (one step of the scan is one decode step).
+    """
+    if method not in METHODS:
+        raise ValueError(f"discretization must be one of {METHODS}, got {method!r}")
+    d = discretize_ref(dt, dtA, A, method)
+    Abar = np.broadcast_to(d.Abar, np.broadcast_shapes(np.shape(d.Abar), np.shape(A)))
+    return Abar, np.broadcast_to(d.gamma, Abar.shape)
 
 
 def selective_state_update_ref(
@@ -99,3 +88,17 @@ def selective_state_update_ref(
                     y = y * z[b, h, p] / (1 + np.exp(-z[b, h, p]))
                 out[b, h, p] = y
     return new_state, (out if headed else out[:, 0])
+
+
+# The dispatch entry: canonical headed arrays in the compute dtypes (see _generic). The oracle
+# steps a float64/complex128 copy; the new rows are then written into ``state`` (its dtype).
+
+
+def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, method):
+    Bsz, nh, P = x.shape
+    st4 = np.reshape(np.asarray(state), (state.shape[0], nh, P, state.shape[-1]))
+    new, out = selective_state_update_ref(
+        st4, x, dt, A, B, C, D, z, dt_bias, softplus, deltaA, idx, method
+    )
+    state[...] = xp.asarray(np.reshape(new, state.shape), dtype=state.dtype)
+    return xp.asarray(out, dtype=x.dtype)
