@@ -157,13 +157,13 @@ class Mamba(LTV_LRNN):
         xp = self.xp
         dtype = x.dtype
         Di, N, r = self.d_inner, self.d_state, self.dt_rank
-        xz = self._bmT(self.in_proj(x))  # (B, 2D, L)
+        xz = self._bmT(self._lin(self.in_proj, x))  # (B, 2D, L)
         u, z = xz[:, :Di, :], xz[:, Di:, :]
         if cache is not None:
             cache["conv_state"][...] = self._cast(last_inputs(xp, u, self.d_conv),
                                                   cache["conv_state"].dtype)
         u = self.conv1d(u, "silu")
-        x_dbl = self.x_proj(self._bmT(u))  # (B, L, r + 2N)
+        x_dbl = self._lin(self.x_proj, self._bmT(u))  # (B, L, r + 2N)
         A, D, W_dt, b_dt = self._ssm_params(dtype)
         delta = self._bmT(xp.matmul(x_dbl[:, :, :r], xp.matrix_transpose(W_dt)))
         Bm, Cm = self._bmT(x_dbl[:, :, r:r + N]), self._bmT(x_dbl[:, :, r + N:])
@@ -173,19 +173,19 @@ class Mamba(LTV_LRNN):
         if cache is not None:
             out, last = out
             cache["lrnn_state"][...] = self._cast(last, cache["lrnn_state"].dtype)
-        return self.out_proj(self._bmT(out))
+        return self._lin(self.out_proj, self._bmT(out))
 
     def _step(self, x, cache, ts):
         xp = self.xp
         dtype = x.dtype
         Di, N, r = self.d_inner, self.d_state, self.dt_rank
-        xz = self.in_proj(x)  # (B, 2D)
+        xz = self._lin(self.in_proj, x)  # (B, 2D)
         u, z = xz[:, :Di], xz[:, Di:]
         u = self.conv1d.step(u, cache["conv_state"], "silu")
-        x_db = self.x_proj(u)
+        x_db = self._lin(self.x_proj, u)
         A, D, W_dt, b_dt = self._ssm_params(dtype)
         dt = xp.matmul(x_db[:, :r], xp.matrix_transpose(W_dt))
         y = _UPDATE(cache["lrnn_state"], u, dt, A, x_db[:, r:r + N], x_db[:, r + N:], D, z,
                     dt_bias=b_dt, dt_softplus=True, deltaA=self._delta_A(ts, dtype),
                     discretization=self.discretization)
-        return self.out_proj(y)
+        return self._lin(self.out_proj, y)

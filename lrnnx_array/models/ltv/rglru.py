@@ -95,8 +95,8 @@ class RGLRU(LTV_LRNN):
     def _gates(self, u_last):
         """(δ = c·r, i) on the channels-last conv output."""
         xp = self.xp
-        r = sigmoid(self.recurrent_gate_proj(u_last), xp)
-        i = sigmoid(self.input_gate_proj(u_last), xp)
+        r = sigmoid(self._lin(self.recurrent_gate_proj, u_last), xp)
+        i = sigmoid(self._lin(self.input_gate_proj, u_last), xp)
         return self.c * r, i
 
     def _a(self, dtype):
@@ -104,8 +104,8 @@ class RGLRU(LTV_LRNN):
 
     def _forward(self, x, ts, cache):
         xp = self.xp
-        gate = gelu(self.gate_proj(x), xp)
-        u = self._bmT(self.in_proj(x))  # (B, D, L), pre-convolution
+        gate = gelu(self._lin(self.gate_proj, x), xp)
+        u = self._bmT(self._lin(self.in_proj, x))  # (B, D, L), pre-convolution
         if cache is not None:
             cache["conv_state"][...] = self._cast(last_inputs(xp, u, self.d_conv),
                                                   cache["conv_state"].dtype)
@@ -116,14 +116,14 @@ class RGLRU(LTV_LRNN):
         if cache is not None:
             out, last = out
             cache["lrnn_state"][...] = self._cast(last, cache["lrnn_state"].dtype)
-        return self.out_proj(gate * self._bmT(out))
+        return self._lin(self.out_proj, gate * self._bmT(out))
 
     def _step(self, x, cache, ts):
         xp = self.xp
-        gate = gelu(self.gate_proj(x), xp)
-        u = self.conv1d.step(self.in_proj(x), cache["conv_state"])
+        gate = gelu(self._lin(self.gate_proj, x), xp)
+        u = self.conv1d.step(self._lin(self.in_proj, x), cache["conv_state"])
         delta, i = self._gates(u)
         ones = xp.ones((x.shape[0], 1), dtype=x.dtype)
         y = _UPDATE(cache["lrnn_state"], i * u, delta, self._a(x.dtype), ones, ones,
                     discretization="rglru")
-        return self.out_proj(gate * y)
+        return self._lin(self.out_proj, gate * y)

@@ -82,7 +82,7 @@ class S7(LTV_LRNN):
         """a (.., N), B (.., H, N), C (.., H, N), D (.., H), bias (.., N) from x (.., H)."""
         xp = self.xp
         H, N = self.d_model, self.d_state
-        p = self.x_proj(x)
+        p = self._lin(self.x_proj, x)
         lead = tuple(p.shape[:-1])
         a = p[..., :N] + self._cast(self.base_params, p.dtype)
         Bm = xp.reshape(p[..., N:N + H * N], (*lead, H, N))
@@ -93,12 +93,12 @@ class S7(LTV_LRNN):
 
     def _output(self, y, h):
         xp = self.xp
-        g = sigmoid(self.gate_proj(gelu(y, xp)), xp)
+        g = sigmoid(self._lin(self.gate_proj, gelu(y, xp)), xp)
         return g * y + h
 
     def _forward(self, h, ts, cache):
         xp = self.xp
-        x = self.in_proj(h)  # (B, L, H)
+        x = self._lin(self.in_proj, h)  # (B, L, H)
         a, Bm, Cm, D, bias = self._project(x)
         y = _SCAN(self._bmT(x), self._bmT(a), xp.permute_dims(Bm, (0, 3, 2, 1)),
                   xp.permute_dims(Cm, (0, 2, 3, 1)), self._bmT(bias),
@@ -111,7 +111,7 @@ class S7(LTV_LRNN):
     def _step(self, h, cache, ts):
         xp = self.xp
         N = self.d_state
-        x = self.in_proj(h)  # (B, H)
+        x = self._lin(self.in_proj, h)  # (B, H)
         a, Bm, Cm, D, bias = self._project(x)
         Bu = xp.sum(Bm * x[:, :, None], axis=1) + bias  # (B, N)
         ones = xp.ones((x.shape[0], 1), dtype=x.dtype)
