@@ -164,7 +164,7 @@ def test_bad_inputs(rng):
     p, s = _sys(rng)
     with pytest.raises(ValueError, match="disc must be one of"):
         s4d_kernel(**p, L=4, disc="euler")
-    with pytest.raises(TypeError, match="A must be complex"):
+    with pytest.raises(TypeError, match="A must have a complex dtype"):
         s4d_kernel(**dict(p, A=p["A"].real), L=4)
     with pytest.raises(ValueError, match=r"dt must have shape \(H,\), \(H, 1\) or \(H, N/2\)"):
         s4d_kernel(**dict(p, dt=np.ones(5)), L=4)
@@ -181,7 +181,7 @@ def test_bad_inputs(rng):
     dA, dB, dC = s4d_step_setup(**p)
     with pytest.raises(ValueError, match="state must have shape"):
         s4d_step(np.ones((2, 3)), np.zeros((2, 3, 5), complex), dA, dB, dC)
-    with pytest.raises(TypeError, match="u must be real floating"):
+    with pytest.raises(TypeError, match="u must have a real floating dtype"):
         s4d_forward_state(np.ones((2, 3, 4), complex), None, dA, dB)
 
 
@@ -367,9 +367,9 @@ def test_vjp_bad_inputs(rng):
         s4d_kernel_vjp((np.ones((2, 3, 6)), None), **p, L=5)
     with pytest.raises(ValueError, match=r"dk_state with shape \(3, 2, 3, 5\) does not"):
         s4d_kernel_vjp((dk, np.ones((3, 2, 3, 5))), **p, L=5, state=s)
-    with pytest.raises(TypeError, match="dk must be real floating"):
+    with pytest.raises(TypeError, match="dk must have a real floating dtype"):
         s4d_kernel_vjp((dk + 0j, None), **p, L=5)
-    with pytest.raises(TypeError, match="dk_state must be real floating"):
+    with pytest.raises(TypeError, match="dk_state must have a real floating dtype"):
         s4d_kernel_vjp((None, dks + 0j), **p, L=5, state=s)
     with pytest.raises(ValueError, match="disc must be one of"):
         s4d_kernel_vjp((dk, None), **p, L=5, disc="euler")
@@ -382,5 +382,5 @@ def test_vjp_bad_inputs(rng):
         s4d_forward_state_vjp(np.ones((2, 3, 4), complex), u, s[:1], dA, dB)
     with pytest.raises(ValueError, match="dB must have shape"):
         s4d_forward_state_vjp(np.ones((2, 3, 4), complex), u, s, dA, dB[:, :2])
-    with pytest.raises(TypeError, match="u must be real floating"):
+    with pytest.raises(TypeError, match="u must have a real floating dtype"):
         s4d_forward_state_vjp(np.ones((2, 3, 4), complex), u + 0j, s, dA, dB)

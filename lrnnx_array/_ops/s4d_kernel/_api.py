@@ -5,16 +5,40 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from .._shared.grads import sum_to
-from ..log_vandermonde import log_vandermonde, log_vandermonde_transpose, log_vandermonde_transpose_vjp
-from . import _generic
+from ..._dispatch import Arg, OpSpec, check_number, float_dtypes
+from .._shared.grads import grad_dtype
+from ..log_vandermonde._api import SPEC as LV_SPEC
 
 __all__ = ["s4d_kernel", "s4d_kernel_vjp", "s4d_step_setup", "s4d_step", "s4d_forward_state",
            "s4d_forward_state_vjp", "S4DKernelOut", "S4DKernelGrads", "S4DForwardStateGrads",
-           "S4DStep", "DISCRETIZATIONS"]
+           "S4DStep", "DISCRETIZATIONS", "SPEC"]
 
 DISCRETIZATIONS = ("zoh", "bilinear")
+
+# One declaration for the family. "cuda" is the generic module with the log-Vandermonde CUDA
+# kernel as its child (no S4D kernel of its own), so CuPy arrays resolve to it under "auto".
+SPEC = OpSpec(
+    "s4d_kernel",
+    __package__,
+    (
+        Arg("A", "complex", param=True), Arg("B", param=True), Arg("C", param=True),
+        Arg("dt", "real", param=True), Arg("state", required=False), Arg("u", "real"),
+        Arg("dA", param=True), Arg("dB", param=True), Arg("dC", param=True),
+    ),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_generic"},
+    supports={"cuda": float_dtypes("complex64", "complex128")},
+    options={"disc": DISCRETIZATIONS},
+)
+_KERNEL_COTANGENTS = {"dk": Arg("dk", "real", required=False),
+                      "dk_state": Arg("dk_state", "real", required=False)}
+_STATE_COTANGENT = {"dout": Arg("dout")}
+
+
+def _lv(name):
+    """The log_vandermonde implementation that the resolved ``name`` composes."""
+    from ._generic import LV
+
+    return LV(*(LV_SPEC.get(name, fn) for fn in LV._fields))
 
 
 class S4DKernelOut(NamedTuple):
@@ -43,14 +67,12 @@ class S4DStep(NamedTuple):
     dC: object
 
 
-def _prepare(A, B, C, dt, disc, state=None):
-    names = ("A", "B", "C", "dt", "state")
-    xp = namespace(A, B, C, dt, state, names=names)
-    _checks.check_array_dtype(xp, "A", A, allow_real=False)
-    _checks.check_array_dtype(xp, "B", B)
-    _checks.check_array_dtype(xp, "C", C)
-    _checks.check_array_dtype(xp, "dt", dt, allow_complex=False)
-    _checks.check_option("disc", disc, DISCRETIZATIONS)
+def _cast(xp, a, dtype):
+    return None if a is None else (a if a.dtype == dtype else xp.astype(a, dtype))
+
+
+def _prepare(xp, A, B, C, dt, state=None):
+    """Shape rules (no values read); everything cast to one promoted complex dtype."""
     _checks.check_ndim("A", A, 2, "(H, N/2)")
     H, N2 = A.shape
     if B.ndim == 3:
@@ -64,20 +86,27 @@ def _prepare(A, B, C, dt, disc, state=None):
     if tuple(dt.shape) not in ((H, 1), (H, N2)):
         raise ValueError(f"dt must have shape (H,), (H, 1) or (H, N/2) with H={H}, N/2={N2}, "
                          f"got {tuple(dt.shape)}")
-    for name, a in (("A", A), ("B", B), ("C", C), ("dt", dt)):
-        _checks.check_finite(xp, name, a)
     if state is not None:
-        _checks.check_array_dtype(xp, "state", state)
         _checks.check_ndim("state", state, 3, "(batch, H, N/2)")
         _checks.check_shape("state", state, (None, H, N2), "(batch, H, N/2)")
     cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, A, B, C, dt, state))
-    cast = (lambda a: a if a.dtype == cdt else xp.astype(a, cdt))
     rdt = _checks.real_dtype_of(xp, cdt)
-    dt = dt if dt.dtype == rdt else xp.astype(dt, rdt)
-    return xp, cast(A), cast(B), cast(C), dt, (None if state is None else cast(state)), cdt
+    return (_cast(xp, A, cdt), _cast(xp, B, cdt), _cast(xp, C, cdt), _cast(xp, dt, rdt),
+            _cast(xp, state, cdt), cdt)
 
 
-def s4d_kernel(A, B, C, dt, L, *, disc="zoh", state=None, impl="auto"):
+def _grad(xp, g, like, cdt):
+    """``g`` as the gradient of ``like``: its shape and kind at the computation's precision."""
+    if g is None or like is None:
+        return None
+    want = grad_dtype(xp, like.dtype, cdt)
+    if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(want, "complex floating"):
+        g = xp.real(g)
+    g = xp.reshape(g, tuple(like.shape))
+    return g if g.dtype == want else xp.astype(g, want)
+
+
+def s4d_kernel(A, B, C, dt, L, *, disc="zoh", state=None, impl="auto", check_finite=True):
     r"""S4D convolution kernel (lrnnx ``S4DKernel.forward``) as a pure function.
 
     Parameters
@@ -95,7 +124,12 @@ def s4d_kernel(A, B, C, dt, L, *, disc="zoh", state=None, impl="auto"):
     state : array, shape (batch, H, N/2), optional
         State before step 0 (conjugate pairs implied).
     impl : {"auto", "cuda", "generic", "reference"}
-        Passed to :func:`log_vandermonde` (``reference`` runs the float64 power loop).
+        Resolved once here: ``cuda`` runs the log-Vandermonde kernel, ``reference`` the float64
+        power loop.
+    check_finite : bool, default True
+        Whether to check that the parameters ``A``, ``B``, ``C`` and ``dt`` contain only finite
+        numbers. Disabling may give a performance gain (no device synchronisation), but may
+        give NaN/inf results if they do contain infinities or NaNs.
 
     Returns
     -------
@@ -120,32 +154,17 @@ def s4d_kernel(A, B, C, dt, L, *, disc="zoh", state=None, impl="auto"):
     >>> k.shape
     (1, 1, 3)
     """
-    L = _checks.check_positive_int("L", L, 1)
-    xp, A, B, C, dt, state, cdt = _prepare(A, B, C, dt, disc, state)
-    if resolve_impl(impl, xp, what="s4d_kernel") == "reference":
-        from ._ref import s4d_kernel_ref
-
-        k, ks = s4d_kernel_ref(*(_host(xp, a) for a in (A, B, C, dt)), L, disc=disc,
-                               state=_host(xp, state))
-        rdt = _checks.real_dtype_of(xp, cdt)
-        return S4DKernelOut(xp.asarray(k, dtype=rdt),
-                            None if ks is None else xp.asarray(ks, dtype=rdt))
-    x, dB = _generic.discretize(xp, A, B, dt, disc)
-    k = log_vandermonde(C * dB, x, L, impl=impl)
-    k_state = None
-    if state is not None:
-        v = C[None, ...] * (state * xp.exp(x))[:, None, ...]
-        k_state = log_vandermonde(v, x, L, impl=impl)
-    return S4DKernelOut(k, k_state)
+    L = check_number("L", L, integer=True, minimum=1)
+    xp = SPEC.validate({"A": A, "B": B, "C": C, "dt": dt, "state": state},
+                       options={"disc": disc}, check_finite=check_finite)
+    A, B, C, dt, state, cdt = _prepare(xp, A, B, C, dt, state)
+    name = SPEC.resolve(impl, xp, cdt)
+    k, ks = SPEC.get(name, "kernel")(xp, A, B, C, dt, state, L, disc=disc,
+                                     lv=None if name == "reference" else _lv(name))
+    return S4DKernelOut(k, ks)
 
 
-def _host(xp, a):
-    from ... import testing
-
-    return testing.to_numpy(a)
-
-
-def s4d_step_setup(A, B, C, dt, *, disc="zoh"):
+def s4d_step_setup(A, B, C, dt, *, disc="zoh", check_finite=True):
     """Recurrence form of the S4D kernel (lrnnx ``S4DKernel._setup_step``).
 
     Parameters
@@ -155,6 +174,10 @@ def s4d_step_setup(A, B, C, dt, *, disc="zoh"):
         ``C`` (channels, H, N/2), ``dt`` real (H,), (H, 1) or (H, N/2).
     disc : {"zoh", "bilinear"}, default "zoh"
         Discretization, as for :func:`s4d_kernel`.
+    check_finite : bool, default True
+        Whether to check that the parameters ``A``, ``B``, ``C`` and ``dt`` contain only finite
+        numbers. Disabling may give a performance gain (no device synchronisation), but may
+        give NaN/inf results if they do contain infinities or NaNs.
 
     Returns
     -------
@@ -175,12 +198,23 @@ def s4d_step_setup(A, B, C, dt, *, disc="zoh"):
     >>> np.allclose(dA, np.exp(dt[:, None] * A))  # zoh: Ā = exp(Δ A)
     True
     """
-    xp, A, B, C, dt, _, _ = _prepare(A, B, C, dt, disc)
-    x, dB = _generic.discretize(xp, A, B, dt, disc)
-    return S4DStep(xp.exp(x), xp.broadcast_to(dB, tuple(A.shape)), C)
+    xp = SPEC.validate({"A": A, "B": B, "C": C, "dt": dt}, options={"disc": disc},
+                       check_finite=check_finite)
+    A, B, C, dt, _, cdt = _prepare(xp, A, B, C, dt)
+    name = SPEC.resolve("auto", xp, cdt)
+    return S4DStep(*SPEC.get(name, "step_setup")(xp, A, B, C, dt, disc=disc))
 
 
-def s4d_step(u, state, dA, dB, dC):
+def _step_shapes(dA, dB, dC):
+    _checks.check_ndim("dA", dA, 2, "(H, N/2)")
+    _checks.check_shape("dB", dB, tuple(dA.shape), "(H, N/2) like dA")
+    if dC is not None:
+        _checks.check_ndim("dC", dC, 3, "(channels, H, N/2)")
+        _checks.check_shape("dC", dC, (None,) + tuple(dA.shape), "(channels, H, N/2)")
+    return dA.shape
+
+
+def s4d_step(u, state, dA, dB, dC, *, check_finite=True):
     r"""One S4D step: :math:`x' = \bar A x + \bar B u`, :math:`y = 2\,\mathrm{Re}(C x')`.
 
     Parameters
@@ -188,10 +222,16 @@ def s4d_step(u, state, dA, dB, dC):
     u : real array, shape (batch, H)
     state : complex array, shape (batch, H, N/2)
     dA, dB, dC : arrays from :func:`s4d_step_setup`
+        dA, dB (H, N/2), dC (channels, H, N/2).
+    check_finite : bool, default True
+        Whether to check that ``dA``, ``dB`` and ``dC`` contain only finite numbers (``u`` and
+        ``state`` are activations). A decode loop passes False after one checked call: then no
+        value is read (no device synchronisation).
 
     Returns
     -------
-    (y, new_state) : y real (batch, channels, H); the state is returned, never mutated.
+    (y, new_state) : y real (batch, channels, H); the state is returned, never mutated, in the
+        promoted complex dtype of all the inputs (never demoted).
 
     Examples
     --------
@@ -209,17 +249,32 @@ def s4d_step(u, state, dA, dB, dC):
     >>> np.allclose(ys, s4d_kernel(A, B, C, dt, 4).k[0, 0])
     True
     """
-    xp = namespace(u, state, dA, dB, dC, names=("u", "state", "dA", "dB", "dC"))
-    _checks.check_array_dtype(xp, "u", u, allow_complex=False)
+    xp = SPEC.validate({"u": u, "state": state, "dA": dA, "dB": dB, "dC": dC},
+                       check_finite=check_finite)
+    if state is None:
+        raise TypeError("s4d_step: state is required (an array), got None")
+    H, N2 = _step_shapes(dA, dB, dC)
     _checks.check_ndim("u", u, 2, "(batch, H)")
-    H, N2 = dA.shape
+    if u.shape[1] != H:
+        raise ValueError(f"u must have shape (batch, {H}) (dA's H), got {tuple(u.shape)}")
     _checks.check_shape("state", state, (u.shape[0], H, N2), "(batch, H, N/2)")
-    new = dA * state + dB * u[..., None]
-    y = 2 * xp.real(xp.sum(dC[None, ...] * new[:, None, ...], axis=-1))
-    return y, new
+    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, dA, dB, dC))
+    name = SPEC.resolve("auto", xp, cdt)
+    return SPEC.get(name, "step")(xp, _cast(xp, u, _checks.real_dtype_of(xp, cdt)),
+                                  *(_cast(xp, a, cdt) for a in (state, dA, dB, dC)))
 
 
-def s4d_forward_state(u, state, dA, dB, *, impl="auto"):
+def _forward_state_shapes(u, state, dA, dB):
+    H, N2 = _step_shapes(dA, dB, None)
+    _checks.check_ndim("u", u, 3, "(batch, H, L)")
+    if u.shape[1] != H:
+        raise ValueError(f"u must have shape (batch, {H}, L) (dA's H), got {tuple(u.shape)}")
+    if state is not None:
+        _checks.check_shape("state", state, (u.shape[0], H, N2), "(batch, H, N/2)")
+    return (u.shape[0], H, N2)
+
+
+def s4d_forward_state(u, state, dA, dB, *, impl="auto", check_finite=True):
     r"""State after running the recurrence over ``u`` (lrnnx ``S4DKernel.forward_state``).
 
     Parameters
@@ -227,10 +282,16 @@ def s4d_forward_state(u, state, dA, dB, *, impl="auto"):
     u : real array, shape (batch, H, L)
     state : complex array, shape (batch, H, N/2), or None (zero)
     dA, dB : complex arrays, shape (H, N/2), from :func:`s4d_step_setup`
+        An Ā that underflowed to 0 (dt·|Re A| huge) is valid: that mode forgets at once.
+    impl : {"auto", "cuda", "generic", "reference"}
+        As for :func:`s4d_kernel`.
+    check_finite : bool, default True
+        Whether to check that ``dA`` and ``dB`` contain only finite numbers.
 
     Returns
     -------
     new_state : complex array, shape (batch, H, N/2)
+        In the promoted complex dtype of ``u``, ``state``, ``dA`` and ``dB`` (never demoted).
 
     Notes
     -----
@@ -257,27 +318,16 @@ def s4d_forward_state(u, state, dA, dB, *, impl="auto"):
     >>> np.allclose(x2, x)
     True
     """
-    xp = namespace(u, state, dA, dB, names=("u", "state", "dA", "dB"))
-    _checks.check_array_dtype(xp, "u", u, allow_complex=False)
-    _checks.check_ndim("u", u, 3, "(batch, H, L)")
-    L = u.shape[-1]
-    logA = xp.log(dA)
-    s = log_vandermonde_transpose(xp.flip(u, axis=-1), dB, logA, L, impl=impl)
-    if state is None:
-        return s
-    _checks.check_shape("state", state, (u.shape[0],) + tuple(dA.shape), "(batch, H, N/2)")
-    return xp.exp(L * logA) * state + s
-
-
-def _grad(xp, g, like, cdt):
-    """``g`` as the gradient of ``like``: its kind (real part if real), ``cdt``'s precision."""
-    if g is None:
-        return None
-    if not xp.isdtype(like.dtype, "complex floating"):
-        rdt = _checks.real_dtype_of(xp, cdt)
-        g = xp.real(g) if xp.isdtype(g.dtype, "complex floating") else g
-        return g if g.dtype == rdt else xp.astype(g, rdt)
-    return g if g.dtype == cdt else xp.astype(g, cdt)
+    xp = SPEC.validate({"u": u, "state": state, "dA": dA, "dB": dB}, check_finite=check_finite)
+    shape = _forward_state_shapes(u, state, dA, dB)
+    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, dA, dB))
+    name = SPEC.resolve(impl, xp, cdt)
+    if u.shape[-1] == 0:  # no steps: the state is unchanged
+        return xp.zeros(shape, dtype=cdt) if state is None else _cast(xp, state, cdt)
+    return SPEC.get(name, "forward_state")(
+        xp, _cast(xp, u, _checks.real_dtype_of(xp, cdt)),
+        *(_cast(xp, a, cdt) for a in (state, dA, dB)),
+        lv=None if name == "reference" else _lv(name))
 
 
 def _pair(dout, what):
@@ -287,7 +337,8 @@ def _pair(dout, what):
     return tuple(dout)
 
 
-def s4d_kernel_vjp(dout, A, B, C, dt, L, *, disc="zoh", state=None, impl="auto"):
+def s4d_kernel_vjp(dout, A, B, C, dt, L, *, disc="zoh", state=None, impl="auto",
+                   check_finite=True):
     r"""Vector-Jacobian product of :func:`s4d_kernel`.
 
     Parameters
@@ -296,9 +347,8 @@ def s4d_kernel_vjp(dout, A, B, C, dt, L, *, disc="zoh", state=None, impl="auto")
         Cotangents of :class:`S4DKernelOut`: ``dk`` real (channels, H, L), ``dk_state`` real
         (batch, channels, H, L); either may be None (zero), ``dk_state`` must be None without
         ``state``.
-    A, B, C, dt, L, disc, state, impl
-        As for :func:`s4d_kernel` (``impl`` is passed to :func:`log_vandermonde_vjp`;
-        ``reference`` runs the float64 reverse loop over l).
+    A, B, C, dt, L, disc, state, impl, check_finite
+        As for :func:`s4d_kernel` (``reference`` runs the float64 reverse loop over l).
 
     Returns
     -------
@@ -331,46 +381,43 @@ def s4d_kernel_vjp(dout, A, B, C, dt, L, *, disc="zoh", state=None, impl="auto")
     ((1,), True)
     """
     dk, dks = _pair(dout, "(dk, dk_state)")
-    L = _checks.check_positive_int("L", L, 1)
-    namespace(A, B, C, dt, state, dk, dks, names=("A", "B", "C", "dt", "state", "dk", "dk_state"))
-    A0, B0, C0, dt0, s0 = A, B, C, dt, state
-    xp, A, B, C, dt, state, cdt = _prepare(A, B, C, dt, disc, state)
-    H, N2 = A.shape
+    L = check_number("L", L, integer=True, minimum=1)
+    args = {"A": A, "B": B, "C": C, "dt": dt, "state": state}
+    xp = SPEC.validate({**args, "dk": dk, "dk_state": dks}, options={"disc": disc},
+                       check_finite=check_finite, extra=_KERNEL_COTANGENTS)
+    A_, B_, C_, dt_, s_, cdt = _prepare(xp, A, B, C, dt, state)
+    H = A_.shape[0]
     if dk is not None:
-        _checks.check_array_dtype(xp, "dk", dk, allow_complex=False)
-        _checks.check_broadcastable("dk", dk, (C.shape[0], H, L), "the shape of k")
+        _checks.check_broadcastable("dk", dk, (C_.shape[0], H, L), "the shape of k")
     if dks is not None:
         if state is None:
             raise ValueError("dk_state must be None when state is None (there is no k_state)")
-        _checks.check_array_dtype(xp, "dk_state", dks, allow_complex=False)
-        _checks.check_broadcastable("dk_state", dks, (state.shape[0], C.shape[0], H, L),
+        _checks.check_broadcastable("dk_state", dks, (state.shape[0], C_.shape[0], H, L),
                                     "the shape of k_state")
-    impl = resolve_impl(impl, xp, what="s4d_kernel_vjp")
-    if impl == "reference":
-        from ._ref import s4d_kernel_vjp_ref
-
-        host = [_host(xp, a) for a in (A, B, C, dt, state, dk, dks)]
-        g = s4d_kernel_vjp_ref((host[5], host[6]), *host[:4], L, disc=disc, state=host[4])
-        gA, gB, gC, gdt, gs = (None if a is None else xp.asarray(a) for a in g)
-    else:
-        rdt = _checks.real_dtype_of(xp, cdt)
-        dk, dks = (a if a is None or a.dtype == rdt else xp.astype(a, rdt) for a in (dk, dks))
-        gA, gB, gC, gdt, gs = _generic.kernel_vjp(xp, A, B, C, dt, L, disc, state, dk, dks, impl)
-        gdt = sum_to(xp, gdt, tuple(dt.shape))
-    gB = xp.reshape(gB, tuple(B0.shape))
-    gdt = xp.reshape(gdt, tuple(dt0.shape))
-    return S4DKernelGrads(_grad(xp, gA, A0, cdt), _grad(xp, gB, B0, cdt), _grad(xp, gC, C0, cdt),
-                          _grad(xp, gdt, dt0, cdt), _grad(xp, gs, s0, cdt))
+    name = SPEC.resolve(impl, xp, cdt)
+    rdt = _checks.real_dtype_of(xp, cdt)
+    gA, gB, gC, gdt, gs = SPEC.get(name, "kernel_vjp")(
+        xp, A_, B_, C_, dt_, s_, L, _cast(xp, dk, rdt), _cast(xp, dks, rdt), disc=disc,
+        lv=None if name == "reference" else _lv(name))
+    gdt = _sum_to_dt(xp, gdt, dt_)
+    return S4DKernelGrads(*(_grad(xp, g, x, cdt) for g, x in
+                            zip((gA, gB, gC, gdt, gs), args.values())))
 
 
-def s4d_forward_state_vjp(dout, u, state, dA, dB, *, impl="auto"):
+def _sum_to_dt(xp, gdt, dt):
+    from .._shared.grads import sum_to
+
+    return sum_to(xp, gdt, tuple(dt.shape))
+
+
+def s4d_forward_state_vjp(dout, u, state, dA, dB, *, impl="auto", check_finite=True):
     r"""Vector-Jacobian product of :func:`s4d_forward_state`.
 
     Parameters
     ----------
     dout : complex array, shape (batch, H, N/2)
         Cotangent of the new state.
-    u, state, dA, dB, impl
+    u, state, dA, dB, impl, check_finite
         As for :func:`s4d_forward_state`.
 
     Returns
@@ -410,36 +457,18 @@ def s4d_forward_state_vjp(dout, u, state, dA, dB, *, impl="auto"):
     >>> np.allclose(lhs, np.sum(g.du * v))
     True
     """
-    xp = namespace(dout, u, state, dA, dB, names=("dout", "u", "state", "dA", "dB"))
-    _checks.check_array_dtype(xp, "u", u, allow_complex=False)
-    _checks.check_ndim("u", u, 3, "(batch, H, L)")
-    _checks.check_array_dtype(xp, "dout", dout)
-    _checks.check_ndim("dA", dA, 2, "(H, N/2)")
-    _checks.check_shape("dB", dB, tuple(dA.shape), "(H, N/2) like dA")
-    shape = (u.shape[0],) + tuple(dA.shape)
-    if state is not None:
-        _checks.check_shape("state", state, shape, "(batch, H, N/2)")
+    xp = SPEC.validate({"dout": dout, "u": u, "state": state, "dA": dA, "dB": dB},
+                       check_finite=check_finite, extra=_STATE_COTANGENT)
+    shape = _forward_state_shapes(u, state, dA, dB)
     _checks.check_broadcastable("dout", dout, shape, "the new state's shape")
-    L = _checks.check_positive_int("L (u.shape[-1])", u.shape[-1], 1)
+    L = check_number("L (u.shape[-1])", u.shape[-1], integer=True, minimum=1)
     cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, dA, dB, dout))
-    impl = resolve_impl(impl, xp, what="s4d_forward_state_vjp")
-    if impl == "reference":
-        from ._ref import s4d_forward_state_vjp_ref
-
-        g = s4d_forward_state_vjp_ref(dout, u, state, dA, dB)
-        du, ds, gA, gB = (None if a is None else xp.asarray(a) for a in g)
-    else:
-        cast = (lambda a: a if a.dtype == cdt else xp.astype(a, cdt))
-        A_, B_, g = cast(dA), cast(dB), cast(xp.broadcast_to(dout, shape))
-        logA = xp.log(A_)
-        duf, gB, gx = log_vandermonde_transpose_vjp(g, xp.flip(u, axis=-1), B_, logA, L,
-                                                    impl=impl)
-        du = xp.flip(duf, axis=-1)
-        ds = None
-        if state is not None:
-            P = xp.exp(L * logA)
-            ds = g * xp.conj(P)
-            gx = gx + xp.sum(g * xp.conj(L * P * cast(state)), axis=0)
-        gA = gx / xp.conj(A_)
+    name = SPEC.resolve(impl, xp, cdt)
+    g = _cast(xp, xp.broadcast_to(dout, shape), cdt)
+    du, ds, gA, gB = SPEC.get(name, "forward_state_vjp")(
+        xp, g, _cast(xp, u, _checks.real_dtype_of(xp, cdt)),
+        *(_cast(xp, a, cdt) for a in (state, dA, dB)),
+        lv=None if name == "reference" else _lv(name))
+    del L
     return S4DForwardStateGrads(_grad(xp, du, u, cdt), _grad(xp, ds, state, cdt),
                                 _grad(xp, gA, dA, cdt), _grad(xp, gB, dB, cdt))

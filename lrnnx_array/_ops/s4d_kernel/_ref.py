@@ -18,7 +18,8 @@ def discretize_ref(A, B, dt, disc):
     dt = np.asarray(dt, np.float64)
     dtA = dt * A
     if disc == "zoh":
-        return np.exp(dtA), (np.exp(dtA) - 1.0) / A * B
+        # (e^{ΔA} - 1)/A = Δ φ₁(ΔA), evaluated without cancellation at small |ΔA|.
+        return np.exp(dtA), dt * _phi1(dtA) * B
     return (1 + dtA / 2) / (1 - dtA / 2), dt / (1 - dtA / 2) * B
 
 
@@ -163,3 +164,37 @@ def s4d_forward_state_vjp_ref(dout, u, state, dA, dB):
     if state is not None:
         dstate = lam if np.iscomplexobj(state) else lam.real
     return du, dstate, gA, gB
+
+
+# ---- canonical functions (what SPEC.get("reference", ...) returns) ------------------------------
+# NumPy-only (the dispatch refuses the reference elsewhere): plain np.asarray, no test kit. The
+# arrays arrive prepared (B (H, N/2), dt (H, 1) or (H, N/2)) in the compute dtype.
+
+
+def _h(a):
+    return None if a is None else np.asarray(a)
+
+
+def _rdt(cdt):
+    return np.float32 if cdt == np.complex64 else np.float64
+
+
+def kernel(xp, A, B, C, dt, state, L, *, disc, lv=None):
+    k, ks = s4d_kernel_ref(_h(A), _h(B), _h(C), _h(dt), L, disc=disc, state=_h(state))
+    rdt = _rdt(A.dtype)
+    return xp.asarray(k, dtype=rdt), None if ks is None else xp.asarray(ks, dtype=rdt)
+
+
+def kernel_vjp(xp, A, B, C, dt, state, L, dk, dks, *, disc, lv=None):
+    g = s4d_kernel_vjp_ref((_h(dk), _h(dks)), _h(A), _h(B), _h(C), _h(dt), L, disc=disc,
+                           state=_h(state))
+    return tuple(None if a is None else xp.asarray(a) for a in g)
+
+
+def forward_state(xp, u, state, dA, dB, *, lv=None):
+    return xp.asarray(s4d_forward_state_ref(_h(u), _h(state), _h(dA), _h(dB)), dtype=dA.dtype)
+
+
+def forward_state_vjp(xp, g, u, state, dA, dB, *, lv=None):
+    out = s4d_forward_state_vjp_ref(_h(g), _h(u), _h(state), _h(dA), _h(dB))
+    return tuple(None if a is None else xp.asarray(a) for a in out)
