@@ -193,7 +193,8 @@ def _(r, batch, H, N, L):
     return dict(u=r.standard_normal((batch, H, L)), state=_c(r, batch, H, N), dA=dA, dB=dB)
 
 
-@_add("ops.s4d_forward_state_vjp", dict(batch=2, H=2, N=2, L=5), ("dA", "dB"))
+@_add("ops.s4d_forward_state_vjp", dict(batch=2, H=2, N=2, L=5), ("dA", "dB"),
+      nullable=("state",))
 def _(r, batch, H, N, L):
     dA, dB, _ = _s4d_setup(r, H, N)
     return dict(dout=_c(r, batch, H, N), u=r.standard_normal((batch, H, L)),

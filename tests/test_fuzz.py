@@ -286,6 +286,26 @@ def test_bad_input(key, cls):
     assert not failures, f"{key} [{cls}]:\n  " + "\n  ".join(failures)
 
 
+def test_the_rules_can_fail(monkeypatch):
+    """A function that accepts None, takes a string flag and half-writes its state is caught."""
+    import fuzz_probes
+
+    def sloppy(state, x, *, reverse=False, impl="auto"):
+        state[...] += 1  # written before validating: an error leaves it half-written
+        if x is None or impl not in ("auto",):
+            raise AttributeError("'NoneType' object has no attribute 'ndim'")
+        return state * x
+
+    probe = fuzz_probes.Probe(lambda r, n: dict(state=np.zeros(n), x=np.ones(n)), dict(n=2),
+                              inplace="state")
+    monkeypatch.setitem(FUNCTIONS, "ops.sloppy", sloppy)
+    monkeypatch.setitem(fuzz_probes.PROBES, "ops.sloppy", probe)
+    none = "\n".join(run_rule("ops.sloppy", "none"))
+    assert "x=None: AttributeError" in none and "left ['state'] modified" in none
+    assert any('reverse="False": accepted' in f for f in run_rule("ops.sloppy", "flags"))
+    assert any('impl="nosuch": AttributeError' in f for f in run_rule("ops.sloppy", "options"))
+
+
 def write_report(path):
     """Run every probe; write the failures by function and class as Markdown."""
     import datetime
