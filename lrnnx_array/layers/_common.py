@@ -17,7 +17,8 @@ def param_dtype(xp, dtype, name: str = "dtype"):
     if dtype is None:
         return xp.float32
     for cand in (xp.float32, xp.float64):
-        if dtype == cand:
+        # same-type comparison only: array_api_strict warns on comparing with NumPy dtypes
+        if dtype is cand or (type(dtype) is type(cand) and dtype == cand):
             return cand
     try:
         np_name = np.dtype(str(dtype).split(".")[-1]).name

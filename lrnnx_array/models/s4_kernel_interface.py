@@ -174,7 +174,7 @@ class S4KernelBase(Module):
         if not self.is_real:
             A = A - xp.astype(param_transform(xp, xp.astype(self.A_imag, rdt),
                                               self.imag_transform), cdt) * 1j
-        B = _as_complex(xp, self.B, cdt, not self.is_real)[0]
+        B = _as_complex(xp, self.B, cdt, not self.is_real)[0, ...]
         C = _as_complex(xp, self.C, cdt, not self.is_real)
         P = self._params.get("P")
         P = None if P is None else _as_complex(xp, P, cdt, True)
@@ -234,6 +234,13 @@ class S4Kernel(S4KernelBase):
     def _lk(self) -> int:
         return int(self.l_kernel)
 
+    def _check_tied(self):
+        if self.inv_dt.shape[-1] != 1:
+            raise NotImplementedError(
+                "S4 with dt_tie=False (one dt per mode, inv_dt (H, N/2)) is not implemented: the "
+                "DPLR ops take one dt per channel (H,) or (H, 1); the parameters load, but "
+                "forward/step need dt_tie=True")
+
     def _kernel_lengths(self):
         """(C_is_tilde, l_kernel) to pass to the ops for the stored C."""
         lk = self._lk()
@@ -247,6 +254,7 @@ class S4Kernel(S4KernelBase):
         ``L`` None means ``round(l_kernel / rate)`` (``l_kernel`` or ``l_max`` must be set).
         """
         rate = _check_rate(rate)
+        self._check_tied()
         tilde, lk = self._kernel_lengths()
         if L is None:
             if not lk:
@@ -265,6 +273,7 @@ class S4Kernel(S4KernelBase):
         lk = self._lk()
         if lk == 0:
             raise ValueError("double_length needs l_kernel > 0 (C is still the plain C)")
+        self._check_tied()
         dt, A, _, C, P = self.process_params()
         Ct, lk2 = _double_length(C, A, P, dt, lk)
         xp = self.xp
@@ -285,6 +294,7 @@ class S4Kernel(S4KernelBase):
         state; ``diagonal``: eigenbasis). C is recovered from C̃ when ``l_kernel > 0``."""
         if mode not in STEP_MODES:
             raise ValueError(f"mode must be one of {STEP_MODES}, got {mode!r}")
+        self._check_tied()
         dt, A, B, C, P = self.process_params()
         lk = self._lk()
         setup = _dplr_step_setup(A, B, C, P, dt, mode=mode, C_is_tilde=lk > 0,
@@ -301,6 +311,7 @@ class S4Kernel(S4KernelBase):
 
     def forward_state(self, u, state):
         """State after the sequence ``u`` (B, H, L) from ``state`` (B, H, N or 2N, or None)."""
+        self._check_tied()
         dt, A, B, _, P = self.process_params()
         dA, dB = _dplr_dense(A, P, B, dt)
         return _dplr_forward_state(u, state, dA, dB)
