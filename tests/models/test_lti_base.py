@@ -86,6 +86,9 @@ def test_powers_match_numpy_and_keep_phase_in_float32():
     # float32 output is the complex64 rounding of the exact value (no l-ulp phase drift)
     K32 = base._powers(xp.asarray(log_a), 4096, xp.complex64)
     assert np.max(np.abs(K32[:2] - want)) < 1e-6
+    Kr = base._powers(xp.asarray(log_a), 4096, xp.float64, real=True)
+    assert Kr.dtype == np.float64
+    np.testing.assert_allclose(Kr[:2], want.real, rtol=1e-9, atol=1e-12)
 
 
 def test_with_unchecked_binds_only_where_supported():

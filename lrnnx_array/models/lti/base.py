@@ -267,12 +267,14 @@ class LTI_LRNN(Module):  # noqa: N801 (lrnnx's name)
 
     # -- kernels -------------------------------------------------------------------------------
 
-    def _powers(self, log_a, L: int, cdt):
+    def _powers(self, log_a, L: int, cdt, real: bool = False):
         """``exp(l * log_a)`` for l = 0..L-1, shape ``log_a.shape + (L,)``, as ``cdt``.
 
         Magnitude and phase are formed in float64 with the phase reduced modulo 2 pi, so a
         float32 model loses no phase accuracy at large l (the product l * Im(log a) in float32
         is off by about l ulp); ``log_a = -inf`` (a zero pole) gives 1 at l = 0 and 0 after.
+        ``real=True`` returns only Re (``cdt`` is then the real output dtype): no sin, no
+        complex exp.
         """
         xp = self.xp
         kw = {} if self.device is None else {"device": self.device}
@@ -281,6 +283,8 @@ class LTI_LRNN(Module):  # noqa: N801 (lrnnx's name)
         # a zero pole (log = -inf) becomes a huge finite decay: exp gives exactly 0 for l >= 1
         re = xp.clip(xp.real(lg), min=-1e30)[..., None] * ell
         phase = xp.remainder(xp.imag(lg)[..., None] * ell, 2 * math.pi)
+        if real:
+            return self._cast(xp.exp(re) * xp.cos(phase), cdt)
         z = xp.astype(re, xp.complex128) + xp.astype(phase, xp.complex128) * 1j
         return self._cast(xp.exp(z), cdt)
 

@@ -113,8 +113,7 @@ class CentaurusBase(LTI_LRNN):
             L = self.seq_len
         L = self._check_dim("L", L, 0)
         rdt = self._param_real_dtype() if _rdt is None else _rdt
-        cdt = _checks.complex_dtype_of(xp, rdt)
-        Kc = xp.real(self._powers(self._log_poles(rdt), L, cdt))  # (N, M, L)
+        Kc = self._powers(self._log_poles(rdt), L, rdt, real=True)  # (N, M, L)
         E = self._cast(self._params["E"], rdt)
         K = xp.sum(Kc * E[:, :, None], axis=1)
         return K, self._zeros((0,), rdt)
@@ -352,8 +351,7 @@ class CentaurusPWNeck(CentaurusBase):
             L = self.seq_len
         L = self._check_dim("L", L, 0)
         rdt = self._param_real_dtype() if _rdt is None else _rdt
-        cdt = _checks.complex_dtype_of(xp, rdt)
-        Kc = xp.real(self._powers(xp.reshape(self._log_poles(rdt), (-1,)), L, cdt))
+        Kc = self._powers(xp.reshape(self._log_poles(rdt), (-1,)), L, rdt, real=True)
         return Kc, self._zeros((0,), rdt)
 
     def allocate_inference_cache(self, batch_size, max_seqlen=1, dtype=None):
