@@ -218,7 +218,18 @@ class OpSpec:
         return None if pred is None or dtype is None else pred(xp, dtype)
 
 
+_KIND_OK: set = set()  # (kind, dtype) pairs already accepted: xp.isdtype costs ~1 us a call,
+# and the decode steps validate ~10 arrays per token per layer.
+
+
 def _check_kind(xp, op: str, arg: Arg, x) -> None:
+    key = (arg.kind, type(x.dtype), x.dtype)  # the type first: libraries' dtypes never compare
+    if key not in _KIND_OK:
+        _check_kind_uncached(xp, op, arg, x)
+        _KIND_OK.add(key)
+
+
+def _check_kind_uncached(xp, op: str, arg: Arg, x) -> None:
     dt = x.dtype
     if arg.kind == "int":
         if not xp.isdtype(dt, "integral"):

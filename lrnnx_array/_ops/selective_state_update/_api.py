@@ -24,53 +24,76 @@ SPEC = OpSpec(
 )
 
 
+_COMPLEX: dict = {}  # dtype -> is complex; xp.isdtype costs ~1 us, and this runs per token
+
+
 def _is_complex(xp, v):
-    return v is not None and xp.isdtype(v.dtype, "complex floating")
+    if v is None:
+        return False
+    dt = v.dtype
+    key = (type(dt), dt)  # the type first: dtypes of two libraries are never compared
+    found = _COMPLEX.get(key)
+    if found is None:
+        found = _COMPLEX[key] = bool(xp.isdtype(dt, "complex floating"))
+    return found
+
+
+def _fits(v, target) -> bool:
+    """``v`` broadcasts to ``target`` without growing it (fast path of check_broadcastable)."""
+    vs = tuple(v.shape)
+    if vs == target:
+        return True
+    return len(vs) <= len(target) and all(s == 1 or s == t for s, t in zip(vs[::-1], target[::-1]))
 
 
 def _shapes(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
-    """(batch, nheads, dim, dstate, ngroups); only shapes and dtypes are read.
+    """The batch size; only shapes and dtypes are read.
 
     Every size comes from ``state``; ``x`` must match it exactly (no silent broadcast), the
-    per-step vectors broadcast to x's shape, the parameters to the state's inner shape.
+    per-step vectors broadcast to x's shape, the parameters to the state's inner shape. Each
+    rule is a plain comparison first (this runs per token per layer); the checks that word the
+    errors run only when it fails.
     """
-    _checks.check_ndim(
-        "state", state, (3, 4), "(batch, dim, dstate) or (batch, nheads, dim, dstate)"
-    )
-    headed = state.ndim == 4
-    inner = tuple(int(n) for n in state.shape[1:-1])  # (nheads, dim) or (dim,)
-    N = int(state.shape[-1])
-    _checks.check_ndim(
-        "x", x, state.ndim - 1,
-        "(batch, nheads, dim) like the 4-d state" if headed else "(batch, dim) like the 3-d state",
-    )
-    Bsz = int(x.shape[0])
-    _checks.check_shape("x", x, (Bsz, *inner),
-                        "(batch, nheads, dim) as the state's" if headed else "(batch, dim) as the "
-                        "state's")
-    if idx is None and int(state.shape[0]) != Bsz:
+    sh = tuple(state.shape)
+    if len(sh) not in (3, 4):
+        _checks.check_ndim(
+            "state", state, (3, 4), "(batch, dim, dstate) or (batch, nheads, dim, dstate)"
+        )
+    headed = len(sh) == 4
+    inner, N = sh[1:-1], sh[-1]  # inner: (nheads, dim) or (dim,)
+    xs = tuple(x.shape)
+    if len(xs) != len(sh) - 1 or xs[1:] != inner:
+        _checks.check_ndim(
+            "x", x, len(sh) - 1,
+            "(batch, nheads, dim) like the 4-d state" if headed else "(batch, dim) like the 3-d "
+            "state",
+        )
+        _checks.check_shape("x", x, (xs[0], *inner), "(batch, nheads, dim) as the state's"
+                            if headed else "(batch, dim) as the state's")
+    Bsz = xs[0]
+    if idx is None and sh[0] != Bsz:
         raise ValueError(
             f"state must have batch {Bsz} (x.shape[0]) without state_batch_indices, got shape "
-            f"{tuple(state.shape)}"
+            f"{sh}"
         )
-    xs = tuple(x.shape)
-    for name, v in (("dt", dt), ("z", z), ("deltaA", deltaA)):
-        if v is not None:
-            _checks.check_broadcastable(name, v, xs, "x's shape")
-    _checks.check_broadcastable(
-        "A", A, (*inner, N), "(nheads, dim, dstate)" if headed else "(dim, dstate)"
-    )
-    for name, v in (("D", D), ("dt_bias", dt_bias)):
-        if v is not None:
-            _checks.check_broadcastable(name, v, inner, "(nheads, dim)" if headed else "(dim,)")
+    for name, v, target, desc in (
+        ("dt", dt, xs, "x's shape"), ("z", z, xs, "x's shape"), ("deltaA", deltaA, xs, "x's shape"),
+        ("A", A, sh[1:], "(nheads, dim, dstate)" if headed else "(dim, dstate)"),
+        ("D", D, inner, "(nheads, dim)" if headed else "(dim,)"),
+        ("dt_bias", dt_bias, inner, "(nheads, dim)" if headed else "(dim,)"),
+    ):
+        if v is not None and not _fits(v, target):
+            _checks.check_broadcastable(name, v, target, desc)
     G = None
     for name, v in (("B", B), ("C", C)):
-        _checks.check_ndim(name, v, (2, 3), "(batch, dstate) or (batch, ngroups, dstate)")
-        g = 1 if v.ndim == 2 else int(v.shape[1])
-        _checks.check_shape(
-            name, v, (Bsz, N) if v.ndim == 2 else (Bsz, g, N),
-            "(batch, dstate)" if v.ndim == 2 else "(batch, ngroups, dstate)",
-        )
+        vs = tuple(v.shape)
+        g = vs[1] if len(vs) == 3 else 1
+        if not (vs == (Bsz, N) or (len(vs) == 3 and vs[0] == Bsz and vs[2] == N)):
+            _checks.check_ndim(name, v, (2, 3), "(batch, dstate) or (batch, ngroups, dstate)")
+            _checks.check_shape(
+                name, v, (Bsz, N) if v.ndim == 2 else (Bsz, g, N),
+                "(batch, dstate)" if v.ndim == 2 else "(batch, ngroups, dstate)",
+            )
         if G is not None and g != G:
             raise ValueError(f"B and C must have the same number of groups, got {G} and {g}")
         G = g
@@ -99,7 +122,7 @@ def _shapes(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
     flags = getattr(state, "flags", None)
     if flags is not None and not getattr(flags, "writeable", True):
         raise ValueError("state must be writable (it is updated in place), got a read-only array")
-    return headed, (Bsz, nh, inner[-1], N, G)
+    return Bsz
 
 
 def _check_values(xp, A, idx, rows, Bsz, method):
@@ -119,24 +142,21 @@ def _check_values(xp, A, idx, rows, Bsz, method):
         raise ValueError("state_batch_indices must not repeat a row (two updates of one state)")
 
 
-def _lift(xp, v, dtype, ndim, headed, head_at):
-    """``v`` in ``dtype`` with the headed layout's ``ndim`` axes: leading unit axes added, and
-    for an unheaded state a head axis inserted at ``head_at`` (1 for per-step vectors, after
-    the batch; 0 for parameters). Broadcasting is left to the implementation (views only)."""
-    if v is None:
-        return None
-    if v.dtype != dtype:
-        v = xp.astype(v, dtype)
-    shape = tuple(v.shape)
-    if headed:
-        want = (1,) * (ndim - len(shape)) + shape
-    else:
-        flat = (1,) * (ndim - 1 - len(shape)) + shape
-        want = flat[:head_at] + (1,) + flat[head_at:]
-    return v if want == shape else xp.reshape(v, want)
+def _cast(xp, v, dtype):
+    return v if v is None or v.dtype == dtype else xp.astype(v, dtype)
+
+
+_RESOLVED: dict = {}  # (impl, xp, state dtype, compute dtype) -> implementation name
 
 
 def _resolve(impl, xp, state, ct):
+    """The implementation for this call; resolved once per dtype combination (decode loops
+    call this per token per layer)."""
+    key = (impl, xp, type(ct), state.dtype, ct)
+    try:
+        return _RESOLVED[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable impl, rejected by resolve below
+        pass
     name = SPEC.resolve(impl, xp, ct)
     if name == "cuda" and state.dtype != ct:
         # The kernel computes at the state's precision; a lower-precision state would demote.
@@ -146,6 +166,7 @@ def _resolve(impl, xp, state, ct):
                 f"state's precision, {state.dtype}, below the inputs' {ct}); use impl='generic'"
             )
         name = "generic"
+    _RESOLVED[key] = name
     return name
 
 
@@ -242,22 +263,16 @@ def selective_state_update(
         flags={"dt_softplus": dt_softplus}, options={"discretization": discretization},
         check_finite=check_finite,
     )
-    headed, (Bsz, nh, P, N, G) = _shapes(
-        xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, discretization
-    )
+    Bsz = _shapes(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, discretization)
     if check_finite:
         _check_values(xp, A, idx, int(state.shape[0]), Bsz, discretization)
     ct = _checks.result_dtype(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA)
     rt = _checks.real_dtype_of(xp, ct)
     name = _resolve(impl, xp, state, ct)
-    pt = ct if xp.isdtype(ct, "complex floating") else rt
-    out = SPEC.get(name, "step")(
-        xp, state, idx,
-        *(_lift(xp, v, rt, 3, headed, 1) for v in (x, dt, z, deltaA)),
-        _lift(xp, A, pt, 3, headed, 0),
-        *(v if v.dtype == pt else xp.astype(v, pt) for v in (
-            xp.reshape(B, (Bsz, G, N)), xp.reshape(C, (Bsz, G, N)))),
-        *(_lift(xp, v, rt, 2, headed, 0) for v in (D, dt_bias)),
-        softplus=bool(dt_softplus), method=discretization,
+    args = (x, dt, z, deltaA, A, B, C, D, dt_bias)
+    if not all(v is None or v.dtype == ct for v in args):  # ct == rt when nothing is complex
+        args = (*(_cast(xp, v, rt) for v in args[:4]), *(_cast(xp, v, ct) for v in args[4:7]),
+                *(_cast(xp, v, rt) for v in args[7:]))
+    return SPEC.get(name, "step")(
+        xp, state, idx, *args, softplus=bool(dt_softplus), method=discretization
     )
-    return out if headed else xp.reshape(out, (Bsz, P))

@@ -66,22 +66,34 @@ def selective_state_update_cuda(state, idx, x, dt, A, B, C, D, z, dt_bias, delta
         return out if out.dtype == rt else out.astype(rt)
 
 
-# The dispatch entry: canonical headed arrays (see _generic); the kernel reads them through
-# strides, so the broadcasts are stride-0 views, never copies.
+# The dispatch entry: the public layouts in the compute dtypes (see _generic), lifted here to the
+# headed shapes the kernel reads through strides (broadcasts as stride-0 views, never copies).
 
 
 def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, method):
     from ._api import METHODS
 
-    Bsz, nh, P = x.shape
-    N = state.shape[-1]
+    headed = state.ndim == 4
+    Bsz, N = x.shape[0], state.shape[-1]
 
-    def full(v, shape):
-        return None if v is None else xp.broadcast_to(v, shape)
+    def per_step(v):  # broadcast to x's shape, then (batch, nheads, dim)
+        if v is None:
+            return None
+        v = xp.broadcast_to(v, tuple(x.shape))
+        return v if headed else v[:, None, :]
 
-    dt, z, deltaA = (full(v, (Bsz, nh, P)) for v in (dt, z, deltaA))
-    D, dt_bias = (full(v, (nh, P)) for v in (D, dt_bias))
-    return selective_state_update_cuda(
-        state, idx, x, dt, full(A, (nh, P, N)), B, C, D, z, dt_bias, deltaA, softplus,
-        METHODS.index(method), state.ndim == 4, A.dtype, x.dtype,
+    def param(v, shape):  # broadcast to the state's inner shape, then headed
+        if v is None:
+            return None
+        v = xp.broadcast_to(v, shape)
+        return v if headed else v[None, ...]
+
+    x3, dt, z, deltaA = (per_step(v) for v in (x, dt, z, deltaA))
+    A = param(A, tuple(state.shape[1:]))
+    D, dt_bias = (param(v, tuple(state.shape[1:-1])) for v in (D, dt_bias))
+    B, C = (xp.reshape(v, (Bsz, v.shape[1] if v.ndim == 3 else 1, N)) for v in (B, C))
+    out = selective_state_update_cuda(
+        state, idx, x3, dt, A, B, C, D, z, dt_bias, deltaA, softplus,
+        METHODS.index(method), headed, A.dtype, x.dtype,
     )
+    return out if headed else out[:, 0, :]

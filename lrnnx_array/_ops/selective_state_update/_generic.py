@@ -1,11 +1,12 @@
-"""Array-API decode step: every (batch, head, dim, state) element at once.
+"""Array-API decode step: every (batch, [head,] dim, state) element at once.
 
-Canonical arguments (see ``_api``): ``state`` as the caller passed it, (rows, [nheads,] dim,
-dstate), written in place; x (B, nh, P); dt, z, deltaA broadcastable to it; A broadcastable to
-(nh, P, N); D, dt_bias to (nh, P); B, C (B, G, N). Broadcasts stay stride-0 views: the few
-ufunc passes over the (B, nh, P, N) state are the whole cost at decode sizes, so nothing else
-is materialised at that size. The discretization is the numerics layer's (two steps: Ā at
-deltaA, γ at Δ).
+Canonical arguments (see ``_api``): the public layouts, cast to the compute dtypes. ``state``
+(rows, [nheads,] dim, dstate) is written in place; x (batch, [nheads,] dim); dt, z, deltaA
+broadcast to x's shape, A to state.shape[1:], D and dt_bias to state.shape[1:-1]; B, C (batch,
+dstate) or (batch, ngroups, dstate). Every broadcast is left to the ufuncs (no views or copies
+are built for them): at decode sizes the few passes over the state are the whole cost, and the
+Python-level calls around them are the rest. The discretization is the numerics layer's (two
+steps: Ā at deltaA, γ at Δ).
 """
 
 from __future__ import annotations
@@ -20,20 +21,22 @@ def _softplus(xp, v):
     return xp.where(big, v, xp.log1p(xp.exp(xp.where(big, xp.zeros_like(v), v))))
 
 
-def _per_head(xp, M, nh):
-    """B or C (B, G, N) as (B, nh or 1, 1, N): head h reads group h // (nh / G)."""
-    Bsz, G, N = M.shape
+def _per_row(xp, M, state):
+    """B or C as (batch, nheads or 1, 1, dstate) for a headed state, else (batch, 1, dstate):
+    head h reads group h // (nheads / ngroups)."""
+    Bsz, N = M.shape[0], M.shape[-1]
+    if state.ndim == 3:
+        return xp.reshape(M, (Bsz, 1, N))
+    G, nh = (M.shape[1] if M.ndim == 3 else 1), state.shape[1]
     if G > 1:
         M = xp.reshape(xp.broadcast_to(M[:, :, None, :], (Bsz, G, nh // G, N)), (Bsz, nh, N))
-    return M[:, :, None, :]
+        return M[:, :, None, :]
+    return xp.reshape(M, (Bsz, 1, 1, N))
 
 
 def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, method):
-    """Step the selected rows of ``state`` in place; returns out (B, nh, P) in x's dtype."""
-    Bsz, nh, P = x.shape
-    N = state.shape[-1]
+    """Step the selected rows of ``state`` in place; returns out (x's shape and dtype)."""
     rows = state if idx is None else xp.take(state, idx, axis=0)
-    rows = xp.reshape(rows, (Bsz, nh, P, N))
     if rows.dtype != A.dtype:  # the state's own precision may be lower than the computation's
         rows = xp.astype(rows, A.dtype)
     d = dt if dt_bias is None else dt + dt_bias
@@ -43,15 +46,15 @@ def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, met
     disc = selective_disc(xp, method, A, d[..., None], dA)
     g = disc.gamma
     gx = x[..., None] if isinstance(g, float) else g * x[..., None]
-    new = disc.Abar * rows + gx * _per_head(xp, B, nh)
-    y = xp.matmul(new, xp.matrix_transpose(_per_head(xp, C, nh)))[..., 0]
+    new = disc.Abar * rows + gx * _per_row(xp, B, state)
+    y = xp.matmul(new, xp.matrix_transpose(_per_row(xp, C, state)))[..., 0]
     if xp.isdtype(y.dtype, "complex floating"):
         y = 2 * xp.real(y)
     if D is not None:
         y = y + D * x
     if z is not None:
         y = y * (z / (1 + xp.exp(-z)))
-    _scatter(xp, state, idx, xp.reshape(new, (Bsz, *tuple(state.shape[1:]))))
+    _scatter(xp, state, idx, new)
     return y
 
 

@@ -90,15 +90,13 @@ def selective_state_update_ref(
     return new_state, (out if headed else out[:, 0])
 
 
-# The dispatch entry: canonical headed arrays in the compute dtypes (see _generic). The oracle
-# steps a float64/complex128 copy; the new rows are then written into ``state`` (its dtype).
+# The dispatch entry: the public layouts in the compute dtypes (see _generic). The oracle steps a
+# float64/complex128 copy; the new state is then written into ``state`` (its own dtype).
 
 
 def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, method):
-    Bsz, nh, P = x.shape
-    st4 = np.reshape(np.asarray(state), (state.shape[0], nh, P, state.shape[-1]))
     new, out = selective_state_update_ref(
-        st4, x, dt, A, B, C, D, z, dt_bias, softplus, deltaA, idx, method
+        state, x, dt, A, B, C, D, z, dt_bias, softplus, deltaA, idx, method
     )
-    state[...] = xp.asarray(np.reshape(new, state.shape), dtype=state.dtype)
+    state[...] = xp.asarray(new, dtype=state.dtype)
     return xp.asarray(out, dtype=x.dtype)
