@@ -384,3 +384,30 @@ def test_vjp_bad_inputs(rng):
         s4d_forward_state_vjp(np.ones((2, 3, 4), complex), u, s, dA, dB[:, :2])
     with pytest.raises(TypeError, match="u must have a real floating dtype"):
         s4d_forward_state_vjp(np.ones((2, 3, 4), complex), u + 0j, s, dA, dB)
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("L", [1, 2, 5])
+def test_forward_state_vjp_exact_at_underflowed_abar(rng, with_state, L):
+    # dt = 1e4: Ā = exp(dt A) underflows to exactly 0 for every mode. The gradient of Ā at 0 is
+    # finite and non-zero (dx_L/dĀ = B̄ u_{L-2} + [L = 1] s); the fast path must not divide by Ā.
+    p, s = _sys(rng)
+    dA, dB, _ = s4d_step_setup(p["A"], p["B"], p["C"], np.full(3, 1e4))
+    dA, dB = np.asarray(dA), np.asarray(dB)
+    assert np.all(dA == 0)
+    u = rng.standard_normal((2, 3, L))
+    s = s if with_state else None
+    g = _cx(rng, 2, 3, 4)
+    got = s4d_forward_state_vjp(g, u, s, dA, dB, impl="generic")
+    assert all(np.isfinite(a).all() for a in got if a is not None)
+    # the oracle: central finite differences of the float64 reference at Ā = 0 (check_vjp)
+    if with_state:
+        testing.check_vjp(s4d_forward_state_ref, lambda c, *a: s4d_forward_state_vjp(
+            c, *a, impl="generic"), (u, s, dA, dB), cotangents=[g])
+    else:
+        testing.check_vjp(lambda u, a, b: s4d_forward_state_ref(u, None, a, b),
+                          lambda c, u, a, b: [s4d_forward_state_vjp(c, u, None, a, b,
+                                                                    impl="generic")[i]
+                                              for i in (0, 2, 3)], (u, dA, dB), cotangents=[g])
+    if L > 1 or with_state:  # not vacuous: there the gradient of Ā at 0 is non-zero
+        assert np.abs(got.ddA).min() > 0

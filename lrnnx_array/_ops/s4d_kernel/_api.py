@@ -428,11 +428,12 @@ def s4d_forward_state_vjp(dout, u, state, dA, dB, *, impl="auto", check_finite=T
 
     Notes
     -----
-    With :math:`x = \log\bar A` and :math:`g` = ``dout``, through
-    :func:`log_vandermonde_transpose_vjp` (on the flipped input) plus the
-    :math:`\bar A^L s` term: :math:`ds = g\,\overline{\bar A^L}`,
-    :math:`dx \mathrel{+}= \sum_b g\,\overline{L\bar A^L s}`, then
-    :math:`d\bar A = dx / \overline{\bar A}` (the derivative of :math:`\log\bar A`).
+    With :math:`f` = flip(``u``) and :math:`g` = ``dout``, :math:`x_L = \bar A^L s + \bar B
+    \sum_m f_m \bar A^m`. ``du`` and ``ddB`` come from :func:`log_vandermonde_transpose_vjp`;
+    :math:`ds = g\,\overline{\bar A^L}`; and
+    :math:`d\bar A = \sum_b g\,\overline{L\bar A^{L-1}s + \bar B\sum_{j<L-1}(j+1)f_{j+1}
+    \bar A^j}`, a transposed Vandermonde product of length L-1. Nothing is divided by
+    :math:`\bar A`, so an :math:`\bar A` that underflowed to 0 gets its exact gradient.
 
     Examples
     --------

@@ -121,23 +121,34 @@ def forward_state(xp, u, state, dA, dB, *, lv):
 
 
 def forward_state_vjp(xp, g, u, state, dA, dB, *, lv):
-    """(du, dstate or None, gĀ, gB̄) for the cotangent g (batch, H, N/2), one complex dtype."""
+    """(du, dstate or None, gĀ, gB̄) for the cotangent g (batch, H, N/2), one complex dtype.
+
+    With f = flip(u), the new state is x_L = Ā^L s + B̄ sum_m f_m Ā^m, so
+    dx_L/dĀ = L Ā^{L-1} s + B̄ sum_{j<L-1} (j+1) f_{j+1} Ā^j: a transposed Vandermonde of the
+    shifted, weighted input of length L-1. Evaluated as such, nothing is divided by Ā (the chain
+    rule through log Ā would need dx/dĀ = 1/Ā), so an Ā that underflowed to 0 gets the exact
+    gradient g conj(B̄ u_{L-2}) (+ g conj(s) when L = 1).
+    """
     L = u.shape[-1]
     logA = _log_abar(xp, dA)
     grp = Grouping((u.shape[0],) + tuple(dA.shape[:-1]), tuple(dA.shape[:-1]))
     N2 = dA.shape[-1]
-    duf, gB, gx = lv.transpose_backward(
-        xp, grp.rows(xp, g, N2), grp.rows(xp, xp.flip(u, axis=-1), L), grp.rows(xp, dB, N2),
-        grp.shared(xp, logA, N2), L)
+    f = xp.flip(u, axis=-1)
+    Br, xr = grp.rows(xp, dB, N2), grp.shared(xp, logA, N2)
+    gr = grp.rows(xp, g, N2)
+    duf, gB, _ = lv.transpose_backward(xp, gr, grp.rows(xp, f, L), Br, xr, L)
     du = xp.flip(xp.real(grp.unrows(xp, duf)), axis=-1)
     gB = xp.sum(grp.unrows(xp, gB), axis=0)
-    gx = xp.reshape(gx, tuple(dA.shape))
+    gA = xp.zeros(tuple(dA.shape), dtype=dA.dtype)
+    if L > 1:
+        w = f[..., 1:] * xp.arange(1, L, dtype=u.dtype)
+        dxdA = grp.unrows(xp, lv.transpose(xp, grp.rows(xp, w, L - 1), Br, xr, L - 1))
+        gA = xp.sum(g * xp.conj(dxdA), axis=0)
     ds = None
     if state is not None:
-        P = xp.exp(L * logA)
-        ds = g * xp.conj(P)
-        gx = gx + xp.sum(g * xp.conj(L * P * state), axis=0)
-    return du, ds, gx / xp.conj(dA), gB
+        ds = g * xp.conj(xp.exp(L * logA))
+        gA = gA + xp.sum(g * xp.conj(L * xp.exp((L - 1) * logA) * state), axis=0)
+    return du, ds, gA, gB
 
 
 def kernel_vjp(xp, A, B, C, dt, state, L, dk, dks, *, disc, lv):
