@@ -111,5 +111,6 @@ def host_rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")
+        raise TypeError(
+            f"seed must be an int, a numpy Generator or None, got {type(seed).__name__}")
     return np.random.default_rng(seed)

@@ -76,9 +76,9 @@ def make_dplr_hippo(N):
 
 
 # lrnnx's names (utils/init.py)
-make_HiPPO = make_hippo
-make_NPLR_HiPPO = make_nplr_hippo
-make_DPLR_HiPPO = make_dplr_hippo
+make_HiPPO = make_hippo  # noqa: N816  (lrnnx names)
+make_NPLR_HiPPO = make_nplr_hippo  # noqa: N816
+make_DPLR_HiPPO = make_dplr_hippo  # noqa: N816
 
 
 def init_log_steps(P, dt_min=1e-3, dt_max=1e-1, seed=None):

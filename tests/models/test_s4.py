@@ -253,3 +253,20 @@ def test_bad_inputs(xp):
     with pytest.raises(ValueError, match="differ"):
         model.load_state_dict({**{k: host(v) for k, v in model.state_dict().items()},
                                "layer.kernel.D": None, "layer.kernel.A_real": np.zeros((8, 4))})
+
+
+def test_benches_build_and_run_at_small_sizes():
+    import array_api_compat.numpy as xnp
+
+    from lrnnx_array.models.lti._bench_s4 import BENCHES
+
+    assert {b.name for b in BENCHES} == {"S4.forward", "S4D.forward", "S4.step", "S4D.step"}
+    for bench in BENCHES:
+        case = bench.make(xnp, "float32", **bench.sizes["small"][0])
+        out = case.fwd()
+        for thunk in case.baselines.values():
+            thunk()
+        if bench.name.endswith("forward"):
+            y = out[0]
+            ref = case.baselines["all_ops"]()  # the same maths minus D, biases, layout
+            assert np.all(np.isfinite(y)) and ref.shape[0] == y.shape[0]
