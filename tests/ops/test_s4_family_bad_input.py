@@ -8,7 +8,7 @@ from lrnnx_array import _dispatch
 from lrnnx_array.ops import (
     cauchy, cauchy_vjp, dplr_dense, dplr_forward_state, dplr_kernel, dplr_kernel_vjp, dplr_step,
     dplr_step_setup, log_vandermonde, log_vandermonde_transpose, power, power_vjp,
-    s4d_forward_state, s4d_kernel, s4d_step, s4d_step_setup,
+    s4d_forward_state, s4d_forward_state_vjp, s4d_kernel, s4d_step, s4d_step_setup,
 )
 
 A = np.array([[-0.5 + 1j, -0.2 + 3j], [-0.3 + 1j, -0.1 + 2j]])
@@ -106,6 +106,11 @@ def test_zero_size_dims():
     setup = s4d_step_setup(A, B, C, dt)
     x = np.ones((1, 2, 2), complex)
     np.testing.assert_array_equal(s4d_forward_state(np.ones((1, 2, 0)), x, *setup[:2]), x)
+    # no steps: the new state is the state, so its cotangent passes straight through
+    g = s4d_forward_state_vjp(2 * x, np.ones((1, 2, 0)), x, *setup[:2])
+    assert g.du.shape == (1, 2, 0)
+    np.testing.assert_array_equal(g.dstate, 2 * x)
+    assert not np.any(g.ddA) and not np.any(g.ddB)
     with pytest.raises(ValueError, match="L must be >= 1"):
         dplr_kernel(A, B, C, P, dt, 0)
 

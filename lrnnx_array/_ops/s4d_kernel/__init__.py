@@ -6,13 +6,11 @@ from ._api import (
     S4DKernelGrads,
     S4DKernelOut,
     S4DStep,
-    s4d_forward_state,
-    s4d_forward_state_vjp,
     s4d_kernel,
     s4d_kernel_vjp,
-    s4d_step,
-    s4d_step_setup,
 )
+from ._state_api import s4d_forward_state, s4d_forward_state_vjp
+from ._step_api import s4d_step, s4d_step_setup
 
 __all__ = ["s4d_kernel", "s4d_kernel_vjp", "s4d_step_setup", "s4d_step", "s4d_forward_state",
            "s4d_forward_state_vjp", "S4DKernelOut", "S4DKernelGrads", "S4DForwardStateGrads",

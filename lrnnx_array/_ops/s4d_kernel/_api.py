@@ -1,4 +1,8 @@
-"""S4D (diagonal) convolution kernel, its state input, step set-up and forward_state (§3.11)."""
+"""S4D (diagonal) convolution kernel and its VJP (§3.11); the family's one SPEC and shape rules.
+
+The step set-up and decode step live in ``_step_api``, forward_state and its VJP in
+``_state_api``; all share this module's SPEC, ``_prepare``, ``_cast`` and ``_grad``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,8 @@ from ..._dispatch import Arg, OpSpec, check_number, float_dtypes
 from .._shared.grads import grad_dtype
 from ..log_vandermonde._api import SPEC as LV_SPEC
 
-__all__ = ["s4d_kernel", "s4d_kernel_vjp", "s4d_step_setup", "s4d_step", "s4d_forward_state",
-           "s4d_forward_state_vjp", "S4DKernelOut", "S4DKernelGrads", "S4DForwardStateGrads",
-           "S4DStep", "DISCRETIZATIONS", "SPEC"]
+__all__ = ["s4d_kernel", "s4d_kernel_vjp", "S4DKernelOut", "S4DKernelGrads",
+           "S4DForwardStateGrads", "S4DStep", "DISCRETIZATIONS", "SPEC"]
 
 DISCRETIZATIONS = ("zoh", "bilinear")
 
@@ -31,7 +34,6 @@ SPEC = OpSpec(
 )
 _KERNEL_COTANGENTS = {"dk": Arg("dk", "real", required=False),
                       "dk_state": Arg("dk_state", "real", required=False)}
-_STATE_COTANGENT = {"dout": Arg("dout")}
 
 
 def _lv(name):
@@ -164,172 +166,6 @@ def s4d_kernel(A, B, C, dt, L, *, disc="zoh", state=None, impl="auto", check_fin
     return S4DKernelOut(k, ks)
 
 
-def s4d_step_setup(A, B, C, dt, *, disc="zoh", check_finite=True):
-    """Recurrence form of the S4D kernel (lrnnx ``S4DKernel._setup_step``).
-
-    Parameters
-    ----------
-    A, B, C, dt
-        As for :func:`s4d_kernel`: ``A`` complex (H, N/2), ``B`` (H, N/2) or (1, H, N/2),
-        ``C`` (channels, H, N/2), ``dt`` real (H,), (H, 1) or (H, N/2).
-    disc : {"zoh", "bilinear"}, default "zoh"
-        Discretization, as for :func:`s4d_kernel`.
-    check_finite : bool, default True
-        Whether to check that the parameters ``A``, ``B``, ``C`` and ``dt`` contain only finite
-        numbers. Disabling may give a performance gain (no device synchronisation), but may
-        give NaN/inf results if they do contain infinities or NaNs.
-
-    Returns
-    -------
-    S4DStep
-        ``dA`` = Ā (H, N/2), ``dB`` = B̄ (H, N/2), ``dC`` = C (channels, H, N/2), complex.
-        One step is :func:`s4d_step`; iterating it L times equals the convolution with
-        :func:`s4d_kernel`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lrnnx_array.ops import s4d_step_setup
-    >>> A = np.array([[-0.5 + 1j, -0.2 + 3j]]); B = np.ones((1, 2), complex)
-    >>> C = np.ones((1, 1, 2), complex); dt = np.array([0.1])
-    >>> dA, dB, dC = s4d_step_setup(A, B, C, dt)
-    >>> dA.shape, dB.shape, dC.shape
-    ((1, 2), (1, 2), (1, 1, 2))
-    >>> np.allclose(dA, np.exp(dt[:, None] * A))  # zoh: Ā = exp(Δ A)
-    True
-    """
-    xp = SPEC.validate({"A": A, "B": B, "C": C, "dt": dt}, options={"disc": disc},
-                       check_finite=check_finite)
-    A, B, C, dt, _, cdt = _prepare(xp, A, B, C, dt)
-    name = SPEC.resolve("auto", xp, cdt)
-    return S4DStep(*SPEC.get(name, "step_setup")(xp, A, B, C, dt, disc=disc))
-
-
-def _step_shapes(dA, dB, dC):
-    _checks.check_ndim("dA", dA, 2, "(H, N/2)")
-    _checks.check_shape("dB", dB, tuple(dA.shape), "(H, N/2) like dA")
-    if dC is not None:
-        _checks.check_ndim("dC", dC, 3, "(channels, H, N/2)")
-        _checks.check_shape("dC", dC, (None,) + tuple(dA.shape), "(channels, H, N/2)")
-    return dA.shape
-
-
-def s4d_step(u, state, dA, dB, dC, *, check_finite=True):
-    r"""One S4D step: :math:`x' = \bar A x + \bar B u`, :math:`y = 2\,\mathrm{Re}(C x')`.
-
-    Parameters
-    ----------
-    u : real array, shape (batch, H)
-    state : complex array, shape (batch, H, N/2)
-    dA, dB, dC : arrays from :func:`s4d_step_setup`
-        dA, dB (H, N/2), dC (channels, H, N/2).
-    check_finite : bool, default True
-        Whether to check that ``dA``, ``dB`` and ``dC`` contain only finite numbers (``u`` and
-        ``state`` are activations). A decode loop passes False after one checked call: then no
-        value is read (no device synchronisation).
-
-    Returns
-    -------
-    (y, new_state) : y real (batch, channels, H); the state is returned, never mutated, in the
-        promoted complex dtype of all the inputs (never demoted).
-
-    Examples
-    --------
-    Stepping an impulse from the zero state reproduces the convolution kernel:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.ops import s4d_kernel, s4d_step, s4d_step_setup
-    >>> A = np.array([[-0.5 + 1j, -0.2 + 3j]]); B = np.ones((1, 2), complex)
-    >>> C = np.ones((1, 1, 2), complex); dt = np.array([0.1])
-    >>> setup = s4d_step_setup(A, B, C, dt)
-    >>> x, ys = np.zeros((1, 1, 2), complex), []
-    >>> for u in (1.0, 0.0, 0.0, 0.0):
-    ...     y, x = s4d_step(np.full((1, 1), u), x, *setup)
-    ...     ys.append(y[0, 0, 0])
-    >>> np.allclose(ys, s4d_kernel(A, B, C, dt, 4).k[0, 0])
-    True
-    """
-    xp = SPEC.validate({"u": u, "state": state, "dA": dA, "dB": dB, "dC": dC},
-                       check_finite=check_finite)
-    if state is None:
-        raise TypeError("s4d_step: state is required (an array), got None")
-    H, N2 = _step_shapes(dA, dB, dC)
-    _checks.check_ndim("u", u, 2, "(batch, H)")
-    if u.shape[1] != H:
-        raise ValueError(f"u must have shape (batch, {H}) (dA's H), got {tuple(u.shape)}")
-    _checks.check_shape("state", state, (u.shape[0], H, N2), "(batch, H, N/2)")
-    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, dA, dB, dC))
-    name = SPEC.resolve("auto", xp, cdt)
-    return SPEC.get(name, "step")(xp, _cast(xp, u, _checks.real_dtype_of(xp, cdt)),
-                                  *(_cast(xp, a, cdt) for a in (state, dA, dB, dC)))
-
-
-def _forward_state_shapes(u, state, dA, dB):
-    H, N2 = _step_shapes(dA, dB, None)
-    _checks.check_ndim("u", u, 3, "(batch, H, L)")
-    if u.shape[1] != H:
-        raise ValueError(f"u must have shape (batch, {H}, L) (dA's H), got {tuple(u.shape)}")
-    if state is not None:
-        _checks.check_shape("state", state, (u.shape[0], H, N2), "(batch, H, N/2)")
-    return (u.shape[0], H, N2)
-
-
-def s4d_forward_state(u, state, dA, dB, *, impl="auto", check_finite=True):
-    r"""State after running the recurrence over ``u`` (lrnnx ``S4DKernel.forward_state``).
-
-    Parameters
-    ----------
-    u : real array, shape (batch, H, L)
-    state : complex array, shape (batch, H, N/2), or None (zero)
-    dA, dB : complex arrays, shape (H, N/2), from :func:`s4d_step_setup`
-        An Ā that underflowed to 0 (dt·|Re A| huge) is valid: that mode forgets at once.
-    impl : {"auto", "cuda", "generic", "reference"}
-        As for :func:`s4d_kernel`.
-    check_finite : bool, default True
-        Whether to check that ``dA`` and ``dB`` contain only finite numbers.
-
-    Returns
-    -------
-    new_state : complex array, shape (batch, H, N/2)
-        In the promoted complex dtype of ``u``, ``state``, ``dA`` and ``dB`` (never demoted).
-
-    Notes
-    -----
-    .. math:: x_L = \bar A^L x + \sum_{l<L} \bar A^{L-1-l}\bar B u_l
-              = \bar A^L x + \mathrm{VandT}(\mathrm{flip}(u), \bar B, \log\bar A)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lrnnx_array.ops import s4d_forward_state, s4d_step_setup
-    >>> A = np.array([[-0.5 + 1j, -0.2 + 3j]]); B = np.ones((1, 2), complex)
-    >>> C = np.ones((1, 1, 2), complex); dt = np.array([0.1])
-    >>> dA, dB, _ = s4d_step_setup(A, B, C, dt)
-    >>> u = np.random.default_rng(0).normal(size=(2, 1, 5))
-    >>> x = np.zeros((2, 1, 2), complex)
-    >>> for t in range(5):
-    ...     x = dA * x + dB * u[:, :, t, None]
-    >>> np.allclose(s4d_forward_state(u, None, dA, dB), x)
-    True
-
-    Running in two chunks, passing the state on, gives the same state:
-
-    >>> x2 = s4d_forward_state(u[..., 2:], s4d_forward_state(u[..., :2], None, dA, dB), dA, dB)
-    >>> np.allclose(x2, x)
-    True
-    """
-    xp = SPEC.validate({"u": u, "state": state, "dA": dA, "dB": dB}, check_finite=check_finite)
-    shape = _forward_state_shapes(u, state, dA, dB)
-    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, dA, dB))
-    name = SPEC.resolve(impl, xp, cdt)
-    if u.shape[-1] == 0:  # no steps: the state is unchanged
-        return xp.zeros(shape, dtype=cdt) if state is None else _cast(xp, state, cdt)
-    return SPEC.get(name, "forward_state")(
-        xp, _cast(xp, u, _checks.real_dtype_of(xp, cdt)),
-        *(_cast(xp, a, cdt) for a in (state, dA, dB)),
-        lv=None if name == "reference" else _lv(name))
-
-
 def _pair(dout, what):
     if not isinstance(dout, (tuple, list)) or len(dout) != 2:
         raise TypeError(f"dout must be the pair {what} (an S4DKernelOut or a 2-tuple), got "
@@ -408,68 +244,3 @@ def _sum_to_dt(xp, gdt, dt):
     from .._shared.grads import sum_to
 
     return sum_to(xp, gdt, tuple(dt.shape))
-
-
-def s4d_forward_state_vjp(dout, u, state, dA, dB, *, impl="auto", check_finite=True):
-    r"""Vector-Jacobian product of :func:`s4d_forward_state`.
-
-    Parameters
-    ----------
-    dout : complex array, shape (batch, H, N/2)
-        Cotangent of the new state.
-    u, state, dA, dB, impl, check_finite
-        As for :func:`s4d_forward_state`.
-
-    Returns
-    -------
-    S4DForwardStateGrads
-        ``(du, dstate, ddA, ddB)`` shaped like the inputs (``du`` real, ``dstate`` None when
-        ``state`` is None), PyTorch's complex convention.
-
-    Notes
-    -----
-    With :math:`f` = flip(``u``) and :math:`g` = ``dout``, :math:`x_L = \bar A^L s + \bar B
-    \sum_m f_m \bar A^m`. ``du`` and ``ddB`` come from :func:`log_vandermonde_transpose_vjp`;
-    :math:`ds = g\,\overline{\bar A^L}`; and
-    :math:`d\bar A = \sum_b g\,\overline{L\bar A^{L-1}s + \bar B\sum_{j<L-1}(j+1)f_{j+1}
-    \bar A^j}`, a transposed Vandermonde product of length L-1. Nothing is divided by
-    :math:`\bar A`, so an :math:`\bar A` that underflowed to 0 gets its exact gradient.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from lrnnx_array.ops import s4d_forward_state, s4d_forward_state_vjp, s4d_step_setup
-    >>> A = np.array([[-0.5 + 1j, -0.2 + 3j]]); B = np.ones((1, 2), complex)
-    >>> C = np.ones((1, 1, 2), complex); dt = np.array([0.1])
-    >>> dA, dB, _ = s4d_step_setup(A, B, C, dt)
-    >>> rng = np.random.default_rng(0)
-    >>> u = rng.normal(size=(2, 1, 5))
-    >>> s = rng.normal(size=(2, 1, 2)) + 1j * rng.normal(size=(2, 1, 2))
-    >>> dout = rng.normal(size=(2, 1, 2)) + 1j * rng.normal(size=(2, 1, 2))
-    >>> g = s4d_forward_state_vjp(dout, u, s, dA, dB)
-    >>> g.du.shape, g.du.dtype, g.dstate.shape, g.ddA.shape, g.ddB.shape
-    ((2, 1, 5), dtype('float64'), (2, 1, 2), (1, 2), (1, 2))
-
-    The new state is linear in ``u`` (from a zero state), so
-    ``Re<dout, s4d_forward_state(v, None, dA, dB)> == <du, v>``:
-
-    >>> v = rng.normal(size=u.shape)
-    >>> lhs = np.vdot(dout, s4d_forward_state(v, None, dA, dB)).real
-    >>> np.allclose(lhs, np.sum(g.du * v))
-    True
-    """
-    xp = SPEC.validate({"dout": dout, "u": u, "state": state, "dA": dA, "dB": dB},
-                       check_finite=check_finite, extra=_STATE_COTANGENT)
-    shape = _forward_state_shapes(u, state, dA, dB)
-    _checks.check_broadcastable("dout", dout, shape, "the new state's shape")
-    L = check_number("L (u.shape[-1])", u.shape[-1], integer=True, minimum=1)
-    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, dA, dB, dout))
-    name = SPEC.resolve(impl, xp, cdt)
-    g = _cast(xp, xp.broadcast_to(dout, shape), cdt)
-    du, ds, gA, gB = SPEC.get(name, "forward_state_vjp")(
-        xp, g, _cast(xp, u, _checks.real_dtype_of(xp, cdt)),
-        *(_cast(xp, a, cdt) for a in (state, dA, dB)),
-        lv=None if name == "reference" else _lv(name))
-    del L
-    return S4DForwardStateGrads(_grad(xp, du, u, cdt), _grad(xp, ds, state, cdt),
-                                _grad(xp, gA, dA, cdt), _grad(xp, gB, dB, cdt))

@@ -15,7 +15,6 @@ g_w = g_y conj(dy/dw); dt is real so it takes the real part.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -160,7 +159,8 @@ def kernel_vjp(xp, A, B, C, dt, state, L, dk, dks, *, disc, lv):
     gC = xp.zeros_like(C)
     gstate = None if state is None else xp.zeros_like(state)
     if dk is not None:
-        gv, gx1 = _lv_backward(xp, lv, xp.broadcast_to(dk, tuple(C.shape[:-1]) + (L,)), C * dB, x, L)
+        dk = xp.broadcast_to(dk, tuple(C.shape[:-1]) + (L,))
+        gv, gx1 = _lv_backward(xp, lv, dk, C * dB, x, L)
         gC = gC + gv * xp.conj(dB)
         gdB = gdB + xp.sum(gv * xp.conj(C), axis=0)
         gx = gx + gx1
