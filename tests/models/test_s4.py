@@ -270,3 +270,17 @@ def test_benches_build_and_run_at_small_sizes():
             y = out[0]
             ref = case.baselines["all_ops"]()  # the same maths minus D, biases, layout
             assert np.all(np.isfinite(y)) and ref.shape[0] == y.shape[0]
+
+
+@pytest.mark.parametrize("cls", [S4, S4D])
+def test_to_dtype_and_half_input(cls):
+    model = cls(8, d_state=8, seed=0).eval()
+    x = _x(model, 2, 12)
+    y32, _ = model(x.astype(np.float32))
+    model.to(dtype="float64")
+    assert model.layer.kernel.C is model.C and model.C.dtype == np.float64
+    y64, _ = model(x)
+    assert y64.dtype == np.float64
+    testing.assert_close(y32, y64.astype(np.float32), override="s4_float32_block")
+    y16, _ = model.to(dtype="float32")(x.astype(np.float16))
+    assert y16.dtype == np.float32
