@@ -445,9 +445,11 @@ def public_functions() -> dict[str, Callable]:
 def probe_for(key: str, f) -> Probe | None:
     """The entry of ``key``, or of another public name bound to the same function object
     (``ops.discretize`` is ``discretization.discretize``)."""
+    import inspect
+
     if key in PROBES:
         return PROBES[key]
-    for other, g in public_functions().items():
-        if g is f and other in PROBES:
+    for other, g in public_functions().items():  # unwrap: a routing wrapper is the same op
+        if inspect.unwrap(g) is inspect.unwrap(f) and other in PROBES:
             return PROBES[other]
     return None
