@@ -36,6 +36,10 @@ def test_none_for_a_required_array_names_it():
         s4d_kernel(A, B, C, None, 4)
     with pytest.raises(TypeError, match="state is required"):
         s4d_step(np.ones((1, 2)), None, *s4d_step_setup(A, B, C, dt))
+    with pytest.raises(TypeError, match="state is required"):
+        dplr_step(np.ones((1, 2)), None, dplr_step_setup(A, B, C, P, dt))
+    with pytest.raises(TypeError, match="u is required"):
+        log_vandermonde_transpose(None, c2, -c2, 3)
 
 
 def test_flags_are_real_bools_and_accept_numpy_bools():

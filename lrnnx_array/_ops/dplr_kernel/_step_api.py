@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ... import _checks
-from ..._dispatch import check_flag, check_number, namespace_of
+from ..._dispatch import Arg, check_flag, check_number, namespace_of
 from ._api import SPEC, children
 from ._shapes import cast, prepare
 
@@ -165,6 +165,9 @@ def dplr_default_state(setup, batch):
     return xp.zeros((batch,) + tuple(ref.shape), dtype=setup.dC.dtype)
 
 
+_REQUIRED_STATE = {"state": Arg("state")}
+
+
 def dplr_step(u, state, setup, *, check_finite=True):
     r"""One recurrent step of the DPLR SSM; returns ``(y, new_state)`` (nothing is mutated).
 
@@ -209,7 +212,8 @@ def dplr_step(u, state, setup, *, check_finite=True):
     _check_setup(setup)
     fields = dict(zip(type(setup)._fields, setup))
     arrays = {"u": u, "state": state, **fields}
-    xp = SPEC.validate(arrays, check_finite=check_finite)  # the set-up's arrays are parameters
+    # The set-up's arrays are parameters; the state is required here (optional in dplr_kernel).
+    xp = SPEC.validate(arrays, check_finite=check_finite, extra=_REQUIRED_STATE)
     _checks.check_ndim("u", u, 2, "(batch, H)")
     ref = setup.D if isinstance(setup, LinearStep) else setup.dB
     H = ref.shape[0]

@@ -24,7 +24,7 @@ __all__ = [
 SPEC = OpSpec(
     "log_vandermonde",
     __package__,
-    (Arg("u", required=False), Arg("v", "complex", param=True),
+    (Arg("u"), Arg("v", "complex", param=True),
      Arg("x", "complex", param=True)),
     impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
     supports={"cuda": float_dtypes("complex64", "complex128")},
