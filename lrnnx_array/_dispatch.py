@@ -266,3 +266,48 @@ def float_dtypes(*names):
         return f"the kernel is instantiated for {sorted(allowed)} only, got {dtype}"
 
     return pred
+
+
+# -- torch routing (issue 17, the optional bridge) -----------------------------------------------
+# A public op called with a torch tensor runs through lrnnx_array.torch (an autograd Function per
+# differentiable op, zero-copy NumPy/CuPy views). `lrnnx_array.ops` wraps its functions with
+# `route_torch` once at import; without torch imported the wrapper costs one dict lookup.
+
+
+def _holds_tensor(tensor_type, args, kwargs) -> bool:
+    for v in (*args, *kwargs.values()):
+        if isinstance(v, tensor_type):
+            return True
+        if isinstance(v, tuple) and any(isinstance(e, tensor_type) for e in v):
+            return True  # step set-ups (DenseStep, S4DStep...) hold arrays
+    return False
+
+
+def route_torch(fn: Callable, name: str | None = None) -> Callable:
+    """``fn`` (public name ``name``) sending calls that hold a torch tensor to the bridge.
+
+    The wrapper's ``__wrapped__`` is ``fn``; signature and docstring are ``fn``'s.
+    """
+    import functools
+    import sys
+
+    name = name or fn.__name__
+
+    @functools.wraps(fn)
+    def routed(*args, **kwargs):
+        torch = sys.modules.get("torch")
+        if torch is not None and _holds_tensor(torch.Tensor, args, kwargs):
+            from .torch._functions import call
+
+            return call(name, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return routed
+
+
+def route_torch_in(namespace: dict, names) -> None:
+    """Wrap the functions ``names`` of module dict ``namespace`` with :func:`route_torch`."""
+    for n in names:
+        obj = namespace[n]
+        if callable(obj) and not isinstance(obj, type):
+            namespace[n] = route_torch(obj, n)

@@ -101,3 +101,10 @@ __all__ = [
     "s4d_forward_state",
     "causal_conv1d", "causal_conv1d_vjp", "causal_conv1d_update", "CausalConv1dGrads",
 ]
+
+# torch tensors route to the optional bridge, lrnnx_array.torch (issue 17): one wrapper per
+# function, see lrnnx_array._dispatch.route_torch.
+from .._dispatch import route_torch_in as _route_torch_in  # noqa: E402
+
+_route_torch_in(globals(), __all__)
+del _route_torch_in

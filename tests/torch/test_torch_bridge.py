@@ -1,0 +1,134 @@
+"""The bridge's plumbing: zero copy on CPU (data pointers), step ops in place, bad input."""
+
+import functools
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch not installed: the bridge tests need it")
+
+import lrnnx_array.ops as ops  # noqa: E402
+from lrnnx_array.torch import _convert, _functions  # noqa: E402
+
+f64 = torch.float64
+
+
+def test_cpu_conversion_is_zero_copy_both_ways():
+    t = torch.randn(3, 4, dtype=f64)
+    a = _convert.to_backend(t)
+    assert isinstance(a, np.ndarray) and a.ctypes.data == t.data_ptr()
+    back = _convert.from_backend(a)
+    assert back.data_ptr() == a.ctypes.data
+    c = torch.randn(2, 3, dtype=torch.complex128)
+    assert _convert.to_backend(c).ctypes.data == c.data_ptr()
+
+
+def test_op_inputs_and_outputs_share_memory(monkeypatch):
+    """The op sees views of the tensors' memory and its result becomes the output tensor."""
+    seen = {}
+    real = _functions._public("diag_scan")
+
+    @functools.wraps(real)  # the bridge binds calls with the op's signature
+    def spy(**kw):
+        seen["a"], seen["b"] = kw["a"], kw["b"]
+        seen["out"] = real(**kw)
+        return seen["out"]
+
+    monkeypatch.setattr(_functions, "_public", lambda n: spy if n == "diag_scan" else real)
+    a = torch.rand(2, 5, dtype=f64, requires_grad=True)
+    b = torch.randn(2, 5, dtype=f64)
+    h = ops.diag_scan(a, b)
+    assert seen["a"].ctypes.data == a.data_ptr() and seen["b"].ctypes.data == b.data_ptr()
+    assert h.data_ptr() == seen["out"].ctypes.data
+
+
+def test_non_contiguous_and_conjugated_tensors_are_made_plain_never_wrong():
+    rng = np.random.default_rng(0)
+    a = torch.from_numpy(rng.uniform(0.1, 0.9, (5, 2))).t()  # non-contiguous view
+    b = torch.from_numpy(rng.normal(size=(2, 5)) + 1j * rng.normal(size=(2, 5))).conj()
+    assert not a.is_contiguous() and b.is_conj()
+    got = ops.diag_scan(a, b)
+    want = ops.diag_scan(a.numpy().copy(), b.resolve_conj().numpy().copy())
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+def _ssu_args(state):
+    one = torch.ones(1, 2, dtype=f64)
+    A = -torch.ones(2, 3, dtype=f64)
+    B = C = torch.ones(1, 3, dtype=f64)
+    return (state, one, 0.5 * one, A, B, C)
+
+
+def test_step_op_updates_the_tensor_state_in_place():
+    state = torch.zeros(1, 2, 3, dtype=f64)
+    ptr = state.data_ptr()
+    np_state = np.zeros((1, 2, 3))
+    want = ops.selective_state_update(np_state, *[a.numpy() for a in _ssu_args(state)[1:]])
+    got = ops.selective_state_update(*_ssu_args(state))
+    assert isinstance(got, torch.Tensor) and state.data_ptr() == ptr
+    np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(state.numpy(), np_state)
+    assert np.any(np_state != 0)
+
+
+def test_step_op_on_a_non_contiguous_state_writes_back():
+    base = torch.zeros(1, 3, 2, dtype=f64)
+    state = base.transpose(1, 2)  # (1, 2, 3) view, not contiguous
+    np_state = np.zeros((1, 2, 3))
+    ops.selective_state_update(np_state, *[a.numpy() for a in _ssu_args(state)[1:]])
+    ops.selective_state_update(*_ssu_args(state))
+    np.testing.assert_array_equal(state.numpy(), np_state)
+
+
+def test_step_op_refuses_tensors_that_require_grad():
+    args = list(_ssu_args(torch.zeros(1, 2, 3, dtype=f64)))
+    args[3] = args[3].clone().requires_grad_(True)
+    with pytest.raises(RuntimeError, match=r"selective_state_update has no VJP.*A require grad"):
+        ops.selective_state_update(*args)
+    with torch.no_grad():
+        ops.selective_state_update(*args)  # inference under no_grad is fine
+
+
+def test_step_setups_convert_nested_tuples():
+    A = torch.tensor([[-0.5 + 1j, -0.2 + 3j]], dtype=torch.complex128)
+    B = torch.ones(1, 2, dtype=torch.complex128)
+    C = torch.ones(1, 1, 2, dtype=torch.complex128)
+    setup = ops.s4d_step_setup(A, B, C, torch.tensor([0.1], dtype=f64))
+    assert type(setup).__name__ == "S4DStep" and all(isinstance(x, torch.Tensor) for x in setup)
+    y, x = ops.s4d_step(torch.ones(1, 1, dtype=f64), torch.zeros(1, 1, 2, dtype=torch.complex128),
+                        *setup)
+    k = ops.s4d_kernel(A, B, C, torch.tensor([0.1], dtype=f64), 2).k
+    np.testing.assert_allclose(y.numpy()[0, 0, 0], k.detach().numpy()[0, 0, 0], rtol=1e-12)
+
+
+def test_mixed_libraries_raise_naming_the_argument():
+    with pytest.raises(TypeError, match=r"diag_scan: b is a numpy array but a is a torch tensor"):
+        ops.diag_scan(torch.ones(3, dtype=f64), np.ones(3))
+
+
+def test_unsupported_device_raises():
+    a = torch.ones(3, dtype=f64, device="meta")
+    with pytest.raises(ValueError, match="a is on device meta"):
+        ops.diag_scan(a, a)
+
+
+def test_the_op_validates_tensors_like_arrays():
+    with pytest.raises(TypeError, match="must have a floating dtype"):
+        ops.diag_scan(torch.ones(3, dtype=torch.int64), torch.ones(3, dtype=torch.int64))
+    with pytest.raises(TypeError, match=r"u must have a real floating dtype"):
+        ops.selective_scan(torch.ones(1, 1, 2, dtype=torch.complex128),
+                           *[torch.ones(s, dtype=f64) for s in ((1, 1, 2), (1, 1), (1, 1), (1, 1))])
+
+
+def test_float16_tensors_compute_in_float32():
+    a = torch.full((4,), 0.5, dtype=torch.float16, requires_grad=True)
+    h = ops.diag_scan(a, torch.ones(4, dtype=torch.float16))
+    assert h.dtype == torch.float32
+    h.sum().backward()
+    assert a.grad.dtype == torch.float16
+
+
+def test_vjp_called_with_tensors_returns_tensors():
+    a, b = torch.rand(2, 4, dtype=f64), torch.randn(2, 4, dtype=f64)
+    g = ops.diag_scan_vjp(torch.ones(2, 4, dtype=f64), a, b)
+    assert type(g).__name__ == "DiagScanGrads" and isinstance(g.da, torch.Tensor) and g.dh0 is None
