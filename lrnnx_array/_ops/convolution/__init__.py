@@ -3,15 +3,12 @@
 from ._api import (
     ChannelConvGrads,
     FFTConvGrads,
-    SSMConvGrads,
     fft_conv,
     fft_conv_channels,
     fft_conv_channels_vjp,
     fft_conv_vjp,
-    opt_ssm_forward,
-    ssm_conv,
-    ssm_conv_vjp,
 )
+from ._ssm_api import SSMConvGrads, opt_ssm_forward, ssm_conv, ssm_conv_vjp
 
 __all__ = [
     "fft_conv", "fft_conv_vjp", "FFTConvGrads",

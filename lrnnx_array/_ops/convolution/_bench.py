@@ -4,7 +4,8 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
-from ._api import fft_conv_channels, fft_conv_channels_vjp, ssm_conv, ssm_conv_vjp
+from ._api import fft_conv_channels, fft_conv_channels_vjp
+from ._ssm_api import ssm_conv, ssm_conv_vjp
 
 
 def _make_ssm(xp, dtype, B, L, H, N):

@@ -1,5 +1,17 @@
 """Array-API causal FFT convolutions (``xp.fft`` + ``xp.matmul``; no einsum, no NumPy calls).
 
+Canonical functions (the same names and signatures in ``_ref``), arrays already validated and
+cast by ``_api`` (no value is read here):
+
+* ``forward(xp, x, k)`` / ``backward(xp, dy, x, k) -> (dx, dk)``: matrix taps, all in one dtype;
+* ``channels_forward(xp, u, k)`` / ``channels_backward(xp, dy, u, k) -> (du, dk)``: per-channel
+  taps, ``dy`` at the broadcast shape, gradients summed to ``u``'s and ``k``'s shapes;
+* ``ssm_forward(xp, x, K, B_bar, C, *, strategy)`` / ``ssm_backward(xp, dy, x, K, B_bar, C)``:
+  the modal form, ``x`` and ``dy`` real, ``K``, ``B_bar``, ``C`` in one (real or complex) dtype.
+
+Gradients come back at the compute dtype (complex when it is complex); ``_api`` takes the real
+part for a real input (``grad_like``).
+
 Every convolution is linear (not circular) because both operands are zero-padded to n = 2L, so
 the first L outputs of the length-n circular convolution are exact. Real data go through
 ``rfft``/``irfft`` (half the work of lrnnx's complex FFTs; same result); anything complex goes
@@ -21,6 +33,8 @@ the first comparison fails and N <= Hin; else frequency.
 """
 
 from __future__ import annotations
+
+from .._shared.grads import sum_to
 
 STRATEGIES = ("auto", "kernel", "state", "frequency")
 
@@ -47,11 +61,8 @@ def _conj(xp, x):
     return xp.conj(x) if _is_c(xp, x) else x
 
 
-def _cast(xp, x, dtype):
-    return x if x.dtype == dtype else xp.astype(x, dtype)
-
-
 def pick_strategy(Bn: int, Hin: int, Hout: int, N: int) -> str:
+    """lrnnx's contraction-order rule (every size >= 1: ``_api`` returns early on empty sizes)."""
     first = 1.0 / Hin + 1.0 / Hout > 1.0 / Bn + 1.0 / N
     if first and Hin * Hout <= N:
         return "kernel"
@@ -63,10 +74,9 @@ def pick_strategy(Bn: int, Hin: int, Hout: int, N: int) -> str:
 # ---- matrix-tap convolution -------------------------------------------------------------------
 
 
-def fft_conv(xp, x, k, dtype):
-    """x (B, L, Hin), k (L, Hout, Hin), both cast to ``dtype``; returns (B, L, Hout)."""
-    real = not xp.isdtype(dtype, "complex floating")
-    x, k = _cast(xp, x, dtype), _cast(xp, k, dtype)
+def forward(xp, x, k):
+    """x (B, L, Hin), k (L, Hout, Hin) in one dtype; returns (B, L, Hout)."""
+    real = not _is_c(xp, x)
     L = x.shape[1]
     n = 2 * L
     Xt = xp.permute_dims(_fwd(xp, x, n, 1, real), (1, 0, 2))  # (F, B, Hin)
@@ -75,9 +85,9 @@ def fft_conv(xp, x, k, dtype):
     return _inv(xp, xp.permute_dims(Yt, (1, 0, 2)), n, 1, real)[:, :L, :]
 
 
-def fft_conv_vjp(xp, dy, x, k, dtype):
-    real = not xp.isdtype(dtype, "complex floating")
-    dy, x, k = _cast(xp, dy, dtype), _cast(xp, x, dtype), _cast(xp, k, dtype)
+def backward(xp, dy, x, k):
+    """(dx, dk) in the common dtype: correlations of dy with k (over Hout) and with x (batch)."""
+    real = not _is_c(xp, x)
     L = x.shape[1]
     n = 2 * L
     Xt = xp.permute_dims(_fwd(xp, x, n, 1, real), (1, 0, 2))  # (F, B, Hin)
@@ -93,70 +103,70 @@ def fft_conv_vjp(xp, dy, x, k, dtype):
 # ---- per-channel convolution ------------------------------------------------------------------
 
 
-def channel_conv(xp, u, k, dtype):
+def channels_forward(xp, u, k):
     """u (..., L) and k (..., L) broadcast against each other; FFT each operand once."""
-    real = not xp.isdtype(dtype, "complex floating")
-    u, k = _cast(xp, u, dtype), _cast(xp, k, dtype)
+    real = not _is_c(xp, u)
     L = u.shape[-1]
     n = 2 * L
     Y = _fwd(xp, u, n, -1, real) * _fwd(xp, k, n, -1, real)
     return _inv(xp, Y, n, -1, real)[..., :L]
 
 
-def channel_conv_vjp(xp, dy, u, k, dtype, reduce_to):
-    real = not xp.isdtype(dtype, "complex floating")
-    dy, u, k = _cast(xp, dy, dtype), _cast(xp, u, dtype), _cast(xp, k, dtype)
+def channels_backward(xp, dy, u, k):
+    """(du, dk) summed to the shapes of u and k; dy at the broadcast shape."""
+    real = not _is_c(xp, u)
     L = u.shape[-1]
     n = 2 * L
     G = _fwd(xp, dy, n, -1, real)
     U = _fwd(xp, u, n, -1, real)
     Kf = _fwd(xp, k, n, -1, real)
     # Reduce broadcast axes in frequency, before the inverse transform (fewer rows to invert).
-    DU = reduce_to(G * _conj(xp, Kf), u.shape)
-    DK = reduce_to(G * _conj(xp, U), k.shape)
+    DU = sum_to(xp, G * _conj(xp, Kf), u.shape)
+    DK = sum_to(xp, G * _conj(xp, U), k.shape)
     return _inv(xp, DU, n, -1, real)[..., :L], _inv(xp, DK, n, -1, real)[..., :L]
 
 
 # ---- modal (state-space) convolution ----------------------------------------------------------
 
 
-def ssm_conv(xp, x, K, B_bar, C, strategy, dtype):
-    """y (B, L, Hout) = Re(C (K * (B_bar x))); ``dtype`` is the common (maybe complex) dtype."""
-    real = not xp.isdtype(dtype, "complex floating")
+def ssm_forward(xp, x, K, B_bar, C, *, strategy):
+    """y (B, L, Hout) = Re(C (K * (B_bar x))); x real, K, B_bar, C in one (maybe complex) dtype."""
+    dtype = K.dtype
+    real = not _is_c(xp, K)
     Bn, L, Hin = x.shape
     N, Hout = K.shape[0], C.shape[0]
     if strategy == "auto":
         strategy = pick_strategy(Bn, Hin, Hout, N)
-    rdt = x.dtype if real else _real_dtype(xp, dtype)
-    x = _cast(xp, x, rdt)
-    K, B_bar, C = (_cast(xp, a, dtype) for a in (K, B_bar, C))
     n = 2 * L
     if strategy == "kernel":
         # M[n, o*Hin + i] = C[o, n] B_bar[n, i]; k_l = Re(K_l^T M).
         M = xp.reshape(xp.permute_dims(C, (1, 0))[:, :, None] * B_bar[:, None, :], (N, Hout * Hin))
         k = xp.matmul(xp.permute_dims(K, (1, 0)), M)
         k = xp.reshape(xp.real(k) if not real else k, (L, Hout, Hin))
-        return fft_conv(xp, x, k, rdt)
+        return forward(xp, x, k)
+    xc = x if real else xp.astype(x, dtype)
     Kf = xp.permute_dims(_fwd(xp, K, n, 1, real), (1, 0))  # (F, N)
     CT = xp.permute_dims(C, (1, 0))  # (N, Hout)
     BT = xp.permute_dims(B_bar, (1, 0))  # (Hin, N)
     if strategy == "state":
-        v = xp.matmul(_cast(xp, x, dtype), BT)  # (B, L, N)
+        v = xp.matmul(xc, BT)  # (B, L, N)
         w = _inv(xp, _fwd(xp, v, n, 1, real) * Kf, n, 1, real)[:, :L, :]
         y = xp.matmul(w, CT)
     else:
-        X = _fwd(xp, _cast(xp, x, dtype), n, 1, real)  # (B, F, Hin)
+        X = _fwd(xp, xc, n, 1, real)  # (B, F, Hin)
         Y = xp.matmul(xp.matmul(X, BT) * Kf, CT)  # (B, F, Hout)
         y = _inv(xp, Y, n, 1, real)[:, :L, :]
     return y if real else xp.real(y)
 
 
-def ssm_conv_vjp(xp, dy, x, K, B_bar, C, dtype):
-    """(dx, dK, dB_bar, dC) at ``dtype`` (before real parts / reductions), state form."""
-    real = not xp.isdtype(dtype, "complex floating")
+def ssm_backward(xp, dy, x, K, B_bar, C):
+    """(dx, dK, dB_bar, dC) in K's dtype (before real parts), one formula for every strategy."""
+    dtype = K.dtype
+    real = not _is_c(xp, K)
     L = x.shape[1]
     n = 2 * L
-    dy, x, K, B_bar, C = (_cast(xp, a, dtype) for a in (dy, x, K, B_bar, C))
+    if not real:
+        dy, x = xp.astype(dy, dtype), xp.astype(x, dtype)
     X = _fwd(xp, x, n, 1, real)  # (B, F, Hin)
     V = xp.matmul(X, xp.permute_dims(B_bar, (1, 0)))  # spectrum of v = x B_bar^T, (B, F, N)
     Kf = xp.permute_dims(_fwd(xp, K, n, 1, real), (1, 0))  # (F, N)
@@ -174,9 +184,3 @@ def ssm_conv_vjp(xp, dy, x, K, B_bar, C, dtype):
                    _conj(xp, xp.reshape(x, (Bn * L, Hin))))
     dx = xp.matmul(dv, _conj(xp, B_bar))
     return dx, dK, dB, dC
-
-
-def _real_dtype(xp, dtype):
-    if dtype == xp.complex64:
-        return xp.float32
-    return xp.float64 if dtype == xp.complex128 else dtype

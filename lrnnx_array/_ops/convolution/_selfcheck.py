@@ -4,8 +4,9 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Check, pairs
-from ._api import fft_conv, fft_conv_vjp, ssm_conv, ssm_conv_vjp
+from ._api import fft_conv, fft_conv_vjp
 from ._ref import fft_conv_ref, fft_conv_vjp_ref, ssm_conv_ref, ssm_conv_vjp_ref
+from ._ssm_api import ssm_conv, ssm_conv_vjp
 
 
 def _fft(xp, impl, dtype):
