@@ -20,11 +20,23 @@ def _default_xp(xp):
         import array_api_compat.numpy as np_xp
 
         return np_xp
-    if getattr(xp, "__name__", "") in ("numpy", "cupy"):
+    if getattr(xp, "__name__", "") in ("numpy", "cupy", "torch"):
+        # torch too (issue 17): its array-API face (array_api_compat.torch); the model's ops
+        # reach the torch bridge through lrnnx_array.ops
         import array_api_compat
 
         return array_api_compat.array_namespace(xp.empty(0))
     return xp
+
+
+def _as_leaf(value):
+    """torch parameters are leaf tensors that require grad (torch.optim takes parameters())."""
+    is_tensor = type(value).__module__.split(".")[0] == "torch"
+    if is_tensor and (value.is_floating_point() or value.is_complex()):
+        if value.is_leaf and value.requires_grad:
+            return value  # already one (an optimizer may hold this very object)
+        return value.detach().requires_grad_(True)
+    return value
 
 
 def as_host_array(value, name: str) -> np.ndarray:
@@ -33,7 +45,7 @@ def as_host_array(value, name: str) -> np.ndarray:
         raise TypeError(f"state_dict entry {name!r} is None, expected an array")
     mod = type(value).__module__.split(".")[0]
     if mod == "torch":
-        value = value.detach().cpu()
+        value = value.detach().cpu().resolve_conj()
         # numpy() refuses bfloat16/float16 only on old torch; complex views stay as stored.
         return value.numpy()
     if mod == "cupy":
@@ -63,7 +75,7 @@ class Module:
         return xp.asarray(value, dtype=dtype)
 
     def register_parameter(self, name: str, value) -> None:
-        self._params[name] = self.asarray(value)
+        self._params[name] = _as_leaf(self.asarray(value))
 
     def register_buffer(self, name: str, value, persistent: bool = True) -> None:
         self._buffers[name] = None if value is None else self.asarray(value)
@@ -74,7 +86,7 @@ class Module:
 
     def __setattr__(self, name, value):
         if name in self._params:
-            self._params[name] = value
+            self._params[name] = _as_leaf(value)
         elif name in self._buffers:
             self._buffers[name] = value
         else:
@@ -160,7 +172,7 @@ class Module:
             staged.append((key, self.asarray(host, dtype=cur.dtype)))
         for key, arr in staged:
             mod, store, name = self._slot(key)
-            store[name] = arr
+            store[name] = _as_leaf(arr) if store is mod._params else arr
         self._after_load()
 
     def _after_load(self) -> None:
@@ -192,7 +204,8 @@ class Module:
                     elif dtype is not None and host.dtype.kind == "c":
                         # float64 makes complex parameters complex128 (lrnnx's .double() does not)
                         cast = np.result_type(np.dtype(dtype), np.complex64)
-                    store[name] = mod.asarray(host.astype(cast))
+                    arr = mod.asarray(host.astype(cast))
+                    store[name] = _as_leaf(arr) if store is mod._params else arr
         return self
 
     def train(self, mode: bool = True):
