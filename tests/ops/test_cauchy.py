@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from lrnnx_array import testing
-from lrnnx_array.ops import cauchy, cauchy_vjp
 from lrnnx_array._ops.cauchy._ref import cauchy_ref, cauchy_vjp_ref
+from lrnnx_array.ops import cauchy, cauchy_vjp
 
 # Named tolerances (factors of testing.TOLERANCES); each at least as strict as the literal it
 # replaced. Factors below 1 tighten the table where both sides are float64 closed forms.

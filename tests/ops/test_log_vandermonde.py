@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 
 from lrnnx_array import testing
-from lrnnx_array.ops import (
-    log_vandermonde,
-    log_vandermonde_transpose,
-    log_vandermonde_transpose_vjp,
-    log_vandermonde_vjp,
-)
 from lrnnx_array._ops.log_vandermonde._ref import (
     log_vandermonde_ref,
     log_vandermonde_transpose_ref,
     log_vandermonde_transpose_vjp_ref,
     log_vandermonde_vjp_ref,
+)
+from lrnnx_array.ops import (
+    log_vandermonde,
+    log_vandermonde_transpose,
+    log_vandermonde_transpose_vjp,
+    log_vandermonde_vjp,
 )
 
 # Named tolerances (factors of testing.TOLERANCES); each at least as strict as the literal it

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from lrnnx_array import testing
-from lrnnx_array.ops import PowerGrads, power, power_vjp
 from lrnnx_array._ops.power._ref import power_ref, power_vjp_ref
+from lrnnx_array.ops import PowerGrads, power, power_vjp
 
 # Named tolerances (factors of testing.TOLERANCES); each at least as strict as the literal it
 # replaced. Factors below 1 tighten the table where both sides are float64.
@@ -21,8 +21,8 @@ testing.add_override("power_matrix_products", 20.0,
                      "rounded 5x5 products, each adding ~N ulp")
 testing.add_override("power_vjp_normwise", 18.0,
                      "VJP entries are sums over L of products of powers: small entries are "
-                     "cancellations, so the bound is normwise (18 x (atol + rtol max|w|) is the old "
-                     "20 rtol max(1, max|w|) or stricter)")
+                     "cancellations, so the bound is normwise (18 x (atol + rtol max|w|) is the "
+                     "old 20 rtol max(1, max|w|) or stricter)")
 
 
 def _A(rng, shape, N, cplx):
