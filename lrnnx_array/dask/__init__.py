@@ -1,0 +1,53 @@
+"""lrnnx_array on ``dask.array``: long sequences split along time, batches split across workers.
+
+Importing :mod:`lrnnx_array` does not import this package (nor dask); ``import
+lrnnx_array.dask`` needs ``pip install "lrnnx_array[dask]"``.
+
+Long sequences (:func:`diag_scan`, :func:`selective_scan`, :func:`simplified_scan`,
+:func:`s5_inner`, :func:`rglru_scan`, :func:`s7_scan` and their ``*_vjp``): the names,
+arguments and results of :mod:`lrnnx_array.ops`, plus ``method=``. The blocks are the chunks of
+the inputs along time and batch (rglru_scan: channel too; diag_scan: every leading axis); other
+arguments are rechunked to them. Every op here is diagonal in its state, so a time block k maps
+its initial state by ``h_out = P_k * h_in + S_k`` (``P_k``: the block's product of Ā; ``S_k``:
+its final state from zero):
+
+* ``method="rerun"`` (default): each block's (P, S) summary, an associative tree over the
+  summaries (depth ~2 log2(blocks)) for each block's true initial state, then every block rerun
+  from it (``h0=``) in parallel. About 2x the scan work (3x where P is read off the op by a
+  zero-input run), and only state-sized data crosses blocks.
+* ``method="sequential"``: block k starts from block k-1's final state. 1x the work; parallel
+  over batch / channel blocks only.
+
+The VJPs carry the final-state cotangent in reverse the same way (``dlast_state=``), so the
+chunked gradients equal the unchunked ones.
+
+Batches: :func:`map_batches` runs a model (or any callable) per batch chunk, the model as one
+graph key; :func:`cap_numpy_threads` keeps the ops' NumPy thread pool at one thread inside
+workers (Dask already runs one task per core).
+
+Chunk sizes: a block should carry enough work to amortise the scheduler, about 60 us per task
+with the threaded scheduler and over 1 ms with processes (distributed): for a diag_scan at
+~1 ns per element that is >= 1e5 elements per block with threads and >= 1e6 with processes.
+"""
+
+from ._batches import cap_numpy_threads, map_batches
+from ._scans import (
+    diag_scan,
+    diag_scan_vjp,
+    rglru_scan,
+    rglru_scan_vjp,
+    s5_inner,
+    s5_inner_vjp,
+    s7_scan,
+    s7_scan_vjp,
+    selective_scan,
+    selective_scan_vjp,
+    simplified_scan,
+    simplified_scan_vjp,
+)
+
+__all__ = [
+    "diag_scan", "diag_scan_vjp", "selective_scan", "selective_scan_vjp", "rglru_scan",
+    "rglru_scan_vjp", "s7_scan", "s7_scan_vjp", "simplified_scan", "simplified_scan_vjp",
+    "s5_inner", "s5_inner_vjp", "map_batches", "cap_numpy_threads",
+]
