@@ -23,7 +23,8 @@ def test_no_public_name_is_missing():
 
 
 def test_root_exports_namespaces_only():
-    assert set(lrnnx_array.__all__) == {"ops", "discretization", "models", "__version__"}
+    assert set(lrnnx_array.__all__) == {"ops", "discretization", "models", "layers",
+                                        "architectures", "generation", "__version__"}
     leaked = [n for n in dir(lrnnx_array) if n.startswith("_") and not n.startswith("__")]
     assert leaked == [], f"private names in dir(lrnnx_array): {leaked}"
 
