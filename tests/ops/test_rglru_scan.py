@@ -12,9 +12,12 @@ from lrnnx_array.ops import rglru_scan, rglru_scan_vjp
 # CUDA chunks (1024 float32 / 512 float64 steps); d_state 1 (lrnnx's RG-LRU) and 4; batch 1.
 SIZES = [(1, 4, 1, 1), (2, 4, 4, 8), (2, 8, 1, 67), (1, 4, 4, 600), (1, 4, 1, 1100)]
 # lrnnx's float32 tolerances (spec §5) are the loosest allowed: fwd (3e-3, 5e-3),
-# du (6e-3, 2.5e-2), ddelta (1.5e-2, 5e-2), dA (5e-3, 5e-3).
-F32 = {"y": (1e-3, 1e-3), "last": (1e-3, 1e-3), "du": (2e-3, 5e-3), "ddelta": (5e-3, 2e-2),
-       "dA": (5e-3, 5e-3), "dh0": (2e-3, 5e-3)}
+# du (6e-3, 2.5e-2), ddelta (1.5e-2, 5e-2), dA (5e-3, 5e-3). The table
+# (atol relative to the largest entry, see _close) is tighter than each.
+testing.add_override("rglru_scan_property", 10, "both sides are float32 runs with differently "
+                     "ordered arithmetic (linearity, chunk splits): each carries its own rounding")
+testing.add_override("rglru_scan_fd", 1e4, "finite differences of the float64 oracle at "
+                     "eps=1e-7 (A near 1 makes the state's derivative steep)")
 
 
 def _data(rng, Bsz, D, N, L, *, a_lo=0.9, a_hi=0.999):
@@ -25,8 +28,13 @@ def _data(rng, Bsz, D, N, L, *, a_lo=0.9, a_hi=0.999):
     return u, delta, A, h0
 
 
-def _tol(dtype, name):
-    return F32[name] if dtype == "float32" else testing.tolerance(dtype, 100)
+def _close(got, want, xp, dtype, name):
+    """The table's tolerance, atol relative to the largest reference entry (long
+    sums of both signs make tiny entries whose relative error means nothing)."""
+    rtol, atol = testing.tolerance(dtype)
+    atol *= max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    testing.assert_close(got, testing.from_numpy(xp, want, dtype), rtol=rtol, atol=atol,
+                         err_msg=name)
 
 
 # ---- tier 1: the reference against SciPy ---------------------------------------------------
@@ -46,8 +54,8 @@ def test_ref_matches_lfilter_for_constant_delta(rng):
                 hn, zf = scipy.signal.lfilter([np.sqrt(1 - a * a)], [1.0, -a], u[b, d],
                                               zi=[a * h0[b, d, n]])
                 want[b, d] += hn
-                np.testing.assert_allclose(last[b, d, n], zf[0] / a, rtol=1e-12)
-    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+                testing.assert_close(np.asarray(last[b, d, n]), np.asarray(zf[0] / a))
+    testing.assert_close(y, want)
 
 
 def test_ref_zero_delta_holds_the_state(rng):
@@ -69,7 +77,8 @@ def test_ref_vjp_finite_differences(rng, a_range):
     def f_vjp(cots, u, delta, A, h0):
         return rglru_scan_vjp_ref(cots[0], u, delta, A, h0=h0, dlast_state=cots[1])
 
-    testing.check_vjp(f, f_vjp, (u, delta, A, h0), rtol=1e-5, eps=1e-7)
+    rtol, atol = testing.tolerance("float64", "rglru_scan_fd")
+    testing.check_vjp(f, f_vjp, (u, delta, A, h0), rtol=rtol, atol=atol, eps=1e-7)
 
 
 def test_ref_vjp_without_h0(rng):
@@ -93,15 +102,11 @@ def test_impl_matches_ref(backend_impl, real_dtype, rng, Bsz, D, N, L):
     H0 = testing.from_numpy(xp, h0, real_dtype)
     got_y, got_last = rglru_scan(*args, True, h0=H0, impl=impl)
     for name, g, w in (("y", got_y, y), ("last", got_last, last)):
-        rtol, atol = _tol(real_dtype, name)
-        testing.assert_close(g, testing.from_numpy(xp, w, real_dtype), rtol=rtol, atol=atol,
-                             err_msg=name)
+        _close(g, w, xp, real_dtype, name)
     got_g = rglru_scan_vjp(testing.from_numpy(xp, dout, real_dtype), *args, h0=H0,
                            dlast_state=testing.from_numpy(xp, dlast, real_dtype), impl=impl)
     for name, g, w in zip(got_g._fields, got_g, want_g):
-        rtol, atol = _tol(real_dtype, name)
-        testing.assert_close(g, testing.from_numpy(xp, w, real_dtype), rtol=rtol, atol=atol,
-                             err_msg=name)
+        _close(g, w, xp, real_dtype, name)
 
 
 def test_vjp_without_h0_or_dlast(backend_impl, rng):
@@ -111,7 +116,7 @@ def test_vjp_without_h0_or_dlast(backend_impl, rng):
     got = rglru_scan_vjp(*(testing.from_numpy(xp, v) for v in (dout, u, delta, A)), impl=impl)
     assert got.dh0 is None
     for g, w in zip(got[:3], rglru_scan_vjp_ref(dout, u, delta, A)[:3]):
-        testing.assert_close(g, testing.from_numpy(xp, w), scale=100)
+        _close(g, w, xp, "float64", "grad")
 
 
 def test_reference_impl_keeps_input_dtype(rng):
@@ -138,7 +143,7 @@ def test_linear_in_input(backend_impl, rng):
     lhs = rglru_scan(testing.from_numpy(xp, 2 * u1 - 3 * u2), dl, a, impl=impl)
     rhs = 2 * rglru_scan(testing.from_numpy(xp, u1), dl, a, impl=impl) - 3 * rglru_scan(
         testing.from_numpy(xp, u2), dl, a, impl=impl)
-    testing.assert_close(lhs, rhs, scale=10)
+    testing.assert_close(lhs, rhs, override="rglru_scan_property")
 
 
 @pytest.mark.parametrize("split", [1, 17, 600])
@@ -148,8 +153,8 @@ def test_chunk_consistency(backend_impl, rng, split):
     full, last = rglru_scan(u, delta, A, True, h0=h0, impl=impl)
     y1, l1 = rglru_scan(u[..., :split], delta[..., :split], A, True, h0=h0, impl=impl)
     y2, l2 = rglru_scan(u[..., split:], delta[..., split:], A, True, h0=l1, impl=impl)
-    testing.assert_close(xp.concat([y1, y2], axis=-1), full, scale=10)
-    testing.assert_close(l2, last, scale=10)
+    testing.assert_close(xp.concat([y1, y2], axis=-1), full, override="rglru_scan_property")
+    testing.assert_close(l2, last, override="rglru_scan_property")
 
 
 def test_finite_for_small_delta_and_a_near_one(backend_impl, rng):
@@ -161,13 +166,13 @@ def test_finite_for_small_delta_and_a_near_one(backend_impl, rng):
     args = [testing.from_numpy(xp, v) for v in (u, delta, A)]
     y, last = rglru_scan(*args, True, h0=testing.from_numpy(xp, h0), impl=impl)
     want_y, want_last = rglru_scan_ref(u, delta, A, True, h0=h0)
-    testing.assert_close(y, testing.from_numpy(xp, want_y), scale=100)
+    _close(y, want_y, xp, "float64", "y")
     g = rglru_scan_vjp(testing.from_numpy(xp, rng.standard_normal(u.shape)), *args,
                        h0=testing.from_numpy(xp, h0), impl=impl)
     for name, gi in zip(g._fields, g):
         assert bool(xp.all(xp.isfinite(gi))), name
     # A = 1: the state is held and nothing enters (β = 0).
-    np.testing.assert_allclose(want_last[:, :, 0], h0[:, :, 0], rtol=0, atol=0)
+    np.testing.assert_array_equal(want_last[:, :, 0], h0[:, :, 0])
 
 
 def test_negative_delta_clamps_the_input_term(rng):
@@ -235,12 +240,8 @@ def test_lrnnx_grid_float32(backend_impl, Bsz, D, L):
     y = rglru_scan_ref(u, delta, A)
     dout = rng.standard_normal(y.shape)
     args = [testing.from_numpy(xp, v, "float32") for v in (u, delta, A)]
-    testing.assert_close(rglru_scan(*args, impl=impl), testing.from_numpy(xp, y, "float32"),
-                         rtol=3e-3, atol=5e-3)
+    _close(rglru_scan(*args, impl=impl), y, xp, "float32", "y")
     got = rglru_scan_vjp(testing.from_numpy(xp, dout, "float32"), *args, impl=impl)
     want = rglru_scan_vjp_ref(dout, u, delta, A)
-    lrnnx_tol = {"du": (6e-3, 2.5e-2), "ddelta": (1.5e-2, 5e-2), "dA": (5e-3, 5e-3)}
     for name in ("du", "ddelta", "dA"):
-        w = want[got._fields.index(name)]
-        testing.assert_close(getattr(got, name), testing.from_numpy(xp, w, "float32"),
-                             rtol=lrnnx_tol[name][0], atol=lrnnx_tol[name][1], err_msg=name)
+        _close(getattr(got, name), want[got._fields.index(name)], xp, "float32", name)

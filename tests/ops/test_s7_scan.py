@@ -11,17 +11,10 @@ from lrnnx_array.ops import s7_scan, s7_scan_vjp
 # (batch, H, N, L): L = 1, odd/prime, above the generic chunked crossover and the CUDA chunks.
 SIZES = [(1, 4, 1, 1), (2, 4, 4, 8), (2, 8, 4, 67), (1, 4, 1, 600), (1, 2, 2, 1100)]
 # lrnnx float32 (spec §5): fwd (3e-3, 5e-3), du (6e-3, 2.5e-2), dA (1.5e-2, 5e-2),
-# dB/dC/dbias (1e-3, 1e-3); ours are tighter except where those already are.
-F32 = {
-    "y": (1e-3, 1e-3),
-    "last": (1e-3, 1e-3),
-    "du": (2e-3, 5e-3),
-    "dA": (5e-3, 1e-2),
-    "dB": (1e-3, 1e-3),
-    "dC": (1e-3, 1e-3),
-    "dbias": (1e-3, 1e-3),
-    "dh0": (1e-3, 1e-3),
-}
+# dB/dC/dbias (1e-3, 1e-3) are the loosest allowed; the table (atol relative to the largest
+# entry, see _close) is tighter than each.
+testing.add_override("s7_scan_property", 10, "both sides are float32 runs with differently "
+                     "ordered arithmetic (linearity, chunk splits): each carries its own rounding")
 
 
 def _data(rng, Bsz, H, N, L):
@@ -34,8 +27,13 @@ def _data(rng, Bsz, H, N, L):
     return u, A, B, C, bias, h0
 
 
-def _tol(dtype, name):
-    return F32[name] if dtype == "float32" else testing.tolerance(dtype, 100)
+def _close(got, want, xp, dtype, name):
+    """The table's tolerance, atol relative to the largest reference entry (long sums of both
+    signs make tiny entries whose relative error means nothing)."""
+    rtol, atol = testing.tolerance(dtype)
+    atol *= max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    testing.assert_close(got, testing.from_numpy(xp, want, dtype), rtol=rtol, atol=atol,
+                         err_msg=name)
 
 
 # ---- tier 1: the reference against SciPy ---------------------------------------------------
@@ -60,8 +58,8 @@ def test_ref_matches_lfilter_for_constant_parameters(rng):
                 [1.0], [1.0, -abar[b, n]], bu[n], zi=[abar[b, n] * h0[b, n]]
             )
             want[b] += np.outer(Cc[b, :, n], s)
-            np.testing.assert_allclose(last[b, n], s[-1], rtol=1e-12)
-    np.testing.assert_allclose(y, want, rtol=1e-11, atol=1e-11)
+            testing.assert_close(np.asarray(last[b, n]), np.asarray(s[-1]))
+    testing.assert_close(y, want)
 
 
 def test_ref_gate_is_zero_at_half():
@@ -69,7 +67,7 @@ def test_ref_gate_is_zero_at_half():
     u = np.ones((1, 1, 3))
     A = np.full((1, 1, 3), np.sqrt(0.5))
     y = s7_scan_ref(u, A, np.ones((1, 1, 1, 3)), np.ones((1, 1, 1, 3)), h0=np.array([[5.0]]))
-    np.testing.assert_allclose(y, np.ones((1, 1, 3)), atol=1e-15)
+    testing.assert_close(y, np.ones((1, 1, 3)))
 
 
 # ---- tier 2: the reference VJP against finite differences ----------------------------------
@@ -104,10 +102,7 @@ def test_impl_matches_ref(backend_impl, real_dtype, rng, Bsz, H, N, L):
     H0 = testing.from_numpy(xp, h0, real_dtype)
     got_y, got_last = s7_scan(*args, True, h0=H0, impl=impl)
     for name, g, w in (("y", got_y, y), ("last", got_last, last)):
-        rtol, atol = _tol(real_dtype, name)
-        testing.assert_close(
-            g, testing.from_numpy(xp, w, real_dtype), rtol=rtol, atol=atol, err_msg=name
-        )
+        _close(g, w, xp, real_dtype, name)
     got_g = s7_scan_vjp(
         testing.from_numpy(xp, dout, real_dtype),
         *args,
@@ -116,10 +111,7 @@ def test_impl_matches_ref(backend_impl, real_dtype, rng, Bsz, H, N, L):
         impl=impl,
     )
     for name, g, w in zip(got_g._fields, got_g, want_g):
-        rtol, atol = _tol(real_dtype, name)
-        testing.assert_close(
-            g, testing.from_numpy(xp, w, real_dtype), rtol=rtol, atol=atol, err_msg=name
-        )
+        _close(g, w, xp, real_dtype, name)
 
 
 def test_vjp_without_bias_h0_or_dlast(backend_impl, rng):
@@ -129,7 +121,7 @@ def test_vjp_without_bias_h0_or_dlast(backend_impl, rng):
     got = s7_scan_vjp(*(testing.from_numpy(xp, v) for v in (dout, u, A, B, C)), impl=impl)
     assert got.dbias is None and got.dh0 is None
     for g, w in zip(got[:4], s7_scan_vjp_ref(dout, u, A, B, C)[:4]):
-        testing.assert_close(g, testing.from_numpy(xp, w), scale=100)
+        _close(g, w, xp, "float64", "grad")
 
 
 def test_reference_impl_keeps_input_dtype(rng):
@@ -160,7 +152,7 @@ def test_linear_in_input(backend_impl, rng):
     rhs = 2 * s7_scan(testing.from_numpy(xp, u1), *p, impl=impl) - 3 * s7_scan(
         testing.from_numpy(xp, u2), *p, impl=impl
     )
-    testing.assert_close(lhs, rhs, scale=10)
+    testing.assert_close(lhs, rhs, override="s7_scan_property")
 
 
 @pytest.mark.parametrize("split", [1, 17, 600])
@@ -188,8 +180,8 @@ def test_chunk_consistency(backend_impl, rng, split):
         h0=l1,
         impl=impl,
     )
-    testing.assert_close(xp.concat([y1, y2], axis=-1), full, scale=10)
-    testing.assert_close(l2, last, scale=10)
+    testing.assert_close(xp.concat([y1, y2], axis=-1), full, override="s7_scan_property")
+    testing.assert_close(l2, last, override="s7_scan_property")
 
 
 # ---- bad input -----------------------------------------------------------------------------
@@ -247,24 +239,8 @@ def test_lrnnx_grid_float32(backend_impl, Bsz, H, N, L):
     y = s7_scan_ref(u, A, B, C, bias)
     dout = rng.standard_normal(y.shape)
     args = [testing.from_numpy(xp, v, "float32") for v in (u, A, B, C, bias)]
-    testing.assert_close(
-        s7_scan(*args, impl=impl), testing.from_numpy(xp, y, "float32"), rtol=3e-3, atol=5e-3
-    )
+    _close(s7_scan(*args, impl=impl), y, xp, "float32", "y")
     got = s7_scan_vjp(testing.from_numpy(xp, dout, "float32"), *args, impl=impl)
     want = s7_scan_vjp_ref(dout, u, A, B, C, bias)
-    lrnnx_tol = {
-        "du": (6e-3, 2.5e-2),
-        "dA": (1.5e-2, 5e-2),
-        "dB": (1e-3, 1e-3),
-        "dC": (1e-3, 1e-3),
-        "dbias": (1e-3, 1e-3),
-    }
-    for name, (rtol, atol) in lrnnx_tol.items():
-        w = want[got._fields.index(name)]
-        testing.assert_close(
-            getattr(got, name),
-            testing.from_numpy(xp, w, "float32"),
-            rtol=rtol,
-            atol=atol,
-            err_msg=name,
-        )
+    for name in ("du", "dA", "dB", "dC", "dbias"):
+        _close(getattr(got, name), want[got._fields.index(name)], xp, "float32", name)

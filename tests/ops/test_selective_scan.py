@@ -16,6 +16,16 @@ from lrnnx_array._ops.selective_scan._ref import (
 )
 
 METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
+
+testing.add_override("selective_scan_fd", 1e3, "finite differences of the float64 oracle: central "
+                     "differences at eps=1e-6 carry ~1e-10 truncation and rounding, amplified by "
+                     "the recurrence over L steps")
+testing.add_override("selective_scan_out", 2, "out and last state are sums over dstate of a "
+                     "length-L recurrence: float32 rounding grows with N and L")
+testing.add_override("selective_scan_grads", 4, "gradients add a reverse recurrence and reductions "
+                     "over batch and time to the forward's rounding")
+testing.add_override("selective_scan_property", 10, "both sides are float32 runs with differently "
+                     "ordered arithmetic (linearity, chunk splits): each carries its own rounding")
 COMPLEX_OK = ("mamba", "zoh", "bilinear", "dirac")
 ARG_NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias", "deltaA", "h0")
 
@@ -120,8 +130,8 @@ def test_discretization_matches_cont2discrete(rng, method, scipy_method):
         sys_ = tuple(np.array([[v]]) for v in (a, 1.0, 1.0, 0.0))
         Ad, Bd, *_ = scipy.signal.cont2discrete(sys_, dt, scipy_method)
         d = discretize_ref(dt, dt, a, method)
-        np.testing.assert_allclose(d.Abar, Ad[0, 0], rtol=1e-12)
-        np.testing.assert_allclose(d.gamma, Bd[0, 0], rtol=1e-12)
+        testing.assert_close(np.asarray(d.Abar), np.asarray(Ad[0, 0]))
+        testing.assert_close(np.asarray(d.gamma), np.asarray(Bd[0, 0]))
 
 
 def test_ref_mamba_lti_matches_lfilter(rng):
@@ -143,7 +153,7 @@ def test_ref_mamba_lti_matches_lfilter(rng):
             )
             for n in range(N)
         )
-        np.testing.assert_allclose(got[0, d], want, rtol=1e-12, atol=1e-12)
+        testing.assert_close(got[0, d], want)
 
 
 def test_ref_complex_is_twice_real_part(rng):
@@ -157,7 +167,7 @@ def test_ref_complex_is_twice_real_part(rng):
     got = selective_scan_ref(u, dt, A, B, C, discretization="zoh")
     cat = lambda x: np.concatenate([x, np.conj(x)], axis=1)  # noqa: E731
     want = selective_scan_ref(u, dt, cat(A), cat(B), cat(C), discretization="zoh")
-    np.testing.assert_allclose(got, want / 2, rtol=1e-12, atol=1e-12)
+    testing.assert_close(got, want / 2)
 
 
 def test_ref_rglru_closed_form(rng):
@@ -175,7 +185,7 @@ def test_ref_rglru_closed_form(rng):
         np.ones((1, 1)),
         discretization="rglru",
     )
-    np.testing.assert_allclose(got[0, 0], want, rtol=1e-13)
+    testing.assert_close(got[0, 0], np.asarray(want))
 
 
 # ---- tier 2: the reference VJP against finite differences ----------------------------------
@@ -204,7 +214,8 @@ def test_ref_vjp_finite_differences(method, cplx, variant):
             cots[0], *p[:8], deltaA=p[8], h0=p[9], dlast_state=cots[1], **opts
         )
 
-    testing.check_vjp(f, f_vjp, primals, rtol=1e-6, atol=1e-8)
+    rtol, atol = testing.tolerance("float64", "selective_scan_fd")
+    testing.check_vjp(f, f_vjp, primals, rtol=rtol, atol=atol)
 
 
 # ---- tier 3: every impl on every backend and dtype against the reference -------------------
@@ -230,7 +241,7 @@ def _case(i):
     return args, opts, dout, dlast, _ref_all(args, opts, dout, dlast)
 
 
-def _check_impl(xp, impl, dtype, args, opts, dout, dlast, ref, scale=1.0):
+def _check_impl(xp, impl, dtype, args, opts, dout, dlast, ref):
     out_ref, last_ref, g_ref = ref
     cplx = np.iscomplexobj(args["A"])
     rt = dtype
@@ -239,8 +250,8 @@ def _check_impl(xp, impl, dtype, args, opts, dout, dlast, ref, scale=1.0):
     pos = _pos(X)
     opts = dict(opts, deltaA=X["deltaA"])
     out, last = selective_scan(*pos, return_last_state=True, h0=X["h0"], impl=impl, **opts)
-    _close(out, out_ref, xp, rt, 2 * scale, "out")
-    _close(last, last_ref, xp, ct if cplx else rt, 2 * scale, "last_state")
+    _close(out, out_ref, xp, rt, "selective_scan_out", "out")
+    _close(last, last_ref, xp, ct if cplx else rt, "selective_scan_out", "last_state")
     grads = selective_scan_vjp(
         testing.from_numpy(xp, dout, rt),
         *pos,
@@ -255,15 +266,15 @@ def _check_impl(xp, impl, dtype, args, opts, dout, dlast, ref, scale=1.0):
             assert g is None, name
             continue
         kind = ct if np.iscomplexobj(args[a]) else rt
-        _close(g, w, xp, kind, 4 * scale, name)
+        _close(g, w, xp, kind, "selective_scan_grads", name)
 
 
-def _close(got, want, xp, dtype, scale, name):
+def _close(got, want, xp, dtype, override, name):
     """Our dtype tolerance (float32: rtol 4e-4..8e-4, tighter than lrnnx's 6e-4..3e-3), with atol
     scaled by the largest reference entry: long sums of both signs make tiny entries whose
     relative error means nothing. Measured float32 normwise errors are ~1e-6."""
     want_x = testing.from_numpy(xp, want, dtype)
-    rtol, atol = testing.tolerance(dtype, scale)
+    rtol, atol = testing.tolerance(dtype, override)
     atol *= max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
     testing.assert_close(got, want_x, rtol=rtol, atol=atol, err_msg=name)
 
@@ -301,18 +312,14 @@ def test_generic_chunks_and_threads(monkeypatch, method, cplx):
 # lrnnx's own op tests (spec §5): sizes, data and its float32 tolerances as the loosest bound.
 LRNNX_L_FAST = [8, 372]
 LRNNX_L_ALL = [8, 16, 32, 64, 128, 256, 372, 512, 784, 1024, 1134, 2048, 4096]
-LRNNX_TOLS = dict(
-    out=(6e-4, 2e-3),
-    last_state=(6e-4, 2e-3),
-    du=(1.2e-3, 4e-3),
-    ddelta=(3e-3, 2e-2),
-    dA=(1e-3, 1e-2),
-    dB=(1e-3, 2e-3),
-    dC=(1e-3, 2e-3),
-    dD=(1e-3, 2e-3),
-    dz=(1e-3, 2e-3),
-    ddelta_bias=(1e-3, 2e-3),
-    ddeltaA=(3e-3, 2e-2),
+# lrnnx's float32 tolerances (spec §5: out/state (6e-4, 2e-3), du (1.2e-3, 4e-3), ddelta and
+# ddeltaA (3e-3, 2e-2), the other gradients (1e-3, 2e-3)) are the loosest allowed; the table with
+# the overrides below (atol relative to the largest entry, see _close) is tighter than each.
+LRNNX_OVERRIDE = dict(
+    out="selective_scan_out", last_state="selective_scan_out", du="selective_scan_grads",
+    ddelta="selective_scan_grads", dA="selective_scan_grads", dB="selective_scan_grads",
+    dC="selective_scan_grads", dD="selective_scan_grads", dz="selective_scan_grads",
+    ddelta_bias="selective_scan_grads", ddeltaA="selective_scan_grads",
 )
 
 
@@ -385,11 +392,8 @@ def _check_lrnnx(xp, impl, args, opts):
     for name, w in want.items():
         if w is None or name == "dh0":
             continue
-        rtol, atol = LRNNX_TOLS[name]
         kind = "complex64" if np.iscomplexobj(w) else "float32"
-        testing.assert_close(
-            got[name], testing.from_numpy(xp, w, kind), rtol=rtol, atol=atol, err_msg=name
-        )
+        _close(got[name], w, xp, kind, LRNNX_OVERRIDE[name], name)
     if args["deltaA"] is not None and opts["discretization"] == "dirac":
         assert float(xp.max(xp.abs(g.ddelta))) == 0.0  # Δ does not enter: exactly zero
 
@@ -467,7 +471,7 @@ def test_linear_in_input(backend_impl, method):
 
     lhs = run(testing.from_numpy(xp, 2 * args["u"] - 3 * u2))
     rhs = 2 * run(X["u"]) - 3 * run(testing.from_numpy(xp, u2))
-    testing.assert_close(lhs, rhs, scale=10)
+    testing.assert_close(lhs, rhs, override="selective_scan_property")
 
 
 @pytest.mark.parametrize(
@@ -498,8 +502,8 @@ def test_chunk_consistency(backend_impl, method, cplx, split):
     full, last_full = run(X, X["h0"])
     o1, s1 = run(cut(slice(0, split)), X["h0"])
     o2, s2 = run(cut(slice(split, None)), s1)
-    testing.assert_close(xp.concat([o1, o2], axis=-1), full, scale=10)
-    testing.assert_close(s2, last_full, scale=10)
+    testing.assert_close(xp.concat([o1, o2], axis=-1), full, override="selective_scan_property")
+    testing.assert_close(s2, last_full, override="selective_scan_property")
 
 
 def test_state_size_above_lrnnx_limit(backend_impl):
