@@ -306,6 +306,12 @@ def route_torch(fn: Callable, name: str | None = None) -> Callable:
             from .torch._functions import call
 
             return call(name, args, kwargs)
+        # Dask arrays (issue 12): to lrnnx_array.dask, never into _generic (dask imported only).
+        dask_array = sys.modules.get("dask.array")
+        if dask_array is not None and _holds_tensor(dask_array.Array, args, kwargs):
+            from .dask import route
+
+            return route(name, args, kwargs)
         return fn(*args, **kwargs)
 
     return routed

@@ -51,3 +51,18 @@ __all__ = [
     "rglru_scan_vjp", "s7_scan", "s7_scan_vjp", "simplified_scan", "simplified_scan_vjp",
     "s5_inner", "s5_inner_vjp", "map_batches", "cap_numpy_threads",
 ]
+
+
+def route(name, args, kwargs):
+    """Where ``lrnnx_array.ops.<name>`` sends a call that holds a Dask array (the dispatch's
+    hook): the time-blocked op of this package, or a ``TypeError`` for an op without one."""
+    fn = globals().get(name) if name in _ROUTED else None
+    if fn is None:
+        raise TypeError(
+            f"lrnnx_array.ops.{name} does not run on Dask arrays; lrnnx_array.dask runs "
+            f"{', '.join(sorted(_ROUTED))} (and map_batches for models); compute the array "
+            f"first (x.compute()) or call the op per chunk (dask.array.map_blocks)")
+    return fn(*args, **kwargs)
+
+
+_ROUTED = frozenset(n for n in __all__ if n not in ("map_batches", "cap_numpy_threads"))

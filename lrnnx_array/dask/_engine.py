@@ -15,11 +15,14 @@ computed while it is built.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import dask
 import dask.array as da
 import numpy as np
+
+from .._ops._shared import threads as _threads
 
 TIME = "t"
 
@@ -30,6 +33,17 @@ def is_dask(x) -> bool:
 
 def delayed(fn, nout=None):
     return dask.delayed(fn, pure=True, nout=nout)
+
+
+def one_thread(fn):
+    """``fn`` run with the ops' NumPy thread pool capped at one worker: Dask already runs one
+    task per core, and a pool inside each task would oversubscribe the cores."""
+    @functools.wraps(fn)
+    def capped(*args, **kwargs):
+        with _threads.limit(1):
+            return fn(*args, **kwargs)
+
+    return capped
 
 
 # -- the block tasks (module level: they travel to worker processes by pickle) -----------------
@@ -48,6 +62,7 @@ def ones_state(op, st, a):
     return _namespace(a).ones(op.state_shape(a), dtype=st["state_dtype"])
 
 
+@one_thread
 def task_summary(op, st, a):
     """(P, S) of one time block: its total transition and its final state from zero."""
     return op.transition(a, st), op.forward(a, None, st, out=False)[1]
@@ -76,11 +91,13 @@ def task_start(s):
     return None, s
 
 
+@one_thread
 def task_rerun(op, st, a, e):
     """A block rerun from its true initial state (the state of prefix element ``e``)."""
     return op.forward(a, state_of(e), st, last=False)[0]
 
 
+@one_thread
 def task_chain(op, st, a, h0, want_out):
     """A block run from the previous block's final state: (out or None, final state)."""
     return op.forward(a, h0, st, out=want_out)
@@ -94,12 +111,14 @@ def task_backward_element(summary, g):
     return p, g
 
 
+@one_thread
 def task_dh0_zero_dlast(op, st, a, dout):
     """g_k: the block's dh0 for a zero final-state cotangent (any h0 gives it: h is linear in
     h0, so its cotangent does not depend on h0's value)."""
     return op.vjp(dout, a, zeros_state(op, st, a), None, st)["h0"]
 
 
+@one_thread
 def task_vjp(op, st, a, dout, h0, dlast, need_dh0):
     """The block's full VJP from its initial state ``h0`` with final-state cotangent ``dlast``
     (states passed raw or as prefix elements)."""

@@ -1,0 +1,100 @@
+"""map_batches (the model as one graph key), the one-thread cap inside tasks, the ops' routing
+of Dask arrays, and a 2-worker distributed LocalCluster run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+dask = pytest.importorskip("dask", reason="the Dask tests need dask[array] (the dask extra)")
+da = pytest.importorskip("dask.array", reason="the Dask tests need dask[array]")
+
+from dask.core import get_dependencies  # noqa: E402
+
+from lrnnx_array import dask as lxd  # noqa: E402
+from lrnnx_array import ops, testing  # noqa: E402
+from lrnnx_array._ops._shared import threads  # noqa: E402
+from lrnnx_array.models.lti import LRU  # noqa: E402
+
+
+def _no_compute(*args, **kwargs):
+    raise AssertionError("a Dask graph was computed while it was being built")
+
+
+def test_map_batches_equals_the_model_and_holds_it_once():
+    model = LRU(d_model=4, d_state=8, seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 16, 4)).astype(np.float32)
+    dx = da.from_array(x, chunks=(2, 8, 4))  # time split too: map_batches joins it
+    with dask.config.set(scheduler=_no_compute):
+        y = lxd.map_batches(model, dx)
+    assert y.chunks[0] == (2, 2, 1) and y.shape == (5, 16, 4)
+    testing.assert_close(y.compute(), model(x))
+    graph = dict(y.__dask_graph__())
+    model_keys = [k for k in graph if str(k).startswith("lrnnx-model-")]
+    assert len(model_keys) == 1
+    users = [k for k in graph if model_keys[0] in get_dependencies(graph, k)]
+    assert len(users) == 3  # one task per batch chunk reads the one model key
+
+
+def test_map_batches_shape_from_dtype_and_tail_and_errors():
+    x = da.ones((4, 3), chunks=(1, 3))
+    y = lxd.map_batches(lambda v: v[:, :1] * 2, x, dtype=np.float64, tail=(1,))
+    assert y.shape == (4, 1)
+    np.testing.assert_array_equal(y.compute(), np.full((4, 1), 2.0))
+    with pytest.raises(TypeError, match="Dask array"):
+        lxd.map_batches(lambda v: v, np.ones((2, 2)))
+    with pytest.raises(TypeError, match="callable"):
+        lxd.map_batches(3, x)
+    with pytest.raises(ValueError, match="batch size"):
+        lxd.map_batches(lambda v, w: v, x, da.ones((5, 3)))
+
+
+def test_tasks_run_with_one_pool_thread():
+    seen = []
+
+    def probe(v):
+        seen.append(threads.threads())
+        return v
+
+    lxd.map_batches(probe, da.ones((4, 2), chunks=(2, 2)), dtype=np.float64,
+                    tail=(2,)).compute(scheduler="threads")
+    assert seen and set(seen) == {1}
+    assert threads.threads() == max(1, min(__import__("os").cpu_count() or 1, 8))
+    with lxd.cap_numpy_threads(1):
+        assert threads.threads() == 1
+    with pytest.raises(ValueError, match="n must be"):
+        with lxd.cap_numpy_threads(0):
+            pass
+
+
+def test_public_ops_route_dask_arrays():
+    a = da.full((2, 9), 0.9, chunks=(1, 4))
+    b = da.ones((2, 9), chunks=(1, 4))
+    h = ops.diag_scan(a, b)
+    assert isinstance(h, da.Array)
+    testing.assert_close(h.compute(), ops.diag_scan(np.full((2, 9), 0.9), np.ones((2, 9))))
+    with pytest.raises(TypeError, match="does not run on Dask"):
+        ops.power(a, 2)
+
+
+def test_local_cluster_two_workers():
+    distributed = pytest.importorskip("distributed", reason="the cluster test needs distributed")
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.9, 1.0, (4, 300)), rng.normal(size=(4, 300))
+    u, dt = rng.normal(size=(2, 3, 40)), rng.uniform(0.1, 1.0, (2, 3, 40))
+    A = -rng.uniform(0.5, 1.0, (3, 4))
+    B, C = rng.normal(size=(2, 3, 4))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        h = lxd.diag_scan(da.from_array(a, chunks=(2, 64)), da.from_array(b, chunks=(2, 64)))
+        testing.assert_close(client.compute(h).result(), ops.diag_scan(a, b))
+        dout = rng.normal(size=u.shape)
+        g = lxd.selective_scan_vjp(da.from_array(dout, chunks=(1, 3, 9)),
+                                   da.from_array(u, chunks=(1, 3, 9)),
+                                   da.from_array(dt, chunks=(1, 3, 9)), A, B, C,
+                                   method="rerun")
+        got = client.gather(client.compute(list(g[:5])))
+        want = ops.selective_scan_vjp(dout, u, dt, A, B, C)
+        for field, gi, wi in zip(want._fields, got, want):
+            testing.assert_close(gi, wi, err_msg=field)
