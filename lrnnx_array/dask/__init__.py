@@ -21,6 +21,9 @@ its final state from zero):
 The VJPs carry the final-state cotangent in reverse the same way (``dlast_state=``), so the
 chunked gradients equal the unchunked ones.
 
+LTI models over long sequences: :func:`long_forward` (LRU, S5) runs the model's diagonal step
+form time-blocked (projections per chunk, the modes by the time-blocked diag_scan).
+
 Batches: :func:`map_batches` runs a model (or any callable) per batch chunk, the model as one
 graph key; :func:`cap_numpy_threads` keeps the ops' NumPy thread pool at one thread inside
 workers (Dask already runs one task per core).
@@ -31,6 +34,7 @@ with the threaded scheduler and over 1 ms with processes (distributed): for a di
 """
 
 from ._batches import cap_numpy_threads, map_batches
+from ._lti import long_forward
 from ._scans import (
     diag_scan,
     diag_scan_vjp,
@@ -49,7 +53,7 @@ from ._scans import (
 __all__ = [
     "diag_scan", "diag_scan_vjp", "selective_scan", "selective_scan_vjp", "rglru_scan",
     "rglru_scan_vjp", "s7_scan", "s7_scan_vjp", "simplified_scan", "simplified_scan_vjp",
-    "s5_inner", "s5_inner_vjp", "map_batches", "cap_numpy_threads",
+    "s5_inner", "s5_inner_vjp", "map_batches", "cap_numpy_threads", "long_forward",
 ]
 
 
@@ -65,4 +69,5 @@ def route(name, args, kwargs):
     return fn(*args, **kwargs)
 
 
-_ROUTED = frozenset(n for n in __all__ if n not in ("map_batches", "cap_numpy_threads"))
+_ROUTED = frozenset(n for n in __all__
+                    if n not in ("map_batches", "cap_numpy_threads", "long_forward"))

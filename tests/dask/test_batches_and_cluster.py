@@ -14,7 +14,7 @@ from dask.core import get_dependencies  # noqa: E402
 from lrnnx_array import dask as lxd  # noqa: E402
 from lrnnx_array import ops, testing  # noqa: E402
 from lrnnx_array._ops._shared import threads  # noqa: E402
-from lrnnx_array.models.lti import LRU  # noqa: E402
+from lrnnx_array.models.lti import LRU, S5  # noqa: E402
 
 
 def _no_compute(*args, **kwargs):
@@ -98,3 +98,29 @@ def test_local_cluster_two_workers():
         want = ops.selective_scan_vjp(dout, u, dt, A, B, C)
         for field, gi, wi in zip(want._fields, got, want):
             testing.assert_close(gi, wi, err_msg=field)
+
+
+@pytest.mark.parametrize("method", ["rerun", "sequential"])
+@pytest.mark.parametrize("make", [
+    lambda: LRU(d_model=4, d_state=8, seed=0, dtype=np.float64),
+    lambda: S5(d_model=4, d_state=6, discretization="zoh", seed=1,
+               dtype=np.float64),
+], ids=["LRU", "S5"])
+def test_long_forward_equals_the_lti_forward(make, method):
+    model = make()
+    x = np.random.default_rng(0).standard_normal((3, 50, 4))
+    with dask.config.set(scheduler=_no_compute):
+        y = lxd.long_forward(model, da.from_array(x, chunks=(2, 7, 4)), method=method)
+    testing.assert_close(y.compute(), model(x))
+
+
+def test_long_forward_rejects_non_diagonal_models_and_bad_input():
+    from lrnnx_array.models.lti import S4D
+
+    x = da.ones((1, 8, 4), chunks=(1, 4, 4))
+    with pytest.raises(NotImplementedError, match="diagonal step"):
+        lxd.long_forward(S4D(d_model=4, d_state=4), x)
+    with pytest.raises(ValueError, match="d_model"):
+        lxd.long_forward(LRU(d_model=3, d_state=4, seed=0), x)
+    with pytest.raises(TypeError, match="Dask array"):
+        lxd.long_forward(LRU(d_model=4, d_state=4, seed=0), np.ones((1, 8, 4)))
