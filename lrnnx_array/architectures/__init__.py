@@ -7,6 +7,11 @@ mixers, attention included, with decoding caches and ``save_pretrained``/``from_
 """
 
 from ._common import mixer_registry
+from .classifier import Classifier, ClassifierBlock
+from .embedding import PositionEmbedding, TokenEmbedding
 from .language_model import CausalLMOutput, LRNNLMHeadModel, LRNNModel
+from .lru_unet import LRUUnet
+from .pooling import SequencePooling
 
-__all__ = ["CausalLMOutput", "LRNNLMHeadModel", "LRNNModel", "mixer_registry"]
+__all__ = ["CausalLMOutput", "Classifier", "ClassifierBlock", "LRNNLMHeadModel", "LRNNModel",
+           "LRUUnet", "PositionEmbedding", "SequencePooling", "TokenEmbedding", "mixer_registry"]
