@@ -91,7 +91,7 @@ def _check(xp, impl, dtype, case, method, idx=None):
         method,
     )
     st, out = _run(xp, impl, dtype, case, method, idx)
-    sdt = str(st.dtype).split(".")[-1]
+    sdt = testing.to_numpy(st).dtype.name
     testing.assert_close(st, testing.from_numpy(xp, want_state, sdt), err_msg="state")
     testing.assert_close(out, testing.from_numpy(xp, want_out, dtype), err_msg="out")
 
