@@ -404,9 +404,9 @@ def test_rejects_unknown_discretization_and_dtypes(rng):
         simplified_scan(u, d, A, B, C, discretization="mamba")
     with pytest.raises(TypeError, match="u must have a floating dtype"):
         simplified_scan(np.ones(u.shape, np.int64), d, A, B, C)
-    with pytest.raises(TypeError, match="delta must be real floating"):
+    with pytest.raises(TypeError, match="delta must have a real floating dtype"):
         simplified_scan(u, d + 0j, A, B, C)
-    with pytest.raises(TypeError, match="D must be real floating"):
+    with pytest.raises(TypeError, match="D must have a real floating dtype"):
         s5_inner(u, d, A, B, C, D + 0j)
 
 
@@ -416,8 +416,6 @@ def test_rejects_non_finite_parameters(rng):
     A[0] = np.nan
     with pytest.raises(ValueError, match="A must be finite"):
         simplified_scan(u, d, A, B, C)
-    with pytest.raises(ValueError, match="A must be nonzero"):
-        simplified_scan(u, d, np.zeros(P, complex), B, C, discretization="zoh")
 
 
 def test_rejects_cuda_on_numpy_and_reference_on_other_backends(rng):

@@ -285,3 +285,26 @@ def selective_disc(xp, method, A, dt, dtA=None, *, grad=False) -> SplitDisc:
     if not grad:
         return SplitDisc(Abar, gamma)
     return SplitDisc(Abar, gamma, pa[1], pa[0], pg[1], None, pg[0])
+
+
+# ---- separate steps for A and for the input term (S5, Event-SSM) --------------------------------
+
+
+def split_steps(xp, method, A, dt, dtA=None, grad=False):
+    """``FORMULAS[method]`` with Ā on the step ``dtA`` and γ̄ on ``dt`` (S5's ``deltaA``).
+
+    ``dtA=None`` means one step for both (one evaluation). Returns ``((Abar, gbar), partials)``
+    where ``partials`` is ``None`` unless ``grad``, else ``((dAbar/dA, dAbar/ddtA),
+    (dgbar/dA, dgbar/ddt))`` (holomorphic partials; ``None`` means zero). With ``dtA=None`` both
+    step partials are with respect to the one step, and the caller adds them.
+    """
+    formula = FORMULAS[method]
+    (Abar, gbar), parts = formula(xp, A, dt, None, grad)
+    pa = None if parts is None else parts[0][:2]
+    pg = None if parts is None else parts[1][:2]
+    if dtA is not None:
+        # zoh's Abar is dirac's (e^{dtA A}): skip the expm1 of a gbar that is not used.
+        (Abar, _), parts_a = FORMULAS["dirac" if method == "zoh" else method](xp, A, dtA, None,
+                                                                             grad)
+        pa = None if parts_a is None else parts_a[0][:2]
+    return (Abar, gbar), (None if not grad else (pa, pg))

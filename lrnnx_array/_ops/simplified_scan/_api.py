@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import math
+
 from ... import _checks
-from ..._backend import namespace, resolve_impl
-from . import _generic
+from ..._dispatch import Arg, OpSpec, float_dtypes
+from .._shared.grads import grad_like, sum_to
 from .._shared.s5_shapes import DISCRETIZATIONS, steps3
 
 __all__ = ["simplified_scan", "simplified_scan_vjp", "s5_inner", "s5_inner_vjp",
@@ -35,28 +37,40 @@ class S5InnerGrads(NamedTuple):
     dh0: object
 
 
-class _Args(NamedTuple):
-    xp: object
-    cdt: object   # complex compute dtype
-    rdt: object   # its real dtype
-    u: object     # (B,H,L) complex
-    dt3: object   # 3-D real steps, broadcastable to (B,P,L)
+_ARGS = (Arg("u"), Arg("delta", "real", param=True), Arg("A", param=True),
+         Arg("B", param=True), Arg("C", param=True),
+         Arg("deltaA", "real", required=False, param=True), Arg("h0", required=False))
+_IMPLS = {"reference": "_ref", "generic": "_generic", "cuda": "_cuda"}
+_SUPPORTS = {"cuda": float_dtypes("complex64", "complex128")}  # on the complex compute dtype
+_OPTIONS = {"discretization": DISCRETIZATIONS}
+SPEC = OpSpec("simplified_scan", __package__, _ARGS, impls=_IMPLS, supports=_SUPPORTS,
+              options=_OPTIONS)
+INNER_SPEC = OpSpec("s5_inner", __package__, _ARGS + (Arg("D", "real", param=True),),
+                    impls=_IMPLS, supports=_SUPPORTS, options=_OPTIONS)
+_SCAN_COTANGENTS = {"dout": Arg("dout"), "dlast_state": Arg("dlast_state", required=False)}
+_INNER_COTANGENTS = {"dout": Arg("dout", "real")}
+
+
+class _Problem(NamedTuple):
+    """The canonical arrays every implementation takes (cast, normalised shapes)."""
+
+    u: object     # (B, H, L) complex
+    dt3: object   # 3-D real steps, broadcastable to (B, P, L)
     A: object     # (P,) complex
-    B: object
-    C: object
-    dtA3: object
-    h0: object    # (B,P) complex or None
+    B: object     # (P, H)
+    C: object     # (H, P)
+    dtA3: object  # like dt3, or None
+    h0: object    # (B, P) complex or None
+    D: object     # (H,) real or None
 
 
-def _prepare(what, u, delta, A, B, C, deltaA, discretization, h0, D=None, extra=()):
-    names = ("u", "delta", "A", "B", "C", "deltaA", "h0", "D") + tuple(n for n, _ in extra)
-    arrays = (u, delta, A, B, C, deltaA, h0, D) + tuple(a for _, a in extra)
-    xp = namespace(*arrays, names=names)
-    _checks.check_option("discretization", discretization, DISCRETIZATIONS)
-    for name, x in zip(names, arrays):
-        if x is not None:
-            real_only = name in ("delta", "deltaA", "D")
-            _checks.check_array_dtype(xp, name, x, allow_complex=not real_only)
+def _cast(xp, x, dtype):
+    return None if x is None else (x if x.dtype == dtype else xp.astype(x, dtype))
+
+
+def _problem(xp, u, delta, A, B, C, deltaA, h0, D=None):
+    """The op's shape rules (no values are read), then the canonical arrays and the complex
+    compute dtype."""
     _checks.check_ndim("u", u, 3, "(batch, H, L)")
     Bsz, H, L = (int(n) for n in u.shape)
     _checks.check_ndim("A", A, (1, 2), "(P,) or (P, 1)")
@@ -71,58 +85,25 @@ def _prepare(what, u, delta, A, B, C, deltaA, discretization, h0, D=None, extra=
     dtA3 = None if deltaA is None else steps3(xp, deltaA, "deltaA", Bsz, P, L)
     if h0 is not None:
         _checks.check_broadcastable("h0", h0, (Bsz, P), "the state shape (B, P)")
-    for name, x in (("A", A), ("B", B), ("C", C), ("D", D), ("delta", delta), ("deltaA", deltaA)):
-        _checks.check_finite(xp, name, x)
-    if discretization == "zoh" and bool(xp.any(A == 0)):
-        raise ValueError("A must be nonzero for discretization='zoh' (gbar = (exp(dt A) - 1) / A)")
     cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, delta, A, B, C, deltaA, h0, D))
     rdt = _checks.real_dtype_of(xp, cdt)
-
-    def c(x):
-        return None if x is None else xp.astype(x, cdt)
-
-    h0c = None if h0 is None else xp.astype(xp.broadcast_to(h0, (Bsz, P)), cdt)
-    return _Args(xp, cdt, rdt, c(u), xp.astype(dt3, rdt), c(xp.reshape(A, (P,))), c(B), c(C),
-                 None if dtA3 is None else xp.astype(dtA3, rdt), h0c)
+    h0c = None if h0 is None else _cast(xp, xp.broadcast_to(h0, (Bsz, P)), cdt)
+    return _Problem(_cast(xp, u, cdt), _cast(xp, dt3, rdt), _cast(xp, xp.reshape(A, (P,)), cdt),
+                    _cast(xp, B, cdt), _cast(xp, C, cdt), _cast(xp, dtA3, rdt), h0c,
+                    _cast(xp, D, rdt)), cdt
 
 
-def _impl(impl, a, what):
-    return resolve_impl(impl, a.xp, cuda_supported=True, what=what)
+def _no_steps_grads(xp, pr, dlast):
+    """The VJP at L = 0: every gradient is zero but dh0, which is the last state's cotangent."""
+    zeros = [xp.zeros(tuple(x.shape), dtype=x.dtype) for x in (pr.u, pr.dt3, pr.A, pr.B, pr.C)]
+    ddtA = None if pr.dtA3 is None else xp.zeros(tuple(pr.dtA3.shape), dtype=pr.dtA3.dtype)
+    dh0 = None
+    if pr.h0 is not None:
+        dh0 = xp.zeros(tuple(pr.h0.shape), dtype=pr.h0.dtype) if dlast is None else dlast
+    return (*zeros, ddtA, dh0)
 
 
-def _forward(a, disc, impl):
-    """(y, x_last) with y (B,H,L) complex."""
-    xp = a.xp
-    if impl == "reference":
-        from ._ref import simplified_scan_ref
-
-        y, last = simplified_scan_ref(a.u, a.dt3, a.A, a.B, a.C, a.dtA3, True, disc, h0=a.h0)
-        return xp.asarray(y, dtype=a.cdt), xp.asarray(last, dtype=a.cdt)
-    if impl == "cuda":
-        from ._cuda import forward_cuda
-
-        return forward_cuda(disc, a.u, a.dt3, a.A, a.B, a.C, a.dtA3, a.h0)
-    y, x = _generic.forward(xp, disc, a.u, a.dt3, a.A, a.B, a.C, a.dtA3, a.h0, a.cdt)
-    return y, x[:, :, -1]
-
-
-def _backward(a, disc, g, dlast, impl):
-    """Gradients at the normalised shapes (see ``_generic.backward``)."""
-    xp = a.xp
-    if impl == "reference":
-        from ._ref import simplified_scan_vjp_ref
-
-        gr = simplified_scan_vjp_ref(g, a.u, a.dt3, a.A, a.B, a.C, a.dtA3, True, disc, h0=a.h0,
-                                     dlast_state=dlast)
-        return tuple(None if x is None else xp.asarray(x) for x in gr)
-    if impl == "cuda":
-        from ._cuda import backward_cuda
-
-        return backward_cuda(disc, g, a.u, a.dt3, a.A, a.B, a.C, a.dtA3, a.h0, dlast)
-    return _generic.backward(xp, disc, g, a.u, a.dt3, a.A, a.B, a.C, a.dtA3, a.h0, dlast, a.cdt)
-
-
-def _like(xp, g, x, cdt):
+def _like(xp, g, x, cdt=None):
     """Gradient for the primal ``x``: its shape, real part for real primals, compute precision.
 
     Gradients arrive at the normalised shapes (steps 3-D, A (P,), h0 (B, P)): reshape, or sum
@@ -131,30 +112,13 @@ def _like(xp, g, x, cdt):
     if g is None or x is None:
         return None
     shape = tuple(x.shape)
-    if _size(g) != _size(x):
-        lead = g.ndim - len(shape)
-        if lead:
-            g = xp.sum(g, axis=tuple(range(lead)))
-        axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        if axes:
-            g = xp.sum(g, axis=axes, keepdims=True)
-    g = xp.reshape(g, shape)
-    if xp.isdtype(x.dtype, "complex floating"):
-        return xp.astype(g, cdt)
-    if xp.isdtype(g.dtype, "complex floating"):
-        g = xp.real(g)
-    return xp.astype(g, _checks.real_dtype_of(xp, cdt))
-
-
-def _size(x):
-    n = 1
-    for s in x.shape:
-        n *= int(s)
-    return n
+    if tuple(g.shape) != shape and math.prod(g.shape) != math.prod(shape):
+        g = sum_to(xp, g, shape)
+    return grad_like(xp, xp.reshape(g, shape), x)
 
 
 def simplified_scan(u, delta, A, B, C, deltaA=None, return_last_state=False,
-                    discretization="bilinear", *, h0=None, impl="auto"):
+                    discretization="bilinear", *, h0=None, impl="auto", check_finite=True):
     r"""S5's complex diagonal scan with input projection B and output projection C.
 
     Parameters
@@ -178,6 +142,12 @@ def simplified_scan(u, delta, A, B, C, deltaA=None, return_last_state=False,
     h0 : array, shape (batch, P), optional
         Initial state (zero if omitted).
     impl : {"auto", "cuda", "generic", "reference"}
+        ``auto`` runs the CUDA kernel on CuPy arrays, else the array-API path.
+    check_finite : bool, default True
+        Reject NaN or inf in the parameters ``delta``, ``A``, ``B``, ``C``, ``deltaA`` (and
+        ``D``). It reads their values: a device sync on GPU. Pass False once they are known to be
+        finite (models validate at load time); a NaN then propagates into the result. ``u`` and
+        ``h0`` are never checked: a NaN there propagates forward in time only.
 
     Returns
     -------
@@ -205,21 +175,29 @@ def simplified_scan(u, delta, A, B, C, deltaA=None, return_last_state=False,
     >>> np.round(y.real, 4)
     array([[[1.    , 1.3679, 1.5032]]])
     """
-    a = _prepare("simplified_scan", u, delta, A, B, C, deltaA, discretization, h0)
-    impl = _impl(impl, a, "simplified_scan")
-    y, last = _forward(a, discretization, impl)
+    xp = SPEC.validate({"u": u, "delta": delta, "A": A, "B": B, "C": C, "deltaA": deltaA,
+                        "h0": h0}, flags={"return_last_state": return_last_state},
+                       options={"discretization": discretization}, check_finite=check_finite)
+    pr, cdt = _problem(xp, u, delta, A, B, C, deltaA, h0)
+    name = SPEC.resolve(impl, xp, cdt)
+    if pr.u.shape[2] == 0:
+        y = xp.zeros(tuple(pr.u.shape), dtype=cdt)
+        last = xp.zeros((pr.u.shape[0], pr.A.shape[0]), dtype=cdt) if pr.h0 is None else pr.h0
+    else:
+        y, last = SPEC.get(name, "forward")(xp, *pr[:7], disc=discretization)
     return (y, last) if return_last_state else y
 
 
 def simplified_scan_vjp(dout, u, delta, A, B, C, deltaA=None, return_last_state=False,
-                        discretization="bilinear", *, h0=None, dlast_state=None, impl="auto"):
+                        discretization="bilinear", *, h0=None, dlast_state=None, impl="auto",
+                        check_finite=True):
     r"""Vector-Jacobian product of :func:`simplified_scan`.
 
     Parameters
     ----------
     dout : array, shape (batch, H, L)
         Cotangent of y (real or complex).
-    u, delta, A, B, C, deltaA, return_last_state, discretization, h0, impl
+    u, delta, A, B, C, deltaA, return_last_state, discretization, h0, impl, check_finite
         As for :func:`simplified_scan` (``return_last_state`` is accepted for symmetry).
     dlast_state : array, shape (batch, P), optional
         Cotangent of the last state (broadcastable to (batch, P)).
@@ -258,29 +236,36 @@ def simplified_scan_vjp(dout, u, delta, A, B, C, deltaA=None, return_last_state=
     >>> np.allclose(np.vdot(dout, simplified_scan(v, dt, A, B, C)).real, np.sum(g.du * v))
     True
     """
-    a = _prepare("simplified_scan_vjp", u, delta, A, B, C, deltaA, discretization, h0,
-                 extra=(("dout", dout), ("dlast_state", dlast_state)))
-    xp = a.xp
-    Bsz, H, L = a.u.shape
-    P = a.A.shape[0]
+    xp = SPEC.validate({"dout": dout, "u": u, "delta": delta, "A": A, "B": B, "C": C,
+                        "deltaA": deltaA, "h0": h0, "dlast_state": dlast_state},
+                       flags={"return_last_state": return_last_state},
+                       options={"discretization": discretization}, check_finite=check_finite,
+                       extra=_SCAN_COTANGENTS)
+    pr, cdt = _problem(xp, u, delta, A, B, C, deltaA, h0)
+    Bsz, H, L = (int(n) for n in pr.u.shape)
+    P = int(pr.A.shape[0])
     _checks.check_shape("dout", dout, (Bsz, H, L), "(batch, H, L)")
     dl = None
     if dlast_state is not None:
         _checks.check_broadcastable("dlast_state", dlast_state, (Bsz, P), "(B, P)")
-        dl = xp.astype(xp.broadcast_to(dlast_state, (Bsz, P)), a.cdt)
-    impl = _impl(impl, a, "simplified_scan_vjp")
-    grads = _backward(a, discretization, xp.astype(dout, a.cdt), dl, impl)
+        dl = _cast(xp, xp.broadcast_to(dlast_state, (Bsz, P)), cdt)
+    name = SPEC.resolve(impl, xp, cdt)
+    if L == 0:
+        grads = _no_steps_grads(xp, pr, dl)
+    else:
+        grads = SPEC.get(name, "backward")(xp, _cast(xp, dout, cdt), *pr[:7], dl,
+                                           disc=discretization)
     prims = (u, delta, A, B, C, deltaA, h0)
-    return SimplifiedScanGrads(*(_like(xp, g, p, a.cdt) for g, p in zip(grads, prims)))
+    return SimplifiedScanGrads(*(_like(xp, g, p, cdt) for g, p in zip(grads, prims)))
 
 
 def s5_inner(u, delta, A, B, C, D, deltaA=None, discretization="bilinear", conj_sym=True, *,
-             h0=None, impl="auto"):
+             h0=None, impl="auto", check_finite=True):
     r"""The S5 layer's inner function: ``(2 if conj_sym else 1) * Re(C x) + D * Re(u)``.
 
     Parameters
     ----------
-    u, delta, A, B, C, deltaA, discretization, h0, impl
+    u, delta, A, B, C, deltaA, discretization, h0, impl, check_finite
         As for :func:`simplified_scan`.
     D : array, shape (H,), real
         Feed-through per channel.
@@ -300,24 +285,27 @@ def s5_inner(u, delta, A, B, C, D, deltaA=None, discretization="bilinear", conj_
     >>> np.round(out, 4)
     array([[[2.    , 2.7358]]])
     """
-    a = _prepare("s5_inner", u, delta, A, B, C, deltaA, discretization, h0, D=D)
-    xp = a.xp
-    impl = _impl(impl, a, "s5_inner")
-    y, _ = _forward(a, discretization, impl)
-    scale = 2.0 if conj_sym else 1.0
-    Dr = xp.reshape(xp.astype(D, a.rdt), (-1, 1))
-    return scale * xp.real(y) + Dr * xp.real(a.u)
+    xp = INNER_SPEC.validate({"u": u, "delta": delta, "A": A, "B": B, "C": C, "D": D,
+                              "deltaA": deltaA, "h0": h0}, flags={"conj_sym": conj_sym},
+                             options={"discretization": discretization},
+                             check_finite=check_finite)
+    pr, cdt = _problem(xp, u, delta, A, B, C, deltaA, h0, D)
+    name = INNER_SPEC.resolve(impl, xp, cdt)
+    if pr.u.shape[2] == 0:
+        return xp.zeros(tuple(pr.u.shape), dtype=pr.D.dtype)
+    return INNER_SPEC.get(name, "inner_forward")(
+        xp, *pr[:5], pr.D, pr.dtA3, pr.h0, disc=discretization, conj_sym=bool(conj_sym))
 
 
 def s5_inner_vjp(dout, u, delta, A, B, C, D, deltaA=None, discretization="bilinear",
-                 conj_sym=True, *, h0=None, impl="auto"):
+                 conj_sym=True, *, h0=None, impl="auto", check_finite=True):
     r"""Vector-Jacobian product of :func:`s5_inner`.
 
     Parameters
     ----------
     dout : real array, shape (batch, H, L)
         Cotangent of ``out`` (complex raises ``TypeError``).
-    u, delta, A, B, C, D, deltaA, discretization, conj_sym, h0, impl
+    u, delta, A, B, C, D, deltaA, discretization, conj_sym, h0, impl, check_finite
         As for :func:`s5_inner`.
 
     Returns
@@ -350,19 +338,19 @@ def s5_inner_vjp(dout, u, delta, A, B, C, D, deltaA=None, discretization="biline
     >>> np.allclose(np.sum(dout * s5_inner(v, dt, A, B, C, D)), np.sum(g.du * v))
     True
     """
-    a = _prepare("s5_inner_vjp", u, delta, A, B, C, deltaA, discretization, h0, D=D,
-                 extra=(("dout", dout),))
-    xp = a.xp
-    _checks.check_array_dtype(xp, "dout", dout, allow_complex=False)
-    _checks.check_shape("dout", dout, tuple(a.u.shape), "(batch, H, L)")
-    impl = _impl(impl, a, "s5_inner_vjp")
-    g = xp.astype(dout, a.rdt)
-    scale = 2.0 if conj_sym else 1.0
-    grads = _backward(a, discretization, xp.astype(scale * g, a.cdt), None, impl)
-    Dr = xp.reshape(xp.astype(D, a.rdt), (-1, 1))
-    du = grads[0] + xp.astype(Dr * g, a.cdt)
-    dD = xp.sum(g * xp.real(a.u), axis=(0, 2))
-    du, ddt, dA, dB, dC, ddtA, dh0 = (du,) + tuple(grads[1:])
-    prims = (u, delta, A, B, C, deltaA, h0)
-    out = [_like(xp, gr, p, a.cdt) for gr, p in zip((du, ddt, dA, dB, dC, ddtA, dh0), prims)]
-    return S5InnerGrads(*out[:5], _like(xp, dD, D, a.cdt), *out[5:])
+    xp = INNER_SPEC.validate({"dout": dout, "u": u, "delta": delta, "A": A, "B": B, "C": C,
+                              "D": D, "deltaA": deltaA, "h0": h0}, flags={"conj_sym": conj_sym},
+                             options={"discretization": discretization},
+                             check_finite=check_finite, extra=_INNER_COTANGENTS)
+    pr, cdt = _problem(xp, u, delta, A, B, C, deltaA, h0, D)
+    _checks.check_shape("dout", dout, tuple(pr.u.shape), "(batch, H, L)")
+    name = INNER_SPEC.resolve(impl, xp, cdt)
+    if pr.u.shape[2] == 0:
+        grads = _no_steps_grads(xp, pr, None)
+        grads = (*grads[:5], xp.zeros(tuple(pr.D.shape), dtype=pr.D.dtype), *grads[5:])
+    else:
+        grads = INNER_SPEC.get(name, "inner_backward")(
+            xp, _cast(xp, dout, pr.D.dtype), *pr[:5], pr.D, pr.dtA3, pr.h0,
+            disc=discretization, conj_sym=bool(conj_sym))
+    prims = (u, delta, A, B, C, D, deltaA, h0)
+    return S5InnerGrads(*(_like(xp, g, p, cdt) for g, p in zip(grads, prims)))

@@ -90,7 +90,7 @@ def _make_scan(xp, dtype, B, P, L, disc="zoh"):
         fwd = lambda: _scan_fwd(cp, disc, Bu, dt3, Ax, None, None, False)  # noqa: E731
         bwd = lambda: _scan_bwd(cp, disc, Bu, dx, dt3, Ax, None, None, ckpt, None)  # noqa: E731
     else:
-        Ab, gb = _generic.discretize(xp, disc, xp.reshape(Ax, (1, P, 1)), dt3, None)
+        Ab, _, _ = _generic.discretize(xp, disc, xp.reshape(Ax, (1, P, 1)), dt3, None)
         fwd = lambda: _generic._scan(xp, Ab, Bu, None, Bu.dtype)  # noqa: E731
         bwd = None
     return Case(fwd=fwd, bwd=bwd, fwd_work=Work(bytes=2 * s * n), bwd_work=Work(bytes=3 * s * n))

@@ -25,7 +25,8 @@ _CHUNK = {"complex64": 512, "complex128": 256}
 
 
 def _name(dt):
-    return str(getattr(dt, "name", dt)).split(".")[-1]
+    """The dtype's name, from a dtype or a scalar type (``numpy.complex64``): never its str."""
+    return np.dtype(dt).name
 
 
 def _steps(cp, d3, rdt):
@@ -125,3 +126,27 @@ def backward_cuda(disc, g, u, dt3, A, B, C, dtA3, h0, dlast):
         du = cp.matmul(_mH(cp, B), dBu)
         dB = cp.matmul(dBu, _mH(cp, u)).sum(axis=0)
         return du, ddt, dA, dB, dC, ddtA, dh0
+
+
+# ---- the dispatch entries (canonical signatures, see ``_generic``) ------------------------------
+
+
+def forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
+    return forward_cuda(disc, u, dt3, A, B, C, dtA3, h0)
+
+
+def backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc):
+    return backward_cuda(disc, g, u, dt3, A, B, C, dtA3, h0, dlast)
+
+
+def inner_forward(xp, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
+    from ._generic import inner_output
+
+    return inner_output(xp, forward_cuda(disc, u, dt3, A, B, C, dtA3, h0)[0], u, D, conj_sym)
+
+
+def inner_backward(xp, g, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
+    from ._generic import inner_grads
+
+    return inner_grads(xp, backward, g, u, dt3, A, B, C, D, dtA3, h0, disc=disc,
+                       conj_sym=conj_sym)

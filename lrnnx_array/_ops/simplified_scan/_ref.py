@@ -7,8 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._shared.grads import sum_to
-from .._shared.numerics import dphi1, exp_phi1
 from .._shared.s5_shapes import DISCRETIZATIONS, steps3
+from ..discretization._ref import _terms
+
+# The discretization comes from the discretizations' own float64 oracle (a 30-term series for
+# (e^x - 1)/x and its derivative near 0, plain closed forms elsewhere), never from the numerics
+# layer that the implementations use.
 
 
 def _c(x):
@@ -19,31 +23,29 @@ def _r(x):
     return None if x is None else np.asarray(x, dtype=np.float64)
 
 
+def _check_disc(disc):
+    if disc not in DISCRETIZATIONS:
+        raise ValueError(f"discretization must be one of {DISCRETIZATIONS}, got {disc!r}")
+
+
 def discretize_ref(disc, A, dt, dtA):
     """(Abar, gbar) for complex A and real steps dt (input term) and dtA (A's step)."""
-    if disc == "zoh":
-        # gbar = dt*phi(dt A), phi(x) = expm1(x)/x: exact at A = 0, no cancellation near it.
-        _, phi, _ = exp_phi1(np, dt * A)
-        return np.exp(dtA * A), dt * phi
-    if disc == "bilinear":
-        return (1 + dtA * A / 2) / (1 - dtA * A / 2), dt / (1 - dt * A / 2)
-    if disc == "dirac":
-        return np.exp(dtA * A), np.ones_like(dt * A)
-    raise ValueError(f"discretization must be one of {DISCRETIZATIONS}, got {disc!r}")
+    _check_disc(disc)
+    A = np.asarray(A, np.complex128)
+    Ab = _terms(disc, A, np.asarray(dtA, np.float64), None)[0]
+    gb = _terms(disc, A, np.asarray(dt, np.float64), None)[1]
+    shape = np.broadcast_shapes(np.shape(Ab), np.shape(dt), np.shape(A))
+    return np.broadcast_to(Ab, shape), np.broadcast_to(gb, shape) + 0j
 
 
 def _derivs_ref(disc, A, dt, dtA):
     """dAbar/dA, dAbar/ddtA, dgbar/dA, dgbar/ddt (holomorphic derivatives)."""
-    Ab, gb = discretize_ref(disc, A, dt, dtA)
-    if disc == "bilinear":
-        q2 = 1 / (1 - dtA * A / 2) ** 2
-        r2 = 1 / (1 - dt * A / 2) ** 2
-        return q2 * dtA, q2 * A, gb * gb / 2, r2
-    zero = np.zeros_like(gb)
-    if disc == "zoh":
-        e, phi, _ = exp_phi1(np, dt * A)
-        return Ab * dtA, Ab * A, dt * dt * dphi1(np, dt * A, e, phi), e
-    return Ab * dtA, Ab * A, zero, zero
+    _check_disc(disc)
+    _, _, pa, _ = _terms(disc, A, dtA, None)
+    _, _, _, pg = _terms(disc, A, dt, None)
+    shape = np.broadcast_shapes(np.shape(A), np.shape(dt), np.shape(dtA))
+    return tuple(np.broadcast_to(np.asarray(d, np.complex128), shape)
+                 for d in (pa[0], pa[1], pg[0], pg[1]))
 
 
 def _setup(u, delta, A, B, C, deltaA, h0):
@@ -153,3 +155,35 @@ def s5_inner_vjp_ref(dout, u, delta, A, B, C, D, deltaA=None, discretization="bi
     du = du + _r(D)[None, :, None] * g  # Re(u) passes the real cotangent to the real part
     dD = (g * np.real(_c(u))).sum(axis=(0, 2))
     return du, ddelta, dA, dB, dC, dD, ddeltaA, dh0
+
+
+# ---- the dispatch entries (canonical signatures, see ``_generic``) ------------------------------
+
+
+def _back(xp, x, like):
+    return None if x is None else xp.asarray(x, dtype=like.dtype)
+
+
+def forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
+    y, last = simplified_scan_ref(u, dt3, A, B, C, dtA3, True, disc, h0=h0)
+    return _back(xp, y, u), _back(xp, last, u)
+
+
+def backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc):
+    grads = simplified_scan_vjp_ref(g, u, dt3, A, B, C, dtA3, True, disc, h0=h0,
+                                    dlast_state=dlast)
+    real = np.float32 if u.dtype == np.complex64 else np.float64
+    return tuple(None if x is None else xp.asarray(x, dtype=real if k in (1, 5) else u.dtype)
+                 for k, x in enumerate(grads))
+
+
+def inner_forward(xp, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
+    out = s5_inner_ref(u, dt3, A, B, C, D, dtA3, disc, conj_sym, h0=h0)
+    return xp.asarray(out, dtype=D.dtype)
+
+
+def inner_backward(xp, g, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
+    grads = s5_inner_vjp_ref(g, u, dt3, A, B, C, D, dtA3, disc, conj_sym, h0=h0)
+    real = (1, 5, 6)  # ddt3, dD, ddtA3
+    return tuple(None if x is None else xp.asarray(x, dtype=D.dtype if k in real else u.dtype)
+                 for k, x in enumerate(grads))

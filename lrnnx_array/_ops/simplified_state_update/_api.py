@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from ... import _checks
-from ..._backend import namespace, resolve_impl
+from ..._dispatch import Arg, OpSpec, float_dtypes
 from .._shared.s5_shapes import DISCRETIZATIONS
-from . import _generic
 
 __all__ = ["simplified_state_update"]
+
+SPEC = OpSpec(
+    "simplified_state_update",
+    __package__,
+    (Arg("state", "complex"), Arg("x", "real"), Arg("dt", "real", param=True),
+     Arg("A", param=True), Arg("B", param=True), Arg("C", param=True),
+     Arg("D", "real", required=False, param=True),
+     Arg("deltaA", "real", required=False, param=True)),
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    supports={"cuda": float_dtypes("complex64", "complex128")},  # on the complex compute dtype
+    options={"discretization": DISCRETIZATIONS},
+)
 
 
 def _steps2(xp, d, name, Bsz, P):
@@ -18,8 +29,32 @@ def _steps2(xp, d, name, Bsz, P):
     return d
 
 
+def _cast(xp, v, dtype):
+    return None if v is None else (v if v.dtype == dtype else xp.astype(v, dtype))
+
+
+def _shapes(xp, state, x, dt, A, B, C, D, deltaA):
+    """The step's shape rules (no values read); returns the 2-D steps."""
+    _checks.check_ndim("state", state, 2, "(batch, P)")
+    Bsz, P = (int(n) for n in state.shape)
+    _checks.check_ndim("x", x, 2, "(batch, H)")
+    H = int(x.shape[1])
+    _checks.check_shape("x", x, (Bsz, H), "(batch, H) with batch = state.shape[0]")
+    _checks.check_shape("A", A, (P,), "(P,) with P = state.shape[1]")
+    _checks.check_shape("B", B, (P, H), "(P, H)")
+    _checks.check_shape("C", C, (H, P), "(H, P)")
+    if D is not None:
+        _checks.check_shape("D", D, (H, H), "(H, H)")
+    writeable = getattr(getattr(state, "flags", None), "writeable", True)
+    if not writeable:
+        raise ValueError("state must be writeable: it is updated in place, got a read-only array")
+    return _steps2(xp, dt, "dt", Bsz, P), (None if deltaA is None
+                                            else _steps2(xp, deltaA, "deltaA", Bsz, P))
+
+
 def simplified_state_update(state, x, dt, A, B, C, D=None, deltaA=None,
-                            discretization="bilinear", conj_sym=True, *, impl="auto"):
+                            discretization="bilinear", conj_sym=True, *, impl="auto",
+                            check_finite=True):
     r"""One step of the S5 recurrence; ``state`` is updated in place.
 
     Parameters
@@ -41,6 +76,12 @@ def simplified_state_update(state, x, dt, A, B, C, D=None, deltaA=None,
     conj_sym : bool, default True
         Double the real part (conjugate-symmetric half spectrum).
     impl : {"auto", "cuda", "generic", "reference"}
+        ``auto`` runs the CUDA kernels on CuPy arrays, else the array-API path.
+    check_finite : bool, default True
+        Reject NaN or inf in the parameters ``dt``, ``A``, ``B``, ``C``, ``D``, ``deltaA``. It
+        reads their values (a device sync on GPU, and about as much work as the step itself at
+        decode sizes): a decode loop validates its parameters once and passes False. ``state`` and
+        ``x`` are never checked (a NaN there stays in its batch row).
 
     Returns
     -------
@@ -65,55 +106,17 @@ def simplified_state_update(state, x, dt, A, B, C, D=None, deltaA=None,
     >>> y, s
     (array([[2.]]), array([[1.+0.j]]))
     """
-    names = ("state", "x", "dt", "A", "B", "C", "D", "deltaA")
-    arrays = (state, x, dt, A, B, C, D, deltaA)
-    xp = namespace(*arrays, names=names)
-    _checks.check_option("discretization", discretization, DISCRETIZATIONS)
-    _checks.check_array_dtype(xp, "state", state, allow_real=False)
-    for name, v in zip(names[1:], arrays[1:]):
-        if v is not None:
-            _checks.check_array_dtype(xp, name, v,
-                                      allow_complex=name in ("A", "B", "C"))
-    _checks.check_ndim("state", state, 2, "(batch, P)")
-    Bsz, P = (int(n) for n in state.shape)
-    _checks.check_ndim("x", x, 2, "(batch, H)")
-    H = int(x.shape[1])
-    _checks.check_shape("x", x, (Bsz, H), "(batch, H)")
-    _checks.check_shape("A", A, (P,), "(P,)")
-    _checks.check_shape("B", B, (P, H), "(P, H)")
-    _checks.check_shape("C", C, (H, P), "(H, P)")
-    if D is not None:
-        _checks.check_shape("D", D, (H, H), "(H, H)")
-    dt2 = _steps2(xp, dt, "dt", Bsz, P)
-    dtA2 = None if deltaA is None else _steps2(xp, deltaA, "deltaA", Bsz, P)
-    for name, v in (("A", A), ("B", B), ("C", C), ("D", D), ("dt", dt), ("deltaA", deltaA)):
-        _checks.check_finite(xp, name, v)
-    if discretization == "zoh" and bool(xp.any(A == 0)):
-        raise ValueError("A must be nonzero for discretization='zoh' (gbar = (exp(dt A) - 1) / A)")
-    present = [v for v in arrays if v is not None]
-    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, *present))
+    arrays = {"state": state, "x": x, "dt": dt, "A": A, "B": B, "C": C, "D": D,
+              "deltaA": deltaA}
+    xp = SPEC.validate(arrays, flags={"conj_sym": conj_sym},
+                       options={"discretization": discretization}, check_finite=check_finite)
+    dt2, dtA2 = _shapes(xp, state, x, dt, A, B, C, D, deltaA)
+    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, state, x, dt, A, B, C, D, deltaA))
     rdt = _checks.real_dtype_of(xp, cdt)
-    impl = resolve_impl(impl, xp, cuda_supported=True, what="simplified_state_update")
-    if impl == "reference":
-        from ._ref import simplified_state_update_ref
-
-        work = xp.asarray(state, dtype=xp.complex128, copy=True)
-        y = simplified_state_update_ref(work, x, dt, A, B, C, D, deltaA, discretization, conj_sym)
-        state[...] = xp.astype(work, state.dtype)
-        return xp.asarray(y, dtype=rdt)
-
-    def c(v):
-        return xp.astype(v, cdt)
-
-    def r(v):
-        return None if v is None else xp.astype(v, rdt)
-
-    if impl == "cuda":
-        from ._cuda import state_update_cuda
-
-        return state_update_cuda(discretization, state, r(x), r(dt2), c(A), c(B), c(C), r(D),
-                                 r(dtA2), conj_sym, cdt)
-    new, y = _generic.step(xp, discretization, c(state), r(x), r(dt2), c(A), c(B), c(C), r(D),
-                           r(dtA2), conj_sym, cdt)
-    state[...] = xp.astype(new, state.dtype)
-    return y
+    name = SPEC.resolve(impl, xp, cdt)
+    # Every check is done: the implementation writes the new state into ``state`` (cast to its
+    # dtype) and nothing before this line has touched it.
+    return SPEC.get(name, "step")(
+        xp, state, _cast(xp, x, rdt), _cast(xp, dt2, rdt), _cast(xp, A, cdt), _cast(xp, B, cdt),
+        _cast(xp, C, cdt), _cast(xp, D, rdt), _cast(xp, dtA2, rdt), disc=discretization,
+        conj_sym=bool(conj_sym))

@@ -56,3 +56,8 @@ def state_update_cuda(disc, state, x, dt2, A, B, C, D, dtA2, conj_sym, cdt):
         if not inplace:
             state[...] = work.astype(state.dtype)
         return y
+
+
+def step(xp, state, x, dt, A, B, C, D, dtA, *, disc, conj_sym):
+    """The dispatch entry (see ``_generic.step``)."""
+    return state_update_cuda(disc, state, x, dt, A, B, C, D, dtA, conj_sym, A.dtype)

@@ -25,3 +25,12 @@ def simplified_state_update_ref(state, x, dt, A, B, C, D=None, deltaA=None,
     if D is not None:
         y = y + x @ np.asarray(D, np.float64).T  # D x per row: y_h += sum_k D[h, k] x_k
     return y
+
+
+def step(xp, state, x, dt, A, B, C, D, dtA, *, disc, conj_sym):
+    """The dispatch entry (see ``_generic.step``): the oracle on a complex128 copy of the state,
+    written back at the state's dtype; y at the compute precision."""
+    work = np.array(state, dtype=np.complex128)
+    y = simplified_state_update_ref(work, x, dt, A, B, C, D, dtA, disc, conj_sym)
+    state[...] = work.astype(state.dtype)
+    return xp.asarray(y, dtype=x.dtype)
