@@ -94,6 +94,10 @@ def cmd_check(args) -> int:
     """Every self-check on every (backend, impl, dtype), streamed one row at a time."""
     from . import _backend, _harness
 
+    if getattr(args, "emulate", False):  # the kernels on the CPU, in child processes (cuemu)
+        from ._cuda import emulate
+
+        return emulate.check_command(["--ops", args.ops] if args.ops else [])
     backends = _backends(args.backend, None)
     checks = _select(_harness.all_checks(), args.ops, "check")
     w = max([len(c.name) for c in checks] + [5])
@@ -251,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", help=backend_help.format("every usable backend"))
     c.add_argument("--ops", help="comma-separated substrings of check names (must match one)")
     c.add_argument("--compile", action="store_true", help="also NVRTC-compile every kernel to PTX")
+    c.add_argument("--emulate", action="store_true", help="run the checks on CuPy emulated on the "
+                   "CPU (cuemu: the real kernels and launchers, no GPU) under the round-robin, "
+                   "greedy and greedy-reverse schedules; $LRNNX_CUEMU names cuemu's directory")
     b = sub.add_parser("bench", help="time forward/backward of the ops",
                        description="ratio_vs_X = fwd_ms / X_ms: above 1 is slower than X.")
     b.add_argument("--backend", help=backend_help.format("numpy"))

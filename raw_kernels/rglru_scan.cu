@@ -222,4 +222,11 @@ lrnnx_rglru_scan_bwd(const T* __restrict__ u, const T* __restrict__ delta, const
     }
   }
   for (long long n = threadIdx.x; n < N; n += C::kThreads) atomicAdd(&dA[d * N + n], dlnA_s[n] / A[d * N + n]);
+  // No steps (L = 0): the final state is h0 itself, so its cotangent passes straight through
+  // (the chunk loop above, which writes dh0 at t = 0, never ran).
+  if (L == 0 && has_h0) {
+    for (long long n = threadIdx.x; n < N; n += C::kThreads) {
+      dh0[row * N + n] = has_dlast ? dlast[row * N + n] : T(0);
+    }
+  }
 }

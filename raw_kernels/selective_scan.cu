@@ -152,7 +152,8 @@ __device__ __forceinline__ Disc<S> discretize_(int method, R dt, R dtA, S A, R l
     if (kDerivs) o.dAb_ddA = S(R(2) * dtA / (w * w));
   } else {  // kRglru (real A only; the launcher enforces it)
     const R ab = exp_(dtA * lnA);
-    const R om = R(1) - ab * ab;
+    // 1 - Ā² as -expm1(2x): 1 - ab*ab cancels to 0 when Ā ~ 1 (tiny Δ or A near 1), so γ = 0.
+    const R om = -expm1_(R(2) * (dtA * lnA));
     const R gm = om > R(0) ? sqrt(om) : R(0);
     o.Abar = S(ab);
     o.gamma = S(gm);
@@ -354,7 +355,10 @@ lrnnx_selective_scan_bwd(const R* __restrict__ u, const R* __restrict__ delta,
       const S An = A[d * N + n];
       const R lnA = method == kRglru ? log(real_(An)) : R(0);
       const S h_start = c == 0 ? (has_h0 ? h0[bd * N + n] : S(0)) : st[(c - 1) * N + n];
-      const S carry = c == n_chunks - 1 ? (has_dlast ? dlast[bd * N + n] : S(0)) : dcarry[bd * N + n];
+      // A padding warp shadows channel Dm-1, whose warp writes dcarry: it must not read it.
+      const S carry = !active ? S(0)
+                      : c == n_chunks - 1 ? (has_dlast ? dlast[bd * N + n] : S(0))
+                                          : dcarry[bd * N + n];
       // 1. Recompute the states of this chunk: hp[i] = h_{t-1}, then the output sums.
       S a[K], hp[K], lam[K];
       Affine<S> agg = affine_identity<S>();

@@ -17,6 +17,8 @@ import pytest
 
 from lrnnx_array import testing
 
+import _emulation  # noqa: E402  (tests/_emulation.py: kernel-less families, the emulated tier)
+
 BACKENDS = testing.available_backends()
 
 
@@ -24,7 +26,12 @@ def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", help="run tests marked slow")
 
 
+def pytest_configure(config):
+    _emulation.configure(config)
+
+
 def pytest_collection_modifyitems(config, items):
+    _emulation.select_items(config, items)
     run_slow = config.getoption("--run-slow") or os.environ.get("LRNNX_RUN_SLOW") == "1"
     has_cuda = "cupy" in BACKENDS
     has_torch = importlib.util.find_spec("torch") is not None
@@ -48,7 +55,7 @@ def xp(backend):
 
 
 def _backend_impl_pairs():
-    return [(b, i) for b in BACKENDS for i in testing.impls_for(b)]
+    return [(b, i) for b in BACKENDS for i in _emulation.impls_for(b)]
 
 
 @pytest.fixture(params=_backend_impl_pairs(), ids=lambda p: f"{p[0]}-{p[1]}")

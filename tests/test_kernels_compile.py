@@ -81,3 +81,25 @@ def test_ctype_accepts_dtypes_scalar_types_and_names():
     assert _cuda.ctype(np.complex128) == "complex<double>"
     with pytest.raises(TypeError, match="no CUDA kernel instantiation"):
         _cuda.ctype(np.int32)
+
+
+def test_compile_check_uses_cupys_options():
+    # CuPy compiles every RawModule with -ftz=true (flush denormals) and
+    # --device-as-default-execution-space; PTX compiled without them is not what the GPU runs.
+    opts = _cuda.nvrtc_options("compute_80")
+    assert opts[0] == "-arch=compute_80"
+    for flag in (*_cuda.COMPILE_OPTIONS, "-ftz=true", "--device-as-default-execution-space"):
+        assert flag in opts
+    assert any(o.startswith("-I") and o.endswith("include") for o in opts)
+
+
+def test_compile_check_needs_no_private_cupy_helper(monkeypatch):
+    # A CuPy upgrade may rename its private helpers; the compile check must not depend on them.
+    from cupy._core import core
+
+    def gone(*a, **k):
+        raise AttributeError("private CuPy helper removed")
+
+    monkeypatch.setattr(core, "_get_cccl_include_options", gone, raising=False)
+    ptx = _cuda.compile_ptx("diag_scan", ("lrnnx_diag_scan_fwd<float>",), "compute_80")
+    assert "lrnnx_diag_scan_fwd" in ptx

@@ -140,13 +140,34 @@ def cache_status() -> dict:
 # NVRTC compile check without a GPU (used by tests and `python -m lrnnx_array check`).
 
 
-def nvrtc_include_options() -> list[str]:
-    """The include flags CuPy itself passes to NVRTC (its bundled CCCL and cupy/complex.cuh)."""
-    import cupy  # noqa: F401
-    from cupy._core import core
+# What CuPy adds to a RawModule's options before NVRTC sees them (cupy/cuda/compiler.py:
+# `-ftz=true` for every CUDA compile, `--device-as-default-execution-space` for NVRTC without
+# jitify). The compile check uses the same, so it compiles the code the GPU will run.
+CUPY_ADDED_OPTIONS = ("-ftz=true", "--device-as-default-execution-space")
 
-    inc = Path(core.__file__).resolve().parent / "include"
-    return [*core._get_cccl_include_options(), f"-I{inc}"]
+
+def nvrtc_include_options() -> list[str]:
+    """The include flags CuPy passes to NVRTC: its headers and its bundled CCCL.
+
+    Found as package data of the installed ``cupy`` (no private CuPy function is called, so a
+    CuPy upgrade that renames its helpers does not break the check).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("cupy")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("cupy is not installed (its headers are needed for NVRTC)")
+    inc = Path(spec.origin).resolve().parent / "_core" / "include"
+    if not (inc / "cupy" / "complex.cuh").is_file():
+        raise FileNotFoundError(f"CuPy's headers not found: no cupy/complex.cuh in {inc}")
+    cccl = inc / "cupy" / "_cccl"
+    return [*(f"-I{cccl / d}" for d in ("cub", "thrust", "libcudacxx") if (cccl / d).is_dir()),
+            f"-I{inc}"]
+
+
+def nvrtc_options(arch: str = "compute_90") -> list[str]:
+    """NVRTC options of the compile check: the launchers' own, CuPy's additions, its includes."""
+    return [f"-arch={arch}", *COMPILE_OPTIONS, *CUPY_ADDED_OPTIONS, *nvrtc_include_options()]
 
 
 def compile_ptx(name: str, name_expressions, arch: str = "compute_90") -> str:
@@ -161,7 +182,7 @@ def compile_ptx(name: str, name_expressions, arch: str = "compute_90") -> str:
     try:
         for expr in name_expressions:
             nvrtc.addNameExpression(prog, expr)
-        opts = [f"-arch={arch}", *COMPILE_OPTIONS, *nvrtc_include_options()]
+        opts = nvrtc_options(arch)
         try:
             nvrtc.compileProgram(prog, opts)
         except nvrtc.NVRTCError as exc:

@@ -30,7 +30,9 @@ def vand_cuda(c, x, L, *, real2):
         c, x = cp.ascontiguousarray(c, dtype=dt), cp.ascontiguousarray(x, dtype=dt)
         ntiles = -(-L // (_THREADS * _ITEMS))
         fn = get_function(SOURCE, f"lrnnx_vand_fwd<{ctype(dt)}>", NAME_EXPRESSIONS)
-        fn((B * ntiles,), (_THREADS,), (c, x, out if real2 else c, c if real2 else out,
+        # Only the output that real2 selects is written; the other pointer is null (an array of
+        # another element type there would be a mistyped pointer, never dereferenced).
+        fn((B * ntiles,), (_THREADS,), (c, x, out if real2 else None, None if real2 else out,
                                         np.int64(B), np.int64(N), np.int64(L), np.int32(real2)))
     return out
 
