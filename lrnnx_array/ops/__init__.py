@@ -13,7 +13,7 @@ from .._ops.causal_conv1d import (
     causal_conv1d_vjp,
 )
 from .._ops.diag_scan import DiagScanGrads, diag_scan, diag_scan_vjp
-from .._ops.discretization import DiscretizeGrads, discretize, discretize_vjp
+from ..discretization import DiscretizeGrads, discretize, discretize_vjp
 from .._ops.convolution import (
     ChannelConvGrads,
     FFTConvGrads,

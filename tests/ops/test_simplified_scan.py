@@ -6,19 +6,19 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops import (
-    s5_inner,
-    s5_inner_vjp,
-    simplified_scan,
-    simplified_scan_vjp,
-)
-from lrnnx_array.models.init import make_dplr_hippo, make_s5_params
 from lrnnx_array._ops.simplified_scan._ref import (
     discretize_ref,
     s5_inner_ref,
     s5_inner_vjp_ref,
     simplified_scan_ref,
     simplified_scan_vjp_ref,
+)
+from lrnnx_array.models.init import make_dplr_hippo, make_s5_params
+from lrnnx_array.ops import (
+    s5_inner,
+    s5_inner_vjp,
+    simplified_scan,
+    simplified_scan_vjp,
 )
 
 DISCS = ["bilinear", "zoh", "dirac"]

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from lrnnx_array import testing
-from lrnnx_array.ops import s5_inner, simplified_scan
-from lrnnx_array.models.init import make_s5_params
-from lrnnx_array.ops import simplified_state_update
 from lrnnx_array._ops.simplified_state_update._ref import simplified_state_update_ref
+from lrnnx_array.models.init import make_s5_params
+from lrnnx_array.ops import s5_inner, simplified_scan, simplified_state_update
 
 DISCS = ["bilinear", "zoh", "dirac"]
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
-from ._api import zoh, zoh_vjp
+from ...discretization import zoh, zoh_vjp
 
 
 def _make(xp, dtype, B, D, L, N):

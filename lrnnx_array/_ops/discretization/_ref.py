@@ -113,3 +113,17 @@ def discretize_vjp_ref(dout, method, A, delta, integration_timesteps=None):
 
 def _sum_to(g, shape):
     return sum_to(np, g, shape)
+
+
+# ---- the dispatch entries (canonical signatures, see ``_generic``) ------------------------------
+
+
+def forward(xp, method, A, dt, tau, *, shape, dtype):
+    return tuple(xp.asarray(v, dtype=dtype) for v in discretize_ref(method, A, dt, tau))
+
+
+def backward(xp, method, A, dt, tau, dAbar, dgbar, *, shape, dtype):
+    g = discretize_vjp_ref((dAbar, dgbar), method, A, dt, tau)
+    real = np.float32 if dtype in (np.float32, np.complex64) else np.float64
+    kinds = (dtype if np.iscomplexobj(A) else real, real, real)
+    return tuple(None if gi is None else xp.asarray(gi, dtype=k) for gi, k in zip(g, kinds))

@@ -4,7 +4,8 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Check, pairs
-from ._api import METHODS, discretize, discretize_vjp
+from ...discretization import discretize, discretize_vjp
+from ._api import METHODS
 from ._ref import discretize_ref, discretize_vjp_ref
 
 

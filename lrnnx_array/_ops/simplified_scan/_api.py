@@ -3,9 +3,8 @@ function), with their VJPs."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import math
+from typing import NamedTuple
 
 from ... import _checks
 from ..._dispatch import Arg, OpSpec, float_dtypes

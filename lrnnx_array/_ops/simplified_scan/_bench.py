@@ -10,8 +10,8 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
-from ._api import s5_inner, s5_inner_vjp
 from ...models.init import make_s5_params
+from ._api import s5_inner, s5_inner_vjp
 
 
 def _naive_lrnnx_style(u, dt, A, B, C, D):

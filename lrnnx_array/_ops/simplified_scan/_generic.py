@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import math
 
-from ..diag_scan._generic import scan_rows
 from .._shared.numerics import split_steps
 from .._shared.s5_shapes import broadcast_shape
+from ..diag_scan._generic import scan_rows
 
 
 def discretize(xp, disc, A, dt, dtA, grad=False):
