@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import array_api_compat as _compat
 
-IMPLS = ("auto", "cuda", "generic", "reference")
+IMPLS = ("auto", "cuda", "generic", "numba", "reference")
 
 
 def namespace(*arrays, names=None):
@@ -100,6 +100,8 @@ def resolve_impl(impl: str, xp, *, cuda_supported: bool = True, what: str = "thi
         if not cuda_supported:
             why = reason or "dtype or size outside the kernel's range"
             raise ValueError(f"impl='cuda' cannot serve {what} ({why}); use impl='generic'")
+    if impl == "numba" and not is_numpy(xp):
+        raise ValueError(f"impl='numba' needs NumPy arrays, got {_lib_name(xp)} arrays")
     if impl == "reference" and not is_numpy(xp):
         raise ValueError(
             f"impl='reference' is NumPy-only (a float64 oracle), got {_lib_name(xp)} arrays"

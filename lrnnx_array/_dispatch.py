@@ -192,6 +192,11 @@ class OpSpec:
         """
         if not isinstance(impl, str) or impl not in IMPLS:
             raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+        if impl in ("auto", "numba") and "numba" in self.impls:
+            # The numba CPU tier (issue 13): auto takes it for NumPy inputs when it can serve.
+            picked = self._resolve_numba(impl, xp, dtype)
+            if picked is not None:
+                return picked
         cuda_reason = self._reason("cuda", xp, dtype)
         name = _backend.resolve_impl(
             impl, xp, cuda_supported=cuda_reason is None, what=self.name, reason=cuda_reason
@@ -199,6 +204,21 @@ class OpSpec:
         if name not in self.impls:
             raise ValueError(f"{self.name} has no impl={name!r} (it has {sorted(self.impls)})")
         return name
+
+    def _resolve_numba(self, impl, xp, dtype):
+        """``"numba"`` when it serves ``xp``/``dtype``; ``None`` lets ``auto`` fall through."""
+        if impl == "auto" and not _backend.is_numpy(xp):
+            return None
+        from ._ops._shared import numba_support
+
+        reason = numba_support.supports(xp, dtype)
+        if reason is None and "numba" in self.supports and dtype is not None:
+            reason = self.supports["numba"](xp, dtype)
+        if reason is None:
+            return "numba"
+        if impl == "numba":
+            raise ValueError(f"impl='numba' cannot serve {self.name} ({reason})")
+        return None
 
     def get(self, impl: str, fn: str = "forward") -> Callable:
         """Function ``fn`` of implementation ``impl`` (its module is imported once)."""

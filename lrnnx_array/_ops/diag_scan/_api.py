@@ -15,7 +15,7 @@ SPEC = OpSpec(
     "diag_scan",
     __package__,
     (Arg("a"), Arg("b"), Arg("h0", required=False)),
-    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda", "numba": "_numba"},
     supports={"cuda": float_dtypes("float32", "float64", "complex64", "complex128")},
 )
 _COTANGENTS = {"dh": Arg("dh"), "dlast_state": Arg("dlast_state", required=False)}

@@ -1,0 +1,285 @@
+"""The numba CPU tier's support: lazy import, on-disk cache, threading layer, stable scalars.
+
+The ``_numba`` module of a family is imported only when its implementation runs (the dispatch
+imports implementation modules lazily), and only this module imports numba: ``import
+lrnnx_array`` never does. :func:`available` is what ``impl="auto"`` asks (it imports numba once,
+so a broken install counts as absent instead of failing every call).
+
+* Cache: kernels compile at first use with ``cache=True``; the cache lives in
+  ``$NUMBA_CACHE_DIR`` when set, else ``~/.cache/lrnnx_array/numba`` (a read-only install tree
+  cannot hold numba's default ``__pycache__`` cache).
+* Threads: ``prange`` loops run on numba's pool; every call first sets its width to
+  :func:`lrnnx_array._ops._shared.threads.threads` (so ``threads.limit(1)``, which Dask tasks
+  run under, gives one thread). The layer prefers OpenMP, then TBB (both allow calls from several
+  Python threads at once); numba's fallback ``workqueue`` does not, so there calls take a lock.
+* Scalars: numba versions of the numerics layer's stable formulas
+  (:mod:`lrnnx_array._ops._shared.numerics`): e^x and φ₁(x) = (e^x − 1)/x via expm1 (the
+  complex ones from real exp/expm1/sin/cos, never a complex exp), φ₁′ by its Taylor series near
+  0, and RG-LRU's γ = √max(0, −expm1(2δ ln a)). Each is generic over float32/float64/complex64/
+  complex128 (``overload`` picks the branch at compile time) and keeps the argument's precision.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import threading
+
+from .threads import threads as _threads
+
+_NUMBA = None
+_REASON: str | None = None
+_CHECKED = False
+_LOCK = threading.Lock()
+_LAYER_IS_SAFE: bool | None = None
+DTYPES = ("float32", "float64", "complex64", "complex128")
+
+
+def cache_dir() -> str:
+    """Where compiled kernels are cached."""
+    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "lrnnx_array", "numba")
+
+
+def _import():
+    global _NUMBA, _REASON, _CHECKED
+    if _CHECKED:
+        return _NUMBA
+    _CHECKED = True
+    if os.environ.get("LRNNX_NO_NUMBA") == "1":
+        _REASON = "disabled by LRNNX_NO_NUMBA=1"
+        return None
+    if importlib.util.find_spec("numba") is None:
+        _REASON = "numba is not installed (pip install 'lrnnx_array[cpu]')"
+        return None
+    # numba reads its configuration when first imported.
+    os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir())
+    try:
+        import numba
+    except Exception as exc:  # e.g. a numba built for another NumPy
+        _REASON = f"numba does not import ({type(exc).__name__}: {exc})"
+        return None
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+    _NUMBA = numba
+    return numba
+
+
+def available() -> bool:
+    """Whether the numba tier can run here (imports numba on the first call)."""
+    return _import() is not None
+
+
+def unavailable_reason() -> str | None:
+    _import()
+    return _REASON
+
+
+def supports(xp, dtype):
+    """The ``supports`` predicate of every ``"numba"`` implementation: NumPy, four dtypes."""
+    from ..._backend import is_numpy
+
+    if not is_numpy(xp):
+        return "the numba tier runs on NumPy arrays only"
+    if not available():
+        return _REASON
+    import numpy as np
+
+    if dtype is not None and np.dtype(dtype).name not in DTYPES:
+        return f"the numba tier handles {DTYPES} only, got {dtype}"
+    return None
+
+
+def numba():
+    """The numba module (raises ImportError with the reason when the tier is unavailable)."""
+    nb = _import()
+    if nb is None:
+        raise ImportError(_REASON)
+    return nb
+
+
+def kernel(parallel: bool = True):
+    """Decorator: ``numba.njit(cache=True, parallel=parallel)`` (no fastmath: IEEE semantics,
+    NaN propagation and the stable formulas' cancellations stay as written)."""
+    return numba().njit(cache=True, parallel=parallel, nogil=True)
+
+
+def launch(fn):
+    """Wrap a Python-level launcher: set numba's thread count, serialise on an unsafe layer."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        global _LAYER_IS_SAFE
+        nb = numba()
+        nb.set_num_threads(min(_threads(), nb.config.NUMBA_NUM_THREADS))
+        if _LAYER_IS_SAFE is None:
+            out = fn(*args, **kwargs)  # the first call picks the layer
+            try:
+                _LAYER_IS_SAFE = nb.threading_layer() != "workqueue"
+            except ValueError:  # no parallel kernel has run yet
+                pass
+            return out
+        if _LAYER_IS_SAFE:
+            return fn(*args, **kwargs)
+        with _LOCK:
+            return fn(*args, **kwargs)
+
+    return run
+
+
+# ---- stable scalar formulas (numba) -----------------------------------------------------------
+
+# phi1'(x) = sum_k (k+1) x^k / (k+2)! for |x| < 1/2 (17 terms: 1e-17).
+_DPHI1 = []
+_f = 2.0
+for _k in range(17):
+    _DPHI1.append((_k + 1) / _f)
+    _f *= _k + 3
+del _f, _k
+DPHI1_COEF = tuple(_DPHI1)
+# Method codes of the selective discretizations (sel_disc); METHOD_CODE maps the names.
+MAMBA, ZOH, BILINEAR, DIRAC, S7, RGLRU = range(6)
+METHOD_CODE = {"mamba": MAMBA, "zoh": ZOH, "bilinear": BILINEAR, "dirac": DIRAC, "s7": S7,
+               "rglru": RGLRU}
+SERIES_RADIUS = 0.5
+
+
+def _define():
+    import math
+
+    import numpy as np
+    from numba.core import types
+    from numba.extending import overload, register_jitable
+
+    def _unit(t):
+        """1j in complex type ``t`` (so re + J*im stays in t's precision)."""
+        return np.complex64(1j) if t.bitwidth == 64 else np.complex128(1j)
+
+    def cexp(x):
+        """e^x; complex x as e^re (cos im + i sin im)."""
+
+    @overload(cexp, jit_options={"cache": True})
+    def _cexp(x):
+        if isinstance(x, types.Complex):
+            J = _unit(x)
+
+            def impl(x):
+                e = math.exp(x.real)
+                return e * math.cos(x.imag) + J * (e * math.sin(x.imag))
+
+            return impl
+        return lambda x: math.exp(x)
+
+    def exp_phi1(x):
+        """(e^x, (e^x - 1)/x) with phi1(0) = 1; e^x - 1 without cancellation (numerics.py)."""
+
+    @overload(exp_phi1, jit_options={"cache": True})
+    def _exp_phi1(x):
+        if isinstance(x, types.Complex):
+            J = _unit(x)
+
+            def impl(x):
+                a, b = x.real, x.imag
+                ea, em = math.exp(a), math.expm1(a)
+                h = math.sin(b / 2)
+                hh = 2 * h * h  # 1 - cos b
+                es = ea * (2 * h * math.cos(b / 2))  # e^a sin b
+                E = (ea - ea * hh) + J * es
+                M = (em - ea * hh) + J * es
+                if x == 0:
+                    return E, M * 0 + 1
+                return E, M / x
+
+            return impl
+
+        def impl_real(x):
+            E = math.exp(x)
+            if x == 0:
+                return E, E
+            return E, math.expm1(x) / x
+
+        return impl_real
+
+    @register_jitable
+    def dphi1(x, E, phi):
+        """d/dx phi1(x) = (e^x - phi1(x))/x; the Taylor series where that cancels."""
+        if abs(x) < SERIES_RADIUS:
+            s = x * 0 + DPHI1_COEF[16]
+            for k in range(15, -1, -1):
+                s = s * x + DPHI1_COEF[k]
+            return s
+        return (E - phi) / x
+
+    @register_jitable
+    def softplus(x):
+        """log1p(exp(x)) for x <= 20, x above (torch's threshold rule)."""
+        return math.log1p(math.exp(x)) if x <= 20 else x
+
+    @register_jitable
+    def sigmoid(x):
+        return 1 / (1 + math.exp(-x))
+
+    @register_jitable
+    def rglru_abar_gamma(dt, logA):
+        """(a^dt, sqrt(max(0, -expm1(2 dt ln a)))): 1 - Abar^2 without cancellation."""
+        x = dt * logA
+        g2 = -math.expm1(2 * x)
+        return math.exp(x), (math.sqrt(g2) if g2 > 0 else g2 * 0)
+
+    @register_jitable
+    def conj(x):
+        return np.conj(x)
+
+    @register_jitable
+    def sel_disc(m, A, dt, dtA, lnA):
+        """(Abar at the A step dtA, gamma at the input step dt) of method code ``m``
+        (numerics.selective_disc); both in A's type. ``lnA`` = ln A (rglru only)."""
+        z = A * 0
+        if m == MAMBA:
+            return cexp(dtA * A), z + dt
+        if m == ZOH:
+            E, phi = exp_phi1(dt * A)
+            return cexp(dtA * A), dt * phi
+        if m == BILINEAR:
+            xa = dtA * A / 2
+            return (1 + xa) / (1 - xa), dt / (1 - dt * A / 2)
+        if m == DIRAC:
+            return cexp(dtA * A), z + 1
+        if m == S7:
+            return z + (1 - 1 / (dtA * dtA + 0.5)), z + 1
+        Ab, g = rglru_abar_gamma(dtA, lnA)
+        return z + Ab, z + g
+
+    @register_jitable
+    def sel_disc_grad(m, A, dt, dtA, lnA, Ab, g):
+        """(dAbar/ddtA, dAbar/dA, dgamma/ddt, dgamma/ddtA, dgamma/dA): holomorphic in A, from
+        the values (Ab, g) of :func:`sel_disc` (numerics.selective_disc's partials)."""
+        z = A * 0
+        if m == MAMBA or m == DIRAC or m == ZOH:
+            dg_ddt, dg_dA = z + (1 if m == MAMBA else 0), z
+            if m == ZOH:
+                x = dt * A
+                E, phi = exp_phi1(x)
+                dg_ddt, dg_dA = E, dt * dt * dphi1(x, E, phi)
+            return A * Ab, dtA * Ab, dg_ddt, z, dg_dA
+        if m == BILINEAR:
+            ia = 1 / (1 - dtA * A / 2)
+            s = 1 / (1 - dt * A / 2)
+            return A * ia * ia, dtA * ia * ia, s * s, z, dt * dt * s * s / 2
+        if m == S7:
+            w = dtA * dtA + 0.5
+            return z + 2 * dtA / (w * w), z, z, z, z
+        dAb_ddtA, dAb_dA = Ab * lnA, dtA * Ab / A
+        w = -Ab / g if g.real > 0 else z  # dgamma/dAbar; 0 where gamma = 0 (as lrnnx's kernel)
+        return dAb_ddtA, dAb_dA, z, w * dAb_ddtA, w * dAb_dA
+
+    return (cexp, exp_phi1, dphi1, softplus, sigmoid, rglru_abar_gamma, conj, sel_disc,
+            sel_disc_grad)
+
+
+@functools.cache
+def scalars():
+    """The jitted scalar helpers: (cexp, exp_phi1, dphi1, softplus, sigmoid, rglru_abar_gamma,
+    conj, sel_disc, sel_disc_grad)."""
+    numba()
+    return _define()
