@@ -219,12 +219,20 @@ def _define():
     def sigmoid(x):
         return 1 / (1 + math.exp(-x))
 
-    @register_jitable
     def rglru_abar_gamma(dt, logA):
         """(a^dt, sqrt(max(0, -expm1(2 dt ln a)))): 1 - Abar^2 without cancellation."""
-        x = dt * logA
-        g2 = -math.expm1(2 * x)
-        return math.exp(x), (math.sqrt(g2) if g2 > 0 else g2 * 0)
+
+    @overload(rglru_abar_gamma, jit_options={"cache": True})
+    def _rglru_abar_gamma(dt, logA):
+        if isinstance(logA, types.Complex):  # rglru is real-only: typed, never run
+            return lambda dt, logA: (logA * 0, logA * 0)
+
+        def impl(dt, logA):
+            x = dt * logA
+            g2 = -math.expm1(2 * x)
+            return math.exp(x), (math.sqrt(g2) if g2 > 0 else g2 * 0)
+
+        return impl
 
     @register_jitable
     def conj(x):

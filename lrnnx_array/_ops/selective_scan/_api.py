@@ -24,7 +24,7 @@ SPEC = OpSpec(
      Arg("D", "real", required=False, param=True), Arg("z", "real", required=False),
      Arg("delta_bias", "real", required=False, param=True),
      Arg("deltaA", "real", required=False), Arg("h0", required=False)),
-    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda", "numba": "_numba"},
     supports={"cuda": float_dtypes("float32", "float64")},  # the real compute dtype
     options={"discretization": METHODS},
 )
