@@ -64,7 +64,7 @@ class DPLRKernelGrads(NamedTuple):
 
 def dplr_kernel(
     A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_kernel=None, impl="auto",
-    check_finite=True,
+    check_finite=True, dt_tie=True,
 ):
     r"""S4 DPLR convolution kernel (lrnnx ``S4Kernel.forward``) as a pure function.
 
@@ -78,7 +78,7 @@ def dplr_kernel(
         first forward; then ``l_kernel`` is the length it was made for).
     P : array, shape (rank, H, N/2), or None (rank 0)
         Low-rank factor; Q = P̄, so A_full = diag(Λ, Λ̄) - P_f P_f^H.
-    dt : real array, shape (H,) or (H, 1)
+    dt : real array, shape (H,) or (H, 1); (H, N/2) with ``dt_tie=False``
         Time steps (already transformed; ``rate`` is applied here).
     L : int
         Number of kernel taps returned.
@@ -99,6 +99,11 @@ def dplr_kernel(
         Cauchy product recompute near-singular rows exactly. Disabling may give a performance
         gain (no device synchronisation), but may give NaN/inf results if the inputs do contain
         infinities, NaNs or non-positive steps.
+    dt_tie : bool, default True
+        One step per channel (lrnnx's default). ``False``: one step per mode, dt (H, N/2)
+        (lrnnx's ``dt_tie=False``): the system is diag(Δ_f)(Λ_f - P_f P_f^H) with input
+        Δ_f B_f, discretised with a unit step; still DPLR, with left factor ΔP and right
+        factor P.
 
     Returns
     -------
@@ -124,11 +129,18 @@ def dplr_kernel(
     >>> C = np.ones((1, 1, 2), complex); P = 0.3 * np.ones((1, 1, 2), complex)
     >>> dplr_kernel(A, B, C, P, np.array([0.1]), 8).k.shape
     (1, 1, 8)
+
+    One step per mode (lrnnx's ``dt_tie=False``); equal steps give the per-channel kernel:
+
+    >>> k2 = dplr_kernel(A, B, C, P, np.array([[0.1, 0.2]]), 8, dt_tie=False).k
+    >>> k1 = dplr_kernel(A, B, C, P, np.array([[0.1, 0.1]]), 8, dt_tie=False).k
+    >>> k2.shape, np.array_equal(k1, dplr_kernel(A, B, C, P, np.array([0.1]), 8).k)
+    ((1, 1, 8), True)
     """
     L, rate, C_is_tilde, l_kernel = check_lengths(L, rate, C_is_tilde, l_kernel)
     xp = SPEC.validate({"A": A, "B": B, "C": C, "P": P, "dt": dt, "state": state},
                        check_finite=check_finite)
-    p = prepare(xp, A, B, C, P, dt, state, check_finite=check_finite)
+    p = prepare(xp, A, B, C, P, dt, state, check_finite=check_finite, dt_tie=dt_tie)
     name = SPEC.resolve(impl, xp, p.cdt)
     k, ks = SPEC.get(name, "kernel")(
         xp, p.A, p.B, p.C, p.P, p.dt, p.state, L, rate=rate, C_is_tilde=C_is_tilde,
@@ -139,7 +151,7 @@ def dplr_kernel(
 
 def dplr_kernel_vjp(
     dout, A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_kernel=None,
-    impl="auto", check_finite=True,
+    impl="auto", check_finite=True, dt_tie=True,
 ):
     r"""Vector-Jacobian product of :func:`dplr_kernel` (hand-derived, every path).
 
@@ -148,8 +160,8 @@ def dplr_kernel_vjp(
     dout : pair (dk, dk_state)
         Cotangents of :class:`DPLRKernelOut`: ``dk`` real (channels, H, L), ``dk_state`` real
         (batch, channels, H, L) (only with ``state``). ``None`` means a zero cotangent.
-    A, B, C, P, dt, L, rate, state, C_is_tilde, l_kernel, impl, check_finite
-        As for :func:`dplr_kernel`.
+    A, B, C, P, dt, L, rate, state, C_is_tilde, l_kernel, impl, check_finite, dt_tie
+        As for :func:`dplr_kernel` (``ddt`` has dt's shape: (H, N/2) per mode).
 
     Returns
     -------
@@ -196,7 +208,7 @@ def dplr_kernel_vjp(
     args = {"A": A, "B": B, "C": C, "P": P, "dt": dt, "state": state}
     xp = SPEC.validate({**args, "dk": dk, "dk_state": dks}, check_finite=check_finite,
                        extra=_COTANGENTS)
-    p = prepare(xp, A, B, C, P, dt, state, check_finite=check_finite)
+    p = prepare(xp, A, B, C, P, dt, state, check_finite=check_finite, dt_tie=dt_tie)
     gk = cotangent_rows(xp, (dk, dks), p, L)
     name = SPEC.resolve(impl, xp, p.cdt)
     grads = SPEC.get(name, "kernel_vjp")(

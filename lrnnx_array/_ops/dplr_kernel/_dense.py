@@ -17,6 +17,25 @@ def _eye(xp, N, dtype):
     return xp.eye(N, dtype=dtype)
 
 
+def full_dt(xp, dt):
+    """dt on the conj-expanded basis: (H, 1) per channel as it is, (H, N/2) per mode -> (H, N).
+
+    One step per mode Δ_n scales the rows of the continuous matrix: the discretised system is
+    diag(Δ_f) A_f = diag(Δ_f Λ_f) - (Δ_f P_f) P_f^H, still diagonal plus low rank (left factor
+    Δ_f P_f, right factor P_f) with input Δ_f B_f; its bilinear transform is the formula below
+    with α = 2/Δ a diagonal matrix instead of a scalar.
+    """
+    return dt if dt.shape[-1] == 1 else xp.concat([dt, dt], axis=-1)
+
+
+def reduce_full_to_dt(xp, g, dt):
+    """Cotangent of dt from a real one g (..., H, N) of its full-basis broadcast ``full_dt``."""
+    if dt.shape[-1] == 1:
+        return xp.sum(g, axis=-1, keepdims=True)
+    N2 = g.shape[-1] // 2
+    return g[..., :N2] + g[..., N2:]
+
+
 def full_matrix(xp, A, P):
     """(H, N, N) A_f = diag(Λ_f) - P_f P_f^H."""
     Lf = expand(xp, A)
@@ -29,11 +48,16 @@ def full_matrix(xp, A, P):
 
 
 def dense(xp, A, P, B, dt):
-    """Bilinear discretisation in the full basis: dA (H, N, N), dB (H, N). dt: (H, 1) real."""
+    """Bilinear discretisation in the full basis: dA (H, N, N), dB (H, N).
+
+    dt: (H, 1) or, one step per mode, (H, N/2) real; then 2/Δ is the diagonal matrix
+    diag(2/Δ_f) (row scaling), which is the unit-step bilinear transform of diag(Δ_f) A_f with
+    input Δ_f B_f (see :func:`full_dt`).
+    """
     Af = full_matrix(xp, A, P)
     N = Af.shape[-1]
     I = _eye(xp, N, Af.dtype)
-    two = xp.astype(2.0 / dt, Af.dtype)[..., None]  # (H, 1, 1)
+    two = xp.astype(2.0 / full_dt(xp, dt), Af.dtype)[..., None]  # (H, 1 or N, 1)
     M = two * I - Af
     dA = xp.linalg.solve(M, two * I + Af)
     dB = xp.linalg.solve(M, 2 * expand(xp, B)[..., None])[..., 0]
@@ -95,12 +119,13 @@ def pad_full(xp, g):
 def dense_vjp(xp, gdA, gdB, A, P, B, dt):
     """Back through :func:`dense`: X = M^{-1} Y, M = αI - A_f, Y = [αI + A_f, 2B_f], α = 2/Δ.
 
-    Returns (g_A (H, N/2), g_P or None, g_B (H, N/2) or None, g_dt (H, 1) real).
+    Returns (g_A (H, N/2), g_P or None, g_B (H, N/2) or None, g_dt real, shaped like dt).
+    With one step per mode α is diag(2/Δ_f) and g_α its diagonal of Re(g_Y1 + g_M).
     """
     Af = full_matrix(xp, A, P)
     N = Af.shape[-1]
     I = _eye(xp, N, Af.dtype)
-    alpha = xp.astype(2.0 / dt, Af.dtype)[..., None]  # (H, 1, 1)
+    alpha = xp.astype(2.0 / full_dt(xp, dt), Af.dtype)[..., None]  # (H, 1 or N, 1)
     M = alpha * I - Af
     Y, gX = alpha * I + Af, gdA
     if gdB is not None:
@@ -111,8 +136,12 @@ def dense_vjp(xp, gdA, gdB, A, P, B, dt):
     gM = -xp.matmul(gY, herm(xp, X))
     gY1 = gY[..., :N]
     gAf = gY1 - gM
-    galpha = xp.sum(xp.real((gY1 + gM) * I), axis=(-2, -1))  # Re tr(g_Y1) + Re tr(g_M)
-    gdt = -2.0 / dt**2 * galpha[:, None]
+    if dt.shape[-1] == 1:
+        galpha = xp.sum(xp.real((gY1 + gM) * I), axis=(-2, -1))  # Re tr(g_Y1) + Re tr(g_M)
+        gdt = -2.0 / dt**2 * galpha[:, None]
+    else:  # per mode: the diagonal, folded back onto the N/2 stored modes
+        galpha = xp.sum(xp.real((gY1 + gM) * I), axis=-1)  # (H, N)
+        gdt = -2.0 / dt**2 * reduce_full_to_dt(xp, galpha, dt)
     gB = None if gdB is None else unexpand(xp, 2 * gY[..., N])
     gA, gP = full_matrix_vjp(xp, gAf, P)
     return gA, gP, gB, gdt

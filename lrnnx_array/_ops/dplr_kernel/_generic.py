@@ -5,6 +5,11 @@ The continuous matrix in that full basis is A_f = diag(Λ_f) - P_f P_f^H (P_f = 
 lrnnx's Λ - P Q* with Q = P̄ used as the output-side vectors). Everything here is conj-symmetric,
 so kernels are real and half-basis sums become 2 Re(...).
 
+Steps. dt is (H, 1) (one step per channel) or (H, N/2) (one per mode, lrnnx's dt_tie=False):
+the discretised matrix diag(Δ)(Λ - P P^H) = diag(ΔΛ) - (ΔP) P^H stays DPLR with a left factor
+ΔP and a right factor P; Δ broadcasts against the modes in v = Δ b̂ ĉ and w = ΔA, and the
+gradients of a per-mode Δ are simply not summed over the modes.
+
 Frequency form. With ω_k = e^{-2πik/L_d}, the bilinear transform gives
 (I - ω Ā)^{-1} B̄ = 2/(1+ω) · Δ (z - ΔA)^{-1} B, z = 2(1-ω)/(1+ω). We use the exact forms
 z = 2i tan(πk/L_d) and 2/(1+ω) = 1 + i tan(πk/L_d). At ω = -1 (k = L_d/2, even L_d) z is
@@ -32,8 +37,10 @@ from ._dense import (  # noqa: F401  (canonical names of this implementation)
     dense_vjp,
     double_length,
     expand,
+    full_dt,
     herm,
     pad_full,
+    reduce_full_to_dt,
     row_times,
     rows_times_vjp,
     unexpand,
@@ -73,7 +80,7 @@ def state_input(xp, state, A, P, dt):
         Pf = expand(xp, P)  # (R, H, N)
         proj = xp.sum(xp.conj(Pf)[None, ...] * s[:, None, ...], axis=-1)  # (b, R, H)
         sA = sA - xp.sum(proj[..., None] * Pf[None, ...], axis=1)
-    dtc = xp.astype(dt, s.dtype)
+    dtc = xp.astype(full_dt(xp, dt), s.dtype)  # (H, 1) or, per mode, (H, N)
     return (s / dtc + sA / 2)[..., :N2]
 
 
@@ -133,7 +140,7 @@ def kernel_rows(xp, A, B, Ct, P, dt, L, Ld, state, *, ops, guard):
         rows_b.append(P)
         rows_c.append(xp.conj(P))
     Bs, Cs = xp.concat(rows_b, axis=0), xp.concat(rows_c, axis=0)
-    dtc = xp.astype(dt, A.dtype)  # (H, 1)
+    dtc = xp.astype(dt, A.dtype)  # (H, 1), or (H, N/2) per mode: Δ P on the rows, P̄ kept
     v = Bs[:, None, ...] * Cs[None, ...] * dtc  # (nb, nc, H, N/2)
     w = dtc * A
     z, fac, has_nyquist = nodes(xp, Ld, A.dtype)
@@ -189,16 +196,20 @@ def woodbury_vjp(xp, g, r, rank):
 def state_input_vjp(xp, gu, state, A, P, dt):
     """Back through :func:`state_input`: u = [(1/Δ) s + (Λ_f s - P_f (P_f^H s))/2][:N/2].
 
-    Returns (g_A, g_P or None, g_dt (H, 1), g_state shaped like ``state``).
+    Returns (g_A, g_P or None, g_dt shaped like dt, g_state shaped like ``state``).
     """
     N2 = A.shape[-1]
     s = expand(xp, half_state(xp, state, N2))  # (b, H, N)
     g = pad_full(xp, gu)
-    dtc = xp.astype(dt, s.dtype)  # (H, 1)
+    dtf = full_dt(xp, dt)  # (H, 1) or, per mode, (H, N)
+    dtc = xp.astype(dtf, s.dtype)
     Lf = expand(xp, A)
     gs = g / dtc + xp.conj(Lf) * g / 2
     gA = unexpand(xp, xp.sum(g * xp.conj(s), axis=0) / 2)
-    gdt = -xp.sum(xp.real(xp.conj(g) * s), axis=(0, 2))[:, None] / dt**2
+    if dt.shape[-1] == 1:
+        gdt = -xp.sum(xp.real(xp.conj(g) * s), axis=(0, 2))[:, None] / dt**2
+    else:
+        gdt = reduce_full_to_dt(xp, -xp.sum(xp.real(xp.conj(g) * s), axis=0) / dtf**2, dt)
     gP = None
     if P is not None:
         Pf = expand(xp, P)  # (R, H, N)
@@ -236,8 +247,10 @@ def _irfft_vjp(xp, g, Ld, cdtype):
 def kernel_rows_vjp(xp, gk, A, B, Ct, P, dt, L, Ld, state, *, ops, guard):
     """VJP of :func:`kernel` for the cotangent gk (nb, ch, H, L) (real).
 
-    Returns (g_A, g_B, g_C̃, g_P or None, g_dt (H, 1) real, g_state or None), dt being the
-    rate-scaled step the kernel was called with.
+    Returns (g_A, g_B, g_C̃, g_P or None, g_dt real shaped like dt, g_state or None), dt being
+    the rate-scaled step the kernel was called with ((H, 1), or (H, N/2) per mode: v = Δ b̂ ĉ and
+    w = Δ A broadcast Δ against the modes, so the low-rank rows carry the left factor Δ P while
+    the columns keep the right factor P̄).
     """
     rows_b = [B[None, ...]]
     nbs = 0 if state is None else state.shape[0]
@@ -275,8 +288,12 @@ def kernel_rows_vjp(xp, gk, A, B, Ct, P, dt, L, Ld, state, *, ops, guard):
     # v = Δ b̂ ĉ, w = Δ A
     gBs = xp.sum(gv * xp.conj(Cs[None, ...] * dtc), axis=1)
     gCs = xp.sum(gv * xp.conj(Bs[:, None, ...] * dtc), axis=0)
-    gdt = (xp.sum(xp.real(xp.conj(gv) * (Bs[:, None, ...] * Cs[None, ...])), axis=(0, 1, 3))
-           + xp.sum(xp.real(xp.conj(gw) * A), axis=-1))[:, None]
+    gv_dt = xp.real(xp.conj(gv) * (Bs[:, None, ...] * Cs[None, ...]))
+    gw_dt = xp.real(xp.conj(gw) * A)
+    if dt.shape[-1] == 1:
+        gdt = (xp.sum(gv_dt, axis=(0, 1, 3)) + xp.sum(gw_dt, axis=-1))[:, None]
+    else:  # one step per mode: no sum over the modes
+        gdt = xp.sum(gv_dt, axis=(0, 1)) + gw_dt
     gA = gw * dtc
     gB, gCt = gBs[nbs, ...], gCs[: Ct.shape[0], ...]
     gP = None
@@ -328,7 +345,7 @@ def kernel(xp, A, B, C, P, dt, state, L, *, rate, C_is_tilde, l_kernel, ops, gua
 
 
 def kernel_vjp(xp, gk, A, B, C, P, dt, state, L, *, rate, C_is_tilde, l_kernel, ops, guard):
-    """(gA, gB, gC, gP or None, gdt (H, 1), gstate or None) for the stacked cotangent rows gk.
+    """(gA, gB, gC, gP or None, gdt like dt, gstate or None) for the stacked cotangent rows gk.
 
     Back through the kernel rows, then the C̃ chain: for Y = C_f ± C_f Q (Q = Ā^l) the
     cotangents of C_f and Q (rows_times_vjp), Q's through the power family's VJP, and Ā's

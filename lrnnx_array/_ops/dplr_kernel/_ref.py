@@ -7,6 +7,9 @@ modes), bilinear Ā = (2/Δ - A)^{-1}(2/Δ + A), B̄ = (2/Δ - A)^{-1} 2B. The k
 
 with Ā', B̄' at Δ·rate and L_d the discrete length; at rate 1 and L_d = l_kernel this is the
 plain C Ā^l B̄. Matrix powers are a loop of products (no FFT, no Cauchy, no Woodbury).
+
+With one step per mode (dt (H, N/2), lrnnx's dt_tie=False) the dense matrix is X = diag(Δ_f) A_f
+with input Δ_f B_f (Δ_f = [Δ, Δ]), and Ā = (I - X/2)^{-1}(I + X/2), B̄ = (I - X/2)^{-1} Δ_f B_f.
 """
 
 from __future__ import annotations
@@ -31,10 +34,34 @@ def full_matrix_ref(A, P):
     return M
 
 
+def _per_mode(dt, H):
+    """Whether dt holds one step per mode ((H, N/2) with N/2 > 1) rather than per channel."""
+    return np.size(dt) != H
+
+
+def _dense_per_mode_ref(Af, B, dt):
+    """One step per mode: X = diag(Δ_f) A_f, input Δ_f B_f, unit-step bilinear.
+
+    dA = (I - X/2)^{-1}(I + X/2), dB = (I - X/2)^{-1} Δ_f B_f, with Δ_f = [Δ, Δ] (H, N).
+    """
+    H, N, _ = Af.shape
+    dtf = expand(dt).real  # (H, N)
+    X = dtf[:, :, None] * Af
+    K = np.eye(N) - X / 2
+    dA = np.linalg.solve(K, np.eye(N) + X / 2)
+    dB = np.linalg.solve(K, (dtf * expand(np.reshape(B, (H, -1))))[..., None])[..., 0]
+    return dA, dB
+
+
 def dplr_dense_ref(A, P, B, dt):
-    """Bilinear discretisation of the full system: dA (H, N, N), dB (H, N)."""
+    """Bilinear discretisation of the full system: dA (H, N, N), dB (H, N).
+
+    dt (H,)/(H, 1), one step per channel, or (H, N/2), one per mode (lrnnx's dt_tie=False).
+    """
     Af = full_matrix_ref(A, P)
     H, N, _ = Af.shape
+    if _per_mode(dt, H):
+        return _dense_per_mode_ref(Af, B, np.reshape(np.asarray(dt, np.float64), (H, N // 2)))
     dt = np.reshape(np.asarray(dt, np.float64), (H,))
     Bf = expand(np.reshape(B, (H, -1)))
     dA = np.empty_like(Af)
@@ -63,7 +90,7 @@ def c_tilde_ref(A, C, P, dt, L):
 def dplr_kernel_ref(A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_tilde=False, l_kernel=None):
     """(k (channels, H, L), k_state (batch, channels, H, L) or None), by dense powers."""
     H, N2 = np.shape(A)
-    dt = np.reshape(np.asarray(dt, np.float64), (H,))
+    dt = np.reshape(np.asarray(dt, np.float64), (H, N2) if _per_mode(dt, H) else (H,))
     lk, Ld = kernel_lengths(L, rate, l_kernel, C_is_tilde)
     dA0, _ = dplr_dense_ref(A, P, B, dt)
     if C_is_tilde:
@@ -143,10 +170,13 @@ def mpow_vjp_ref(g, M, n):
 def dense_vjp_ref(gdA, gdB, A, P, B, dt):
     """Back through dA = M^{-1}(αI + A_f), dB = M^{-1} 2B_f, M = αI - A_f, α = 2/Δ.
 
-    Returns (g_A_f (H, N, N), g_B_f (H, N) or None, g_dt (H,)).
+    Returns (g_A_f (H, N, N), g_B_f (H, N) or None, g_dt (H,), or (H, N/2) per mode).
     """
     Af = full_matrix_ref(A, P)
     H, N, _ = Af.shape
+    if _per_mode(dt, H):
+        return _dense_per_mode_vjp_ref(gdA, gdB, Af, B, np.reshape(np.asarray(dt, np.float64),
+                                                                   (H, N // 2)))
     dt = np.reshape(np.asarray(dt, np.float64), (H,))
     dA, dB = dplr_dense_ref(A, P, np.zeros((H, N // 2)) if B is None else B, dt)
     gAf = np.zeros_like(Af)
@@ -167,6 +197,39 @@ def dense_vjp_ref(gdA, gdB, A, P, B, dt):
         if gdB is not None:
             gBf[h] = 2 * gY[:, N]
     return gAf, gBf, gdt
+
+
+def _dense_per_mode_vjp_ref(gdA, gdB, Af, B, dt):
+    """Back through :func:`_dense_per_mode_ref`, one channel at a time.
+
+    [dA, dB] = K^{-1} W, K = I - X/2, W = [I + X/2, Δ_f B_f], X = diag(Δ_f) A_f:
+    g_W = K^{-H} g, g_K = -g_W [dA, dB]^H, g_X = (g_W[:, :N] - g_K)/2, then
+    g_A_f = diag(Δ_f) g_X, g_Δ_f,n = Re Σ_m conj(A_f,nm) g_X,nm (+ Re conj(g_B'_n) B_f,n),
+    and the two conjugate halves of Δ_f fold back onto the N/2 stored steps.
+    """
+    H, N, _ = Af.shape
+    dtf = expand(dt).real
+    Bf = None if gdB is None else expand(np.reshape(B, (H, -1)))
+    gAf = np.zeros_like(Af)
+    gBf = None if gdB is None else np.zeros((H, N), np.complex128)
+    gdtf = np.zeros((H, N))
+    for h in range(H):
+        X = dtf[h][:, None] * Af[h]
+        K = np.eye(N) - X / 2
+        W, g = np.eye(N) + X / 2, gdA[h]
+        if gdB is not None:
+            W = np.concatenate([W, (dtf[h] * Bf[h])[:, None]], axis=1)
+            g = np.concatenate([g, gdB[h][:, None]], axis=1)
+        Z = np.linalg.solve(K, W)
+        gW = np.linalg.solve(_herm(K), g)
+        gK = -gW @ _herm(Z)
+        gX = (gW[:, :N] - gK) / 2
+        gAf[h] = dtf[h][:, None] * gX
+        gdtf[h] = np.real(np.sum(np.conj(Af[h]) * gX, axis=1))
+        if gdB is not None:
+            gBf[h] = dtf[h] * gW[:, N]
+            gdtf[h] += np.real(np.conj(gW[:, N]) * Bf[h])
+    return gAf, gBf, gdtf[:, : N // 2] + gdtf[:, N // 2:]
 
 
 def full_matrix_vjp_ref(gAf, P):
@@ -194,7 +257,7 @@ def dplr_kernel_vjp_ref(dout, A, B, C, P, dt, L, *, rate=1.0, state=None, C_is_t
     B_in, C_in, P_in, dt_in, s_in = B, C, P, dt, state
     Bh = np.reshape(np.asarray(B, np.complex128), (H, N2))
     Pn = None if P is None or not np.shape(P)[0] else np.asarray(P, np.complex128)
-    dtv = np.reshape(np.asarray(dt, np.float64), (H,))
+    dtv = np.reshape(np.asarray(dt, np.float64), (H, N2) if _per_mode(dt, H) else (H,))
     lk, Ld = kernel_lengths(L, rate, l_kernel, C_is_tilde)
     eye = np.eye(N)
 

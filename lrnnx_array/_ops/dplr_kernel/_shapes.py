@@ -15,7 +15,8 @@ from .._shared.grads import grad_dtype
 
 
 class Params(NamedTuple):
-    """Arrays checked and cast to the compute dtype ``cdt``: B (H, N/2), dt (H, 1) real."""
+    """Arrays checked and cast to the compute dtype ``cdt``: B (H, N/2), dt (H, 1) or (H, N/2)
+    real."""
 
     A: object
     B: object
@@ -26,8 +27,14 @@ class Params(NamedTuple):
     cdt: object
 
 
-def prepare(xp, A, B, C, P, dt, state=None, *, C_name="C", check_finite=True):
-    """Shapes of the DPLR arguments, then everything cast to one complex dtype (promoted)."""
+def prepare(xp, A, B, C, P, dt, state=None, *, C_name="C", check_finite=True, dt_tie=True):
+    """Shapes of the DPLR arguments, then everything cast to one complex dtype (promoted).
+
+    ``dt_tie`` (a checked flag): one step per channel, dt (H,) or (H, 1) -> canonical (H, 1);
+    otherwise one step per mode, dt (H, N/2), kept as it is. The implementations tell the two
+    apart by dt's last axis (with N/2 = 1 they are the same system).
+    """
+    dt_tie = check_flag("dt_tie", dt_tie)
     _checks.check_ndim("A", A, 2, "(H, N/2)")
     H, N2 = A.shape
     if B is not None:
@@ -41,12 +48,18 @@ def prepare(xp, A, B, C, P, dt, state=None, *, C_name="C", check_finite=True):
     if P is not None:
         _checks.check_ndim("P", P, 3, "(rank, H, N/2)")
         _checks.check_shape("P", P, (None, H, N2), "(rank, H, N/2)")
-    if tuple(dt.shape) not in ((H,), (H, 1)):
+    if dt_tie:
+        if tuple(dt.shape) not in ((H,), (H, 1)):
+            raise ValueError(
+                f"dt must have shape (H,) or (H, 1) with H={H} (one step per channel; pass "
+                f"dt_tie=False for one step per mode, shape (H, N/2)), got {tuple(dt.shape)}"
+            )
+        dt = xp.reshape(dt, (H, 1))
+    elif tuple(dt.shape) != (H, N2):
         raise ValueError(
-            f"dt must have shape (H,) or (H, 1) with H={H} (one step per channel; "
-            f"the DPLR matrix is not diagonal), got {tuple(dt.shape)}"
+            f"dt must have shape (H, N/2) = ({H}, {N2}) with dt_tie=False (one step per "
+            f"mode), got {tuple(dt.shape)}"
         )
-    dt = xp.reshape(dt, (H, 1))
     if state is not None:
         _checks.check_ndim("state", state, 3, "(batch, H, N/2) or (batch, H, N)")
         if state.shape[1] != H or state.shape[2] not in (N2, 2 * N2):

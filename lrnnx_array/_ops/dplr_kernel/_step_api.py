@@ -46,13 +46,14 @@ _MODE_OF = {DenseStep: "dense", LinearStep: "linear", DiagonalStep: "diagonal"}
 
 
 def dplr_step_setup(A, B, C, P, dt, *, mode="dense", C_is_tilde=False, l_kernel=None,
-                    host_eig=False, check_finite=True):
+                    host_eig=False, check_finite=True, dt_tie=True):
     r"""Recurrent form of the DPLR kernel (lrnnx ``S4Kernel._setup_step``), as arrays.
 
     Parameters
     ----------
-    A, B, C, P, dt
-        As for :func:`dplr_kernel` (rate 1).
+    A, B, C, P, dt, dt_tie
+        As for :func:`dplr_kernel` (rate 1); with ``dt_tie=False`` dt is (H, N/2), one step per
+        mode, and D, E below are per mode.
     mode : {"dense", "linear", "diagonal"}
         ``dense``: :class:`DenseStep` (dA (H, N, N), dB (H, N), dC = C_f (channels, H, N)).
         ``linear``: :class:`LinearStep`, the O(N r) Woodbury bilinear step on the half state
@@ -103,7 +104,7 @@ def dplr_step_setup(A, B, C, P, dt, *, mode="dense", C_is_tilde=False, l_kernel=
             raise ValueError("l_kernel is required when C_is_tilde=True")
         l_kernel = check_number("l_kernel", l_kernel, integer=True, minimum=1)
     xp = SPEC.validate({"A": A, "B": B, "C": C, "P": P, "dt": dt}, check_finite=check_finite)
-    p = prepare(xp, A, B, C, P, dt, check_finite=check_finite)
+    p = prepare(xp, A, B, C, P, dt, check_finite=check_finite, dt_tie=dt_tie)
     name = SPEC.resolve("auto", xp, p.cdt)
     from ._steps import EigUnavailable
 

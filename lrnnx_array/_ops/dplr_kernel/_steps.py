@@ -12,7 +12,11 @@ from ._dense import _eye, c_from_tilde, dense, expand, row_times
 
 
 def linear_setup(xp, A, B, P, dt):
-    """D = (2/Δ - Λ)^{-1}, E = 2/Δ + Λ, R = (I + 2 Re(P^H D P))^{-1} P^H D (half basis)."""
+    """D = (2/Δ - Λ)^{-1}, E = 2/Δ + Λ, R = (I + 2 Re(P^H D P))^{-1} P^H D (half basis).
+
+    Δ (H, 1) or per mode (H, N/2): (I - X/2) x' = (I + X/2) x + Δ B u with X = diag(Δ)(Λ - P P^H)
+    is, times diag(2/Δ), (D^{-1} + P P^H) x' = (E - P P^H) x + 2 B u, the same step.
+    """
     two = xp.astype(2.0 / dt, A.dtype)
     D = 1 / (two - A)
     E = two + A
