@@ -425,3 +425,158 @@ def test_rejects_cuda_on_numpy_and_reference_on_other_backends(rng):
     xps = pytest.importorskip("array_api_strict")
     with pytest.raises(ValueError, match="NumPy-only"):
         simplified_scan(*(xps.asarray(x) for x in (u, d, A, B, C)), impl="reference")
+
+
+# ---- issue 9's bad-input classes, for the four S5 functions --------------------------------
+
+
+def _calls(rng):
+    """name -> (function, positional args as a dict in signature order, keyword flags)."""
+    (u, d, A, B, C), D = _good(rng)
+    h0 = _cplx(rng, (BSZ, P))
+    scan = dict(u=u, delta=d, A=A, B=B, C=C)
+    inner = dict(u=u, delta=d, A=A, B=B, C=C, D=D)
+    return {
+        "simplified_scan": (simplified_scan, scan, {"h0": h0}),
+        "simplified_scan_vjp": (simplified_scan_vjp, {"dout": _cplx(rng, u.shape), **scan},
+                                {"h0": h0}),
+        "s5_inner": (s5_inner, inner, {"h0": h0}),
+        "s5_inner_vjp": (s5_inner_vjp, {"dout": rng.standard_normal(u.shape), **inner},
+                         {"h0": h0}),
+    }
+
+
+FUNCS = ["simplified_scan", "simplified_scan_vjp", "s5_inner", "s5_inner_vjp"]
+FLAGS = {"simplified_scan": "return_last_state", "simplified_scan_vjp": "return_last_state",
+         "s5_inner": "conj_sym", "s5_inner_vjp": "conj_sym"}
+
+
+@pytest.mark.parametrize("fname", FUNCS)
+def test_none_for_a_required_array_names_it(rng, fname):
+    fn, args, kw = _calls(rng)[fname]
+    for name in args:
+        with pytest.raises(TypeError, match=f"{name} is required"):
+            fn(**{**args, name: None}, **kw)
+
+
+@pytest.mark.parametrize("fname", FUNCS)
+def test_integer_bool_and_scalar_arrays_are_rejected_by_name(rng, fname):
+    fn, args, kw = _calls(rng)[fname]
+    for name, v in args.items():
+        for bad in (np.zeros(v.shape, np.int64), np.zeros(v.shape, bool)):
+            with pytest.raises(TypeError, match=f"{name} must have a"):
+                fn(**{**args, name: bad}, **kw)
+        with pytest.raises(TypeError, match=f"{name} must be an array"):
+            fn(**{**args, name: 1.0}, **kw)
+
+
+@pytest.mark.parametrize("fname", FUNCS)
+def test_flags_are_real_bools(rng, fname):
+    fn, args, kw = _calls(rng)[fname]
+    flag = FLAGS[fname]
+    for bad in ("False", 1, None, np.array([True, True])):
+        with pytest.raises(TypeError, match=f"{flag} must be a bool"):
+            fn(**args, **kw, **{flag: bad})
+        with pytest.raises(TypeError, match="check_finite must be a bool"):
+            fn(**args, **kw, check_finite=bad)
+    a = fn(**args, **kw, **{flag: np.True_})
+    b = fn(**args, **kw, **{flag: True})
+    for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+        if x is not None:
+            testing.assert_close(x, y)
+
+
+@pytest.mark.parametrize("fname", FUNCS)
+def test_non_finite_parameters_rejected_unless_unchecked(rng, fname):
+    fn, args, kw = _calls(rng)[fname]
+    for name in ("delta", "A", "B", "C", "D"):
+        if name not in args:
+            continue
+        bad = args[name].copy()
+        bad.flat[0] = np.inf
+        with pytest.raises(ValueError, match=f"{name} must be finite"):
+            fn(**{**args, name: bad}, **kw)
+        with np.errstate(all="ignore"):  # skipped: no error, the inf just propagates
+            fn(**{**args, name: bad}, **kw, check_finite=False)
+
+
+@pytest.mark.parametrize("fname", FUNCS)
+def test_float16_computes_in_float32_and_nothing_is_demoted(rng, fname):
+    fn, args, kw = _calls(rng)[fname]
+
+    def kinds(out):
+        outs = out if isinstance(out, tuple) else (out,)
+        return {str(o.dtype) for o in outs if o is not None}
+
+    real16 = {k: (v.astype(np.float16) if not np.iscomplexobj(v) else v.astype(np.complex64))
+              for k, v in args.items()}
+    assert kinds(fn(**real16, **{k: v.astype(np.complex64) for k, v in kw.items()})) <= {
+        "float32", "complex64"}
+    mixed = {k: (v.astype(np.float32) if not np.iscomplexobj(v) else v) for k, v in args.items()}
+    assert kinds(fn(**mixed, **kw)) <= {"float64", "complex128"}  # complex128 A/B/C promote
+
+
+@pytest.mark.parametrize("fname", FUNCS)
+@pytest.mark.parametrize("dim", ["L", "batch", "H", "P"])
+def test_zero_size_dimensions_work(backend_impl, rng, fname, dim):
+    xp, impl = backend_impl
+    sizes = {"batch": 2, "H": 3, "P": 4, "L": 5, dim: 0}
+    Bs, Hs, Ps, L = sizes["batch"], sizes["H"], sizes["P"], sizes["L"]
+    u = rng.standard_normal((Bs, Hs, L))
+    prim = dict(u=u, delta=rng.uniform(0.1, 0.5, Ps), A=-rng.uniform(0.1, 1, Ps) + 1j,
+                B=_cplx(rng, (Ps, Hs)), C=_cplx(rng, (Hs, Ps)))
+    if fname.startswith("s5"):
+        prim["D"] = rng.standard_normal(Hs)
+    if fname.endswith("vjp"):
+        prim = {"dout": rng.standard_normal(u.shape), **prim}
+    fn = _calls(rng)[fname][0]
+    X = {k: _to(xp, v, "complex128") for k, v in prim.items()}
+    h0 = _to(xp, _cplx(rng, (Bs, Ps)), "complex128")
+    out = fn(**X, h0=h0, impl=impl)
+    outs = out if isinstance(out, tuple) else (out,)
+    want = fn(**prim, h0=testing.to_numpy(h0), impl="reference") if impl != "reference" else out
+    for o, w in zip(outs, want if isinstance(want, tuple) else (want,)):
+        if o is not None:
+            testing.assert_close(o, _to(xp, testing.to_numpy(w), str(o.dtype).split(".")[-1]))
+    if dim == "L" and fname == "simplified_scan":
+        _, last = simplified_scan(**X, return_last_state=True, h0=h0, impl=impl)
+        testing.assert_close(last, h0)  # no step: the last state is h0
+    if dim == "L" and fname == "simplified_scan_vjp":
+        g = simplified_scan_vjp(**X, h0=h0, dlast_state=h0, impl=impl)
+        testing.assert_close(g.dh0, h0)  # ... and its cotangent passes straight to h0
+
+
+@pytest.mark.parametrize("steps", ["P", "BL", "BPL"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_does_not_travel_back_in_time(backend_impl, rng, steps, bad):
+    xp, impl = backend_impl
+    L, t0 = 70, 41  # t0 inside a chunk of every impl (generic T ~ sqrt(L), CUDA 256-512)
+    pr = _problem(rng, L, delta=steps)
+    u = pr["u"].copy()
+    u[0, 1, t0] = bad
+    cut = (lambda d, s: d[..., s]) if steps != "P" else (lambda d, s: d)
+    c = lambda v: _to(xp, v, "complex128")  # noqa: E731
+    args = [c(pr[k]) for k in ("A", "B", "C")]
+    with np.errstate(all="ignore"):  # inf * 0 in B @ u is the expected NaN of that step
+        y = simplified_scan(c(u), c(pr["delta"]), *args, h0=c(pr["h0"]), impl=impl)
+    y0 = simplified_scan(c(u[:, :, :t0]), c(cut(pr["delta"], slice(0, t0))), *args,
+                         h0=c(pr["h0"]), impl=impl)
+    testing.assert_close(y[:, :, :t0], y0)
+    with np.errstate(all="ignore"):
+        out = s5_inner(c(u), c(pr["delta"]), *args, c(pr["D"]), h0=c(pr["h0"]), impl=impl)
+    out0 = s5_inner(c(u[:, :, :t0]), c(cut(pr["delta"], slice(0, t0))), *args, c(pr["D"]),
+                    h0=c(pr["h0"]), impl=impl)
+    testing.assert_close(out[:, :, :t0], out0)
+    # ... and it stays in its batch row.
+    assert bool(xp.all(xp.isfinite(y[1, ...])))
+
+
+def test_zoh_accepts_A_zero_with_the_limit_gamma_equal_delta(rng):
+    (u, d, A, B, C), _ = _good(rng)
+    A0 = A.copy()
+    A0[0] = 0
+    for impl in ("generic", "reference"):
+        y = simplified_scan(u, d, A0, B, C, discretization="zoh", impl=impl)
+        assert np.all(np.isfinite(y))
+    testing.assert_close(simplified_scan(u, d, A0, B, C, discretization="zoh"),
+                         simplified_scan(u, d, A0, B, C, discretization="zoh", impl="reference"))

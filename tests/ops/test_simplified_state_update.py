@@ -164,3 +164,84 @@ def test_rejects_bad_input(rng):
     A[1] = np.inf
     with pytest.raises(ValueError, match="A must be finite"):
         simplified_state_update(**args(A=A))
+
+
+# ---- issue 9's bad-input classes; every error leaves the state untouched --------------------
+
+
+def _bad_calls(pr):
+    """(what the message must name, exception, the call's arguments) for one bad input each."""
+    i64 = np.zeros(pr["B"].shape, np.int64)
+    cases = [(name, TypeError, {name: None}) for name in ("state", "x", "dt", "A", "B", "C")]
+    cases += [("B", TypeError, {"B": i64}), ("x", TypeError, {"x": pr["x"] > 0}),
+              ("state", TypeError, {"state": pr["state"].real.copy()}),
+              ("dt", TypeError, {"dt": 0.1}), ("A", ValueError, {"A": pr["A"][:3]}),
+              # H is read from x: an x with H = 1 does not broadcast, B's shape disagrees
+              ("B must have shape", ValueError, {"x": pr["x"][:, :1]}),
+              ("x", ValueError, {"x": pr["x"][:1]}),
+              ("D", ValueError, {"D": np.ones(5)}), ("deltaA", ValueError,
+                                                     {"deltaA": np.ones((3, 4))})]
+    nan_A = pr["A"].copy()
+    nan_A[0] = np.nan
+    cases += [("A", ValueError, {"A": nan_A})]
+    return cases
+
+
+def test_every_bad_input_raises_by_name_and_leaves_the_state_untouched(rng):
+    pr = _good(rng)
+    for name, exc, change in _bad_calls(pr):
+        args = {**pr, **change}
+        state = args["state"]
+        before = None if state is None else state.copy()
+        with pytest.raises(exc, match=name):
+            simplified_state_update(**args)
+        if before is not None:
+            np.testing.assert_array_equal(state, before)  # bit-identical: nothing half-written
+    for flag in ("conj_sym", "check_finite"):
+        for bad in ("False", 1, None):
+            state = pr["state"].copy()
+            with pytest.raises(TypeError, match=f"{flag} must be a bool"):
+                simplified_state_update(**{**pr, "state": state}, **{flag: bad})
+            np.testing.assert_array_equal(state, pr["state"])
+    with pytest.raises(ValueError, match="discretization must be one of"):
+        simplified_state_update(**pr, discretization="ZOH")
+    ro = pr["state"].copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="state must be writeable"):
+        simplified_state_update(**{**pr, "state": ro})
+
+
+def test_numpy_bools_unchecked_parameters_and_float16(rng):
+    pr = _good(rng)
+    s1, s2 = pr["state"].copy(), pr["state"].copy()
+    y1 = simplified_state_update(**{**pr, "state": s1}, conj_sym=np.True_)
+    y2 = simplified_state_update(**{**pr, "state": s2}, conj_sym=True)
+    testing.assert_close(y1, y2)
+    testing.assert_close(s1, s2)
+    bad = {**pr, "A": pr["A"].copy(), "state": pr["state"].copy()}
+    bad["A"][0] = np.inf
+    with np.errstate(all="ignore"):
+        simplified_state_update(**bad, check_finite=False)  # accepted: the check is skipped
+    half = {k: (v.astype(np.float16) if v is not None and not np.iscomplexobj(v) else v)
+            for k, v in pr.items()}
+    half["state"] = pr["state"].astype(np.complex64)
+    for k in ("A", "B", "C"):
+        half[k] = pr[k].astype(np.complex64)
+    y = simplified_state_update(**half)
+    assert y.dtype == np.float32 and half["state"].dtype == np.complex64
+
+
+@pytest.mark.parametrize("dim", ["batch", "H", "P"])
+def test_zero_size_dimensions_work(backend_impl, rng, dim):
+    xp, impl = backend_impl
+    n = {"batch": 2, "H": 3, "P": 4, dim: 0}
+    pr = _lrnnx_problem(rng, n["batch"], n["H"], n["P"], dt_batched=False, has_D=True,
+                        has_deltaA=False)
+    want_s = pr["state"].copy()
+    want_y = simplified_state_update_ref(want_s, *(pr[k] for k in ("x", "dt", "A", "B", "C",
+                                                                   "D")))
+    X = {k: _to(xp, v, "complex128") for k, v in pr.items()}
+    state = X.pop("state")
+    y = simplified_state_update(state, *X.values(), impl=impl)
+    testing.assert_close(y, testing.from_numpy(xp, want_y, "float64"))
+    testing.assert_close(state, testing.from_numpy(xp, want_s, "complex128"))

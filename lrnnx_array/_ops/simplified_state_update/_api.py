@@ -34,17 +34,27 @@ def _cast(xp, v, dtype):
 
 
 def _shapes(xp, state, x, dt, A, B, C, D, deltaA):
-    """The step's shape rules (no values read); returns the 2-D steps."""
-    _checks.check_ndim("state", state, 2, "(batch, P)")
-    Bsz, P = (int(n) for n in state.shape)
-    _checks.check_ndim("x", x, 2, "(batch, H)")
-    H = int(x.shape[1])
-    _checks.check_shape("x", x, (Bsz, H), "(batch, H) with batch = state.shape[0]")
-    _checks.check_shape("A", A, (P,), "(P,) with P = state.shape[1]")
-    _checks.check_shape("B", B, (P, H), "(P, H)")
-    _checks.check_shape("C", C, (H, P), "(H, P)")
-    if D is not None:
-        _checks.check_shape("D", D, (H, H), "(H, H)")
+    """The step's shape rules (no values read); returns the 2-D steps.
+
+    The happy path is one boolean expression (a decode loop calls this once per token per
+    layer); the detailed checks run only to word the error.
+    """
+    ok = state.ndim == 2 and x.ndim == 2
+    if ok:
+        (Bsz, P), H = state.shape, x.shape[1]
+        ok = (x.shape[0] == Bsz and tuple(A.shape) == (P,) and tuple(B.shape) == (P, H)
+              and tuple(C.shape) == (H, P) and (D is None or tuple(D.shape) == (H, H)))
+    if not ok:
+        _checks.check_ndim("state", state, 2, "(batch, P)")
+        Bsz, P = (int(n) for n in state.shape)
+        _checks.check_ndim("x", x, 2, "(batch, H)")
+        H = int(x.shape[1])
+        _checks.check_shape("x", x, (Bsz, H), "(batch, H) with batch = state.shape[0]")
+        _checks.check_shape("A", A, (P,), "(P,) with P = state.shape[1]")
+        _checks.check_shape("B", B, (P, H), "(P, H)")
+        _checks.check_shape("C", C, (H, P), "(H, P)")
+        if D is not None:
+            _checks.check_shape("D", D, (H, H), "(H, H)")
     writeable = getattr(getattr(state, "flags", None), "writeable", True)
     if not writeable:
         raise ValueError("state must be writeable: it is updated in place, got a read-only array")
