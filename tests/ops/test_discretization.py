@@ -402,3 +402,61 @@ def test_rejects_impls():
         D.zoh(-xps.ones(3), xps.ones(3), impl="reference")
     with pytest.raises(TypeError, match="all arrays must come from one library"):
         D.zoh(-np.ones(3), xps.ones(3))
+
+
+# ---- issue 9's bad-input classes, for all 18 public functions --------------------------------
+
+
+def _every_call(method, vjp):
+    """(function, args dict in signature order) for the method's def, its VJP or by name."""
+    A = np.full(3, 0.5) if method in ("rglru", "s7") else -np.ones(3)
+    args = {"A": A, "delta": np.full(3, 0.5), "integration_timesteps": np.full(3, 2.0)}
+    if not vjp:
+        return FNS[method], args
+    return VJPS[method], args
+
+
+@pytest.mark.parametrize("vjp", [False, True], ids=["fwd", "vjp"])
+@pytest.mark.parametrize("method", METHODS)
+def test_bad_input_classes(method, vjp):
+    fn, args = _every_call(method, vjp)
+    pre = ((np.ones(3), np.ones(3)),) if vjp else ()
+
+    def call(**kw):
+        return fn(*pre, **{**args, **kw})
+
+    for name in ("A", "delta"):
+        with pytest.raises(TypeError, match=f"{name} is required"):
+            call(**{name: None})
+        with pytest.raises(TypeError, match=f"{name} must be an array"):
+            call(**{name: 0.5})
+        for bad in (np.ones(3, np.int64), np.ones(3, bool)):
+            with pytest.raises(TypeError, match=f"{name} must have a"):
+                call(**{name: bad})
+        nan = args[name].copy()
+        nan[1] = np.nan
+        with pytest.raises(ValueError, match=f"{name} must be finite"):
+            call(**{name: nan})
+        with np.errstate(all="ignore"):
+            call(**{name: nan}, check_finite=False)  # skipped on request
+    for bad in ("False", 1, None):
+        with pytest.raises(TypeError, match="check_finite must be a bool"):
+            call(check_finite=bad)
+    a, b = call(check_finite=np.True_), call(check_finite=True)
+    for x, y in zip(a, b):
+        testing.assert_close(x, y)
+    with pytest.raises(ValueError, match="impl must be one of"):
+        call(impl=None)
+    # float16 computes in float32; float32 A with float64 delta promotes (nothing is demoted).
+    half = call(A=args["A"].astype(np.float16), delta=args["delta"].astype(np.float16),
+                integration_timesteps=args["integration_timesteps"].astype(np.float16))
+    assert {str(o.dtype) for o in half if o is not None} == {"float32"}
+    mixed = call(A=args["A"].astype(np.float32))
+    assert {str(o.dtype) for o in mixed if o is not None} == {"float64"}
+    # Zero-size: empty in, empty out (and empty gradients).
+    empty_args = {k: v[:0] for k, v in args.items()}
+    empty = fn(*(((np.ones(0), np.ones(0)),) if vjp else ()), **empty_args)
+    assert all(o.shape == (0,) for o in empty if o is not None)
+    if vjp:
+        with pytest.raises(TypeError, match=r"dout\[0\] must have a"):
+            fn((np.ones(3, np.int64), None), **args)
