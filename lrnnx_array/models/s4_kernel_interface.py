@@ -234,12 +234,11 @@ class S4Kernel(S4KernelBase):
     def _lk(self) -> int:
         return int(self.l_kernel)
 
-    def _check_tied(self):
-        if self.inv_dt.shape[-1] != 1:
-            raise NotImplementedError(
-                "S4 with dt_tie=False (one dt per mode, inv_dt (H, N/2)) is not implemented: the "
-                "DPLR ops take one dt per channel (H,) or (H, 1); the parameters load, but "
-                "forward/step need dt_tie=True")
+    def _dt_tie(self) -> bool:
+        """One dt per channel (inv_dt (H, 1)) or, lrnnx's dt_tie=False, one per mode (H, N/2):
+        the ops then discretise diag(dt)(Λ - P P^H) with input dt ⊙ B, as lrnnx's folding of a
+        per-mode dt into A, B and P does."""
+        return self.inv_dt.shape[-1] == 1
 
     def _kernel_lengths(self):
         """(C_is_tilde, l_kernel) to pass to the ops for the stored C."""
@@ -254,7 +253,6 @@ class S4Kernel(S4KernelBase):
         ``L`` None means ``round(l_kernel / rate)`` (``l_kernel`` or ``l_max`` must be set).
         """
         rate = _check_rate(rate)
-        self._check_tied()
         tilde, lk = self._kernel_lengths()
         if L is None:
             if not lk:
@@ -262,7 +260,7 @@ class S4Kernel(S4KernelBase):
             L = round(lk / rate)
         dt, A, B, C, P = self.process_params()
         out = _dplr_kernel(A, B, C, P, dt, L, rate=rate, state=state, C_is_tilde=tilde,
-                           l_kernel=lk)
+                           l_kernel=lk, dt_tie=self._dt_tie())
         return out.k, out.k_state
 
     def double_length(self):
@@ -273,9 +271,8 @@ class S4Kernel(S4KernelBase):
         lk = self._lk()
         if lk == 0:
             raise ValueError("double_length needs l_kernel > 0 (C is still the plain C)")
-        self._check_tied()
         dt, A, _, C, P = self.process_params()
-        Ct, lk2 = _double_length(C, A, P, dt, lk)
+        Ct, lk2 = _double_length(C, A, P, dt, lk, dt_tie=self._dt_tie())
         xp = self.xp
         if self.is_real:
             new = xp.astype(xp.real(Ct), self.C.dtype)
@@ -294,11 +291,10 @@ class S4Kernel(S4KernelBase):
         state; ``diagonal``: eigenbasis). C is recovered from C̃ when ``l_kernel > 0``."""
         if mode not in STEP_MODES:
             raise ValueError(f"mode must be one of {STEP_MODES}, got {mode!r}")
-        self._check_tied()
         dt, A, B, C, P = self.process_params()
         lk = self._lk()
         setup = _dplr_step_setup(A, B, C, P, dt, mode=mode, C_is_tilde=lk > 0,
-                                 l_kernel=lk if lk > 0 else None)
+                                 l_kernel=lk if lk > 0 else None, dt_tie=self._dt_tie())
         object.__setattr__(self, "_step_setup", setup)
         object.__setattr__(self, "_step_mode", mode)
         return setup
@@ -311,9 +307,8 @@ class S4Kernel(S4KernelBase):
 
     def forward_state(self, u, state):
         """State after the sequence ``u`` (B, H, L) from ``state`` (B, H, N or 2N, or None)."""
-        self._check_tied()
         dt, A, B, _, P = self.process_params()
-        dA, dB = _dplr_dense(A, P, B, dt)
+        dA, dB = _dplr_dense(A, P, B, dt, dt_tie=self._dt_tie())
         return _dplr_forward_state(u, state, dA, dB)
 
 

@@ -2,7 +2,8 @@
 
 The SSM is run as a direct recurrence: S4 in the eigenbasis of the dense DPLR matrix
 A_f = diag(Λ, Λ̄) - P_f P_f^H (bilinear is a rational function of A, so discretising the
-eigenvalues with :func:`lrnnx_array.discretization.bilinear` is the dense bilinear transform),
+eigenvalues with :func:`lrnnx_array.discretization.bilinear` is the dense bilinear transform;
+with one dt per mode, dt_tie=False, the matrix is diag(dt_f) A_f at a unit step, input dt_f B_f),
 S4D on its diagonal with :func:`lrnnx_array.discretization.zoh` / ``bilinear``. None of the
 models' kernel, FFT or step code is used.
 """
@@ -107,9 +108,15 @@ def ssm_recurrence(model, u):
         Af = np.diag(np.concatenate([A[h], np.conj(A[h])])) - pf.T @ np.conj(pf)
         Bf = np.concatenate([B[h], np.conj(B[h])])
         Cf = np.concatenate([C[:, h], np.conj(C[:, h])], axis=-1)  # (c, N)
-        w, V = np.linalg.eig(Af)
-        a_bar, gam = discretization.bilinear(w, np.full(w.shape, dt[h, 0]))
-        b_bar = gam * np.linalg.solve(V, Bf)
+        if dt.shape[-1] != 1:  # dt_tie=False: X = diag(dt_f) A_f, input dt_f B_f, unit step
+            dtf = np.concatenate([dt[h], dt[h]])
+            w, V = np.linalg.eig(dtf[:, None] * Af)
+            a_bar, gam = discretization.bilinear(w, np.ones(w.shape))
+            b_bar = gam * np.linalg.solve(V, dtf * Bf)
+        else:
+            w, V = np.linalg.eig(Af)
+            a_bar, gam = discretization.bilinear(w, np.full(w.shape, dt[h, 0]))
+            b_bar = gam * np.linalg.solve(V, Bf)
         c_v = Cf @ V
         z = np.zeros((Bn, w.shape[0]), complex)
         for t in range(L):

@@ -223,8 +223,6 @@ def test_bad_constructor_arguments():
             S4(8, **{"d_state": 8, **kw})
     with pytest.raises(ValueError, match="disc"):
         S4D(8, disc="euler")
-    with pytest.raises(NotImplementedError, match="dt_tie=False"):
-        S4(8, d_state=8, dt_tie=False)(np.zeros((1, 8, 4), np.float32))
 
 
 def test_bad_inputs(xp):

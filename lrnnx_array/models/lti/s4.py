@@ -34,7 +34,8 @@ class S4(S4Block):
     dt_min, dt_max : float
         dt ~ log-uniform in [dt_min, dt_max].
     dt_tie : bool, default True
-        One dt per feature (H, 1) or one per mode (H, N/2).
+        One dt per feature (H, 1) or one per mode (H, N/2); per mode the SSM is
+        diag(dt)(Λ - P Pᴴ) with input dt ⊙ B at a unit step, as lrnnx computes it.
     dt_transform, real_transform, imag_transform : {"none", "exp", "relu", "sigmoid",
     "softplus"}
     dt_fast : bool, default False
