@@ -22,6 +22,15 @@ from lrnnx_array.ops import (
 )
 
 DISCS = ["bilinear", "zoh", "dirac"]
+testing.add_override("s5_float64_normwise", 5,
+                     "float64 scans over up to 1100 steps and gradients reduced over B*L terms: "
+                     "rounding grows with the number of terms summed")
+testing.add_override("s5_closed_form", 1e-3,
+                     "one float64 closed form evaluated two ways: rounding only (~1e-15)")
+testing.add_override("s5_float64_loops", 0.1,
+                     "two float64 loops over at most 40 steps (lfilter vs ours): ~1e-14 apart")
+testing.add_override("s5_eigh", 100,
+                     "eigh of a small HiPPO matrix: errors ~1e-13 of its norm, on entries near 0")
 BSZ, H, P = 2, 8, 16
 # L = 1, small, prime, above the CUDA chunk (512 complex64 steps) and the generic chunk (32).
 LENGTHS = [1, 8, 67, 1100]
@@ -60,17 +69,20 @@ def _to(xp, x, dtype):
     return testing.from_numpy(xp, x, cplx if np.iscomplexobj(x) else real)
 
 
-def _check(got, want, dtype, name, scale=1.0):
-    """Normwise comparison against the float64 oracle: lrnnx's (rtol, atol) scaled by the largest
-    reference entry, tightened for float64."""
-    rtol, atol = LRNNX_TOL[name]
-    if dtype in ("float64", "complex128"):
-        rtol, atol = rtol * 1e-7, atol * 1e-7
+def _check(got, want, dtype, name):
+    """Against the float64 oracle: at single precision lrnnx's own (rtol, atol) with atol scaled
+    by the largest reference entry (its bound, the loosest we accept); at double precision the
+    table, normwise."""
     w = np.asarray(want)
-    mag = max(1.0, float(np.max(np.abs(w)))) if w.size else 1.0
     xp = testing.backend_namespace(testing._namespace_name(got))
     want_x = testing.from_numpy(xp, w, str(got.dtype).split(".")[-1])
-    testing.assert_close(got, want_x, rtol=rtol, atol=atol * mag * scale, err_msg=name)
+    if dtype in ("float64", "complex128"):
+        testing.assert_close(got, want_x, override="s5_float64_normwise", normwise=True,
+                             err_msg=name)
+        return
+    rtol, atol = LRNNX_TOL[name]
+    mag = max(1.0, float(np.max(np.abs(w)))) if w.size else 1.0
+    testing.assert_close(got, want_x, rtol=rtol, atol=atol * mag, err_msg=name)
 
 
 # ---- tier 1: the reference against SciPy and closed forms ---------------------------------
@@ -84,10 +96,11 @@ def test_hippo_init_matches_spec():
     lam, _, _, V, _ = make_dplr_hippo(8)
     np.testing.assert_allclose(lam.real, -0.5)
     assert np.all(np.diff(lam.imag) >= 0)  # eigh order: the first half is the negative half
-    np.testing.assert_allclose(lam.imag[:4], -lam.imag[::-1][:4], atol=1e-9)  # conj-symmetric
+    testing.assert_close(lam.imag[:4], -lam.imag[::-1][:4], override="s5_eigh")  # conj-symmetric
     A, Pm, _ = make_nplr_hippo(8)
     # S = A + P P^T is -I/2 plus a skew-symmetric matrix, so V diag(Lambda) V^H recovers it.
-    np.testing.assert_allclose(V @ np.diag(lam) @ V.conj().T, A + np.outer(Pm, Pm), atol=1e-9)
+    testing.assert_close(V @ np.diag(lam) @ V.conj().T, (A + np.outer(Pm, Pm)).astype(complex),
+                         override="s5_eigh", normwise=True)
 
 
 @pytest.mark.parametrize("disc,method", [("zoh", "zoh"), ("bilinear", "bilinear")])
@@ -97,12 +110,12 @@ def test_discretization_matches_cont2discrete(disc, method):
             (np.array([[a.real]]), np.array([[1.0]]), np.array([[1.0]]), np.array([[0.0]])),
             dt, method=method)
         Ab, gb = discretize_ref(disc, np.array(a), np.array(dt), np.array(dt))
-        np.testing.assert_allclose(Ab, Ad[0, 0], rtol=1e-12)
+        testing.assert_close(Ab, np.asarray(Ad[0, 0], Ab.dtype), override="s5_closed_form")
         if disc == "zoh":
-            np.testing.assert_allclose(gb, Bd[0, 0], rtol=1e-12)
+            testing.assert_close(gb, np.asarray(Bd[0, 0], gb.dtype), override="s5_closed_form")
         else:
             # SciPy's Tustin B is sqrt(dt)-balanced with C; the product is the same: B_d C_d.
-            np.testing.assert_allclose(gb, dt / (1 - dt * a / 2), rtol=1e-12)
+            testing.assert_close(gb, np.asarray(dt / (1 - dt * a / 2)), override="s5_closed_form")
 
 
 @pytest.mark.parametrize("disc", DISCS)
@@ -117,8 +130,8 @@ def test_ref_matches_lfilter_per_state(rng, disc):
         for p in range(P):
             x[b, p], _ = scipy.signal.lfilter([1.0], [1.0, -Ab[p]], gb[p] * Bu[b, p],
                                               zi=[Ab[p] * pr["h0"][b, p]])
-    np.testing.assert_allclose(y, np.einsum("hp,bpl->bhl", pr["C"], x), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(last, x[..., -1], rtol=1e-10, atol=1e-12)
+    testing.assert_close(y, np.einsum("hp,bpl->bhl", pr["C"], x), override="s5_float64_loops")
+    testing.assert_close(last, x[..., -1], override="s5_float64_loops")
 
 
 def test_s5_inner_ref_is_scaled_real_part_plus_D(rng):
@@ -337,7 +350,7 @@ def test_last_state_is_the_true_state(rng):
     y, last = simplified_scan(pr["u"], pr["delta"], pr["A"], pr["B"], pr["C"], None, True,
                               h0=pr["h0"])
     # C x_{L-1} is the last output column.
-    np.testing.assert_allclose(pr["C"] @ last.T, y[:, :, -1].T, rtol=1e-10, atol=1e-12)
+    testing.assert_close(pr["C"] @ last.T, y[:, :, -1].T, override="s5_float64_loops")
     g0 = simplified_scan_vjp(np.zeros_like(y), pr["u"], pr["delta"], pr["A"], pr["B"], pr["C"],
                              None, True, h0=pr["h0"], dlast_state=np.ones((BSZ, P)))
     assert np.abs(g0.du).max() > 0 and np.abs(g0.dh0).max() > 0

@@ -10,6 +10,13 @@ from lrnnx_array.models.init import make_s5_params
 from lrnnx_array.ops import s5_inner, simplified_scan, simplified_state_update
 
 DISCS = ["bilinear", "zoh", "dirac"]
+testing.add_override("s5_step_products", 20,
+                     "one step is two products over H = 40..512 terms ((B,H)@(H,P), (B,P)@(P,H)) "
+                     "in single precision: rounding grows with H")
+testing.add_override("s5_closed_form", 1e-3,
+                     "one float64 closed form evaluated two ways: rounding only (~1e-15)")
+# lrnnx's own decode-step tolerance (spec §5), the loosest we accept, for its grid.
+LRNNX_STEP_TOL = {"rtol": 3e-3, "atol": 5e-3}
 
 
 def _cplx(rng, shape):
@@ -43,9 +50,9 @@ def test_ref_by_hand(rng):
     Ab = np.exp(pr["deltaA"] * pr["A"])
     gb = (np.exp(pr["dt"] * pr["A"]) - 1) / pr["A"]
     new = Ab * pr["state"] + gb * np.einsum("ph,bh->bp", pr["B"], pr["x"])
-    np.testing.assert_allclose(s, new, rtol=1e-13)
+    testing.assert_close(s, new, override="s5_closed_form")
     want = np.einsum("hp,bp->bh", pr["C"], new).real + np.einsum("hk,bk->bh", pr["D"], pr["x"])
-    np.testing.assert_allclose(y, want, rtol=1e-13)
+    testing.assert_close(y, want, override="s5_closed_form")
 
 
 @pytest.mark.parametrize("disc", DISCS)
@@ -65,8 +72,9 @@ def test_impl_matches_ref(backend_impl, complex_dtype, rng, disc, dt_batched, ha
     y = simplified_state_update(state, *X.values(), discretization=disc, conj_sym=conj_sym,
                                 impl=impl)
     rdt = "float32" if complex_dtype == "complex64" else "float64"
-    testing.assert_close(y, testing.from_numpy(xp, want_y, rdt), scale=20)
-    testing.assert_close(state, testing.from_numpy(xp, want_s, complex_dtype), scale=20)
+    testing.assert_close(y, testing.from_numpy(xp, want_y, rdt), override="s5_step_products")
+    testing.assert_close(state, testing.from_numpy(xp, want_s, complex_dtype),
+                         override="s5_step_products")
 
 
 @pytest.mark.parametrize("disc", DISCS)
@@ -103,7 +111,8 @@ def test_large_H_has_no_race(backend_impl, rng):
     X = {k: _to(xp, v, "complex128") for k, v in pr.items()}
     state = X.pop("state")
     simplified_state_update(state, *X.values(), impl=impl)
-    testing.assert_close(state, testing.from_numpy(xp, want_s, "complex128"), scale=10)
+    testing.assert_close(state, testing.from_numpy(xp, want_s, "complex128"),
+                         override="s5_step_products")
 
 
 def test_state_of_other_dtype_is_updated_in_place(rng):
@@ -134,9 +143,8 @@ def test_lrnnx_grid(backend_impl, H, P, disc, dt_batched, has_D, has_deltaA, con
     state = X.pop("state")
     y = simplified_state_update(state, *X.values(), discretization=disc, conj_sym=conj_sym,
                                 impl=impl)
-    # lrnnx's tolerance (3e-3, 5e-3) is the loosest allowed.
-    testing.assert_close(y, testing.from_numpy(xp, want_y, "float32"), rtol=3e-3, atol=5e-3)
-    testing.assert_close(state, testing.from_numpy(xp, want_s, "complex64"), rtol=3e-3, atol=5e-3)
+    testing.assert_close(y, testing.from_numpy(xp, want_y, "float32"), **LRNNX_STEP_TOL)
+    testing.assert_close(state, testing.from_numpy(xp, want_s, "complex64"), **LRNNX_STEP_TOL)
 
 
 def _good(rng):
