@@ -328,3 +328,23 @@ def test_bad_inputs(rng):
         dplr_dense(p["A"], p["P"], p["B"], p["dt"], dt_tie=1)
     with pytest.raises(ValueError, match=r"dt must have shape \(H, N/2\)"):
         dplr_step_setup(**dict(p, dt=p["dt"][:, :2]), mode="linear", dt_tie=False)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0)])
+def test_zero_sizes(shape):
+    h, n = shape
+    z = np.zeros(shape, complex)
+    args = (z, z, np.zeros((1, h, n), complex), np.zeros((1, h, n), complex), np.ones(shape))
+    assert dplr_kernel(*args, 4, dt_tie=False).k.shape == (1, h, 4)
+    assert dplr_kernel_vjp((np.ones((1, h, 4)), None), *args, 4, dt_tie=False).ddt.shape == shape
+
+
+def test_float16_dt_computes_in_float32(rng):
+    p, _ = _sys(rng, 1)
+    c64 = {n: (v.astype(np.complex64) if n != "dt" else v.astype(np.float16))
+           for n, v in p.items()}
+    k = dplr_kernel(**c64, L=5, dt_tie=False).k
+    assert k.dtype == np.float32
+    want = dplr_kernel_ref(**dict(p, dt=c64["dt"].astype(np.float64)), L=5)[0]
+    atol = testing.tolerance("float32")[0] * 30 * np.abs(want).max()  # as the backend tests
+    testing.assert_close(k, want.astype(np.float32), atol=atol, rtol=0)

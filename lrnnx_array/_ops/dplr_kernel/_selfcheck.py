@@ -49,7 +49,30 @@ def _run_vjp(xp, impl, dtype):
     return out
 
 
+def _run_per_mode(xp, impl, dtype):
+    """One dt per mode (dt_tie=False): kernel and VJP, rank 2, state, rate 0.5, C̃ doubling."""
+    rng = np.random.default_rng(2)
+    H, N2, L = 3, 8, 32
+    cx = (lambda *s: rng.standard_normal(s) + 1j * rng.standard_normal(s))
+    A = -rng.uniform(0.1, 1, (H, N2)) + 1j * rng.uniform(-5, 5, (H, N2))
+    B, C, s, P = cx(H, N2), cx(2, H, N2), cx(2, H, N2), 0.5 * cx(2, H, N2)
+    dt = rng.uniform(0.01, 0.2, (H, N2))
+    rdt = "float32" if dtype == "complex64" else "float64"
+    dk, dks = rng.standard_normal((2, H, L)), rng.standard_normal((2, 2, H, L))
+    on = lambda x, d=dtype: testing.from_numpy(xp, x, d)  # noqa: E731
+    kw = dict(rate=0.5, C_is_tilde=True, l_kernel=8)
+    got = dplr_kernel(on(A), on(B), on(C), on(P), on(dt, rdt), L, state=on(s), impl=impl,
+                      dt_tie=False, **kw)
+    out = pairs(("k", "k_state"), got, dplr_kernel_ref(A, B, C, P, dt, L, state=s, **kw))
+    g = dplr_kernel_vjp((on(dk, rdt), on(dks, rdt)), on(A), on(B), on(C), on(P), on(dt, rdt), L,
+                        state=on(s), impl=impl, dt_tie=False, **kw)
+    want = dplr_kernel_vjp_ref((dk, dks), A, B, C, P, dt, L, state=s, **kw)
+    return out + pairs(list(g._fields), g, want)
+
+
 CHECKS = [
     Check("dplr_kernel ranks 1-3 + state + rate", _run, ("complex64", "complex128")),
     Check("dplr_kernel_vjp ranks 1-3 + state + rate + C~", _run_vjp, ("complex64", "complex128")),
+    Check("dplr_kernel + vjp, one dt per mode (dt_tie=False)", _run_per_mode,
+          ("complex64", "complex128")),
 ]
