@@ -77,6 +77,9 @@ for _k in range(17):
     _f *= _k + 3
 del _f, _k
 _SERIES_RADIUS = 0.5
+# Public for the other tiers (the numba kernels' scalar formulas) so no one re-derives them.
+DPHI1_COEF = tuple(_DPHI1_COEF)
+SERIES_RADIUS = _SERIES_RADIUS
 
 
 def dphi1(xp, x, E, phi):
