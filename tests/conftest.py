@@ -13,11 +13,10 @@ from __future__ import annotations
 import importlib.util
 import os
 
+import _emulation  # noqa: E402  (tests/_emulation.py: kernel-less families, the emulated tier)
 import pytest
 
 from lrnnx_array import testing
-
-import _emulation  # noqa: E402  (tests/_emulation.py: kernel-less families, the emulated tier)
 
 BACKENDS = testing.available_backends()
 

@@ -10,9 +10,8 @@ sys.dont_write_bytecode = True
 
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 import cupy  # noqa: E402
+import numpy as np  # noqa: E402
 
 assert getattr(cupy, "_FAKE", False), "the real CuPy was imported"
 code = (Path(__file__).resolve().parent / "kernels" / "missing_barrier.cu").read_text()
