@@ -51,12 +51,14 @@ def _make_overhead(xp, dtype, B, D, N):
     Dp, bias = arr(D), arr(D, lo=-4, hi=-3)
     step = SPEC.get(SPEC.resolve("auto", xp, state.dtype), "step")
     canon = (x, dt, z, None, A, Bm, Cm, Dp, bias)  # one dtype: the public layouts are canonical
+    from ... import ops  # the function users call (with the torch/Dask routing wrapper)
+
+    public = ops.selective_state_update
     return Case(
-        fwd=lambda: selective_state_update(state, x, dt, A, Bm, Cm, Dp, z, bias, True,
-                                           check_finite=False),
+        fwd=lambda: public(state, x, dt, A, Bm, Cm, Dp, z, bias, True, check_finite=False),
         baselines={
             "impl_direct": lambda: step(xp, state, None, *canon, softplus=True, method="mamba"),
-            "checked": lambda: selective_state_update(state, x, dt, A, Bm, Cm, Dp, z, bias, True),
+            "checked": lambda: public(state, x, dt, A, Bm, Cm, Dp, z, bias, True),
         },
     )
 
