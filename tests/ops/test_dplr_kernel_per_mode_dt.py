@@ -302,8 +302,14 @@ def test_forward_state(backend, rng, half):
 def test_bad_inputs(rng):
     p, s = _sys(rng, 1)
     with pytest.raises(ValueError, match=r"dt must have shape \(H, N/2\) = \(3, 4\) with "
-                                         r"dt_tie=False.*got \(3, 1\)"):
-        dplr_kernel(**dict(p, dt=p["dt"][:, :1]), L=4, dt_tie=False)
+                                         r"dt_tie=False.*got \(3, 2\)"):
+        dplr_kernel(**dict(p, dt=p["dt"][:, :2]), L=4, dt_tie=False)
+    # a per-channel dt is the special case constant over the modes (its gradient keeps its shape)
+    for dt in (p["dt"][:, 0], p["dt"][:, :1]):
+        np.testing.assert_array_equal(dplr_kernel(**dict(p, dt=dt), L=4, dt_tie=False).k,
+                                      dplr_kernel(**dict(p, dt=dt), L=4).k)
+        g = dplr_kernel_vjp((np.ones((2, H, 4)), None), **dict(p, dt=dt), L=4, dt_tie=False)
+        assert g.ddt.shape == dt.shape
     with pytest.raises(ValueError, match=r"pass dt_tie=False for one step per mode"):
         dplr_kernel(**p, L=4)
     with pytest.raises(TypeError, match="dt_tie must be a bool"):

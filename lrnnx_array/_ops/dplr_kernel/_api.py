@@ -101,9 +101,9 @@ def dplr_kernel(
         infinities, NaNs or non-positive steps.
     dt_tie : bool, default True
         One step per channel (lrnnx's default). ``False``: one step per mode, dt (H, N/2)
-        (lrnnx's ``dt_tie=False``): the system is diag(Δ_f)(Λ_f - P_f P_f^H) with input
-        Δ_f B_f, discretised with a unit step; still DPLR, with left factor ΔP and right
-        factor P.
+        (lrnnx's ``dt_tie=False``; (H,) or (H, 1) still mean a step constant over the modes):
+        the system is diag(Δ_f)(Λ_f - P_f P_f^H) with input Δ_f B_f, discretised with a unit
+        step; still DPLR, with left factor ΔP and right factor P.
 
     Returns
     -------

@@ -31,7 +31,8 @@ def prepare(xp, A, B, C, P, dt, state=None, *, C_name="C", check_finite=True, dt
     """Shapes of the DPLR arguments, then everything cast to one complex dtype (promoted).
 
     ``dt_tie`` (a checked flag): one step per channel, dt (H,) or (H, 1) -> canonical (H, 1);
-    otherwise one step per mode, dt (H, N/2), kept as it is. The implementations tell the two
+    ``dt_tie=False`` also accepts one step per mode, dt (H, N/2), kept as it is (a per-channel
+    dt is then the special case constant over the modes). The implementations tell the two
     apart by dt's last axis (with N/2 = 1 they are the same system).
     """
     dt_tie = check_flag("dt_tie", dt_tie)
@@ -48,18 +49,19 @@ def prepare(xp, A, B, C, P, dt, state=None, *, C_name="C", check_finite=True, dt
     if P is not None:
         _checks.check_ndim("P", P, 3, "(rank, H, N/2)")
         _checks.check_shape("P", P, (None, H, N2), "(rank, H, N/2)")
-    if dt_tie:
-        if tuple(dt.shape) not in ((H,), (H, 1)):
-            raise ValueError(
-                f"dt must have shape (H,) or (H, 1) with H={H} (one step per channel; pass "
-                f"dt_tie=False for one step per mode, shape (H, N/2)), got {tuple(dt.shape)}"
-            )
-        dt = xp.reshape(dt, (H, 1))
-    elif tuple(dt.shape) != (H, N2):
+    per_channel = tuple(dt.shape) in ((H,), (H, 1))
+    if dt_tie and not per_channel:
         raise ValueError(
-            f"dt must have shape (H, N/2) = ({H}, {N2}) with dt_tie=False (one step per "
-            f"mode), got {tuple(dt.shape)}"
+            f"dt must have shape (H,) or (H, 1) with H={H} (one step per channel; pass "
+            f"dt_tie=False for one step per mode, shape (H, N/2)), got {tuple(dt.shape)}"
         )
+    if not (per_channel or tuple(dt.shape) == (H, N2)):
+        raise ValueError(
+            f"dt must have shape (H, N/2) = ({H}, {N2}) with dt_tie=False (one step per mode; "
+            f"(H,) or (H, 1) broadcast over the modes), got {tuple(dt.shape)}"
+        )
+    if per_channel:  # also under dt_tie=False: a step constant over the modes
+        dt = xp.reshape(dt, (H, 1))
     if state is not None:
         _checks.check_ndim("state", state, 3, "(batch, H, N/2) or (batch, H, N)")
         if state.shape[1] != H or state.shape[2] not in (N2, 2 * N2):
