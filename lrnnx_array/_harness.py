@@ -150,6 +150,31 @@ def all_benches() -> list[Bench]:
     return discover("_bench", "BENCHES")
 
 
+# Model and generation benchmarks live beside the models (not in op families).
+_MODEL_BENCH_MODULES = (
+    "lrnnx_array.models.lti._bench_s4",
+    "lrnnx_array.models.lti._bench_lti",
+    "lrnnx_array.models.ltv._bench_ltv",
+)
+_GENERATE_BENCH_MODULES = ("lrnnx_array.architectures._bench_generate",)
+
+
+def _benches_of(modules) -> list[Bench]:
+    import importlib
+
+    return [b for m in modules for b in importlib.import_module(m).BENCHES]
+
+
+def model_benches() -> list[Bench]:
+    """Forward and step of every model (``bench --models``)."""
+    return _benches_of(_MODEL_BENCH_MODULES)
+
+
+def generate_benches() -> list[Bench]:
+    """Tokens per second of ``generate`` (``bench --generate``)."""
+    return _benches_of(_GENERATE_BENCH_MODULES)
+
+
 def time_call(fn, xp, *, repeat: int = 5, warmup: int = 1, budget_s: float = 5.0) -> float:
     """Median seconds of ``fn()``; CUDA events on CuPy, perf_counter elsewhere."""
     from ._backend import is_cupy

@@ -171,7 +171,10 @@ def cmd_bench(args) -> int:
     if args.repeat < 1:
         raise CLIError(f"--repeat must be >= 1, got {args.repeat}")
     backends = _backends(args.backend, ["numpy"])
-    benches = _select(_harness.all_benches(), args.ops, "bench")
+    pool = (_harness.model_benches() if args.models else []) + (
+        _harness.generate_benches() if args.generate else []
+    )
+    benches = _select(pool or _harness.all_benches(), args.ops, "bench")
     jobs = []
     for be in backends:
         size_label = args.size or ("gpu" if be == "cupy" else "cpu")
@@ -264,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ops", help="comma-separated substrings of bench names (must match one)")
     b.add_argument("--size", choices=["small", "cpu", "gpu"],
                    help="size grid (default: gpu on cupy, cpu elsewhere)")
+    b.add_argument("--models", action="store_true",
+                   help="time every model's forward and step instead of the ops")
+    b.add_argument("--generate", action="store_true",
+                   help="time generate() (tokens/s) for S5, LRU and Mamba language models")
     b.add_argument("--dtype", help=f"override the bench dtype: one of {', '.join(DTYPES)}")
     b.add_argument("--repeat", type=int, default=5, help="timed calls per job (default 5; the "
                    "median is reported)")

@@ -140,3 +140,20 @@ def test_bench_small_writes_csv(tmp_path):
     assert out.returncode == 0, out.stderr
     rows = list(csv.DictReader(out_file.open()))
     assert rows and all(float(r["fwd_ms"]) > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    "flag, name", [("--models", "LRU.step"), ("--models", "mamba step"), ("--generate", "")]
+)
+def test_bench_models_and_generate_run(tmp_path, flag, name):
+    """The model and generation benchmarks are wired into ``bench`` and produce rows."""
+    out = tmp_path / "b.json"
+    args = ["bench", flag, "--size", "small", "--repeat", "1", "--out", str(out)]
+    if name:
+        args += ["--ops", name]
+    r = _run(*args)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())["results"]
+    assert rows and all(row["fwd_ms"] > 0 for row in rows)
+    if name:
+        assert all(name in row["op"] for row in rows)
