@@ -181,6 +181,10 @@ class Classifier(Module):
         pools = _per_layer("intermediate_pooling", intermediate_pooling, n, str)
         factors = _per_layer("pooling_factor", pooling_factor, n, int)
         params = dict(lrnn_params or {})
+        # a d_state / d_model in lrnn_params is the LRNN's (the blocks take them by name too)
+        d_state = params.pop("d_state", d_state)
+        if params.pop("d_model", D) != D:
+            raise ValueError("lrnn_params['d_model'] must equal d_model (the residual width)")
         blocks = [ClassifierBlock(D, d_state, classes[i], 0, 0, pooling, dropout, pools[i],
                                   factors[i], False, seed=int(rng.integers(2**31)), **kw,
                                   **params) for i in range(n - 1)]
