@@ -5,7 +5,8 @@ lrnnx's inference grid (spec §6): ``generate`` with num_steps = L at B = 32, H 
 ``generate`` call; tokens per second are ``B * steps / seconds`` (:func:`tokens_per_second`).
 On CuPy the case times the CUDA-graph replay with the plain loop as its baseline (lrnnx
 reports the graph as more than 10x faster than the loop); on NumPy the plain loop alone.
-The start is x0 = 0 (lrnnx's). CPU step counts stop at 256 so a sweep stays within seconds; "gpu" covers lrnnx's 8 .. 2048.
+The start is x0 = 0 (lrnnx's). CPU step counts stop at 256 so a sweep stays within seconds;
+"gpu" covers lrnnx's 8 .. 2048.
 """
 
 from __future__ import annotations
