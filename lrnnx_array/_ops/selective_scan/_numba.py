@@ -24,8 +24,31 @@ from .._shared.threads import threads as _threads
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
 (_cexp, _exp_phi1, _dphi1, _softplus, _sigmoid, _rg, _conj, sel_disc,
- sel_disc_grad) = nbs.scalars()
+ sel_disc_grad, _vexp) = nbs.scalars()
 _CK = 64  # checkpoint interval (steps) of the backward
+# Scalars stay in the input precision (a literal 0 would promote float32 to float64 and make
+# every exp a double one, 3x slower): hence the "x if flag else y" forms below.
+
+
+@nbs.numba().njit(cache=True, inline="always")
+def _disc_row(method, A, lnA, d, dt, dtA, ab, gm):
+    """ab[n], gm[n] = (Abar, gamma) at (d, n) for every n: the method is branched on once per
+    step, outside the loop over states (a branch per state cost ~5 ns)."""
+    N = A.shape[1]
+    if method == nbs.MAMBA or method == nbs.DIRAC:
+        g = dt if method == nbs.MAMBA else dt * 0 + 1
+        for n in range(N):
+            ab[n] = _cexp(dtA * A[d, n])
+            gm[n] = g
+    elif method == nbs.ZOH:
+        same = dtA == dt  # one step for both: Abar is the E of phi1's evaluation
+        for n in range(N):
+            E, phi = _exp_phi1(dt * A[d, n])
+            ab[n] = E if same else _cexp(dtA * A[d, n])
+            gm[n] = dt * phi
+    else:
+        for n in range(N):
+            ab[n], gm[n] = sel_disc(method, A[d, n], dt, dtA, lnA[d, n])
 
 
 @_kernel
@@ -40,21 +63,22 @@ def _fwd(u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, out, last,
         b, d = row // Dm, row % Dm
         g = d // Dg
         h = np.zeros(N, A.dtype)
+        ab, gm = np.empty(N, A.dtype), np.empty(N, A.dtype)
         if hash0:
             for n in range(N):
                 h[n] = h0[b, d, n]
         for t in range(L):
-            dt = delta[b, d, t] + (bias[d] if hasb else 0)
+            dt = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
             if sp:
                 dt = _softplus(dt)
             dtA = dA_[b, d, t] if hasdA else dt
             ut = u[b, d, t]
             y = ut * 0
+            _disc_row(method, A, lnA, d, dt, dtA, ab, gm)
             for n in range(N):
-                Ab, gam = sel_disc(method, A[d, n], dt, dtA, lnA[d, n])
-                bn = Bv[b, g, n, t] if bvar else Bc[d, n]
-                h[n] = Ab * h[n] + gam * bn * ut
-                cn = Cv[b, g, n, t] if cvar else Cc[d, n]
+                bn = Bv[b, g, t, n] if bvar else Bc[d, n]
+                h[n] = ab[n] * h[n] + gm[n] * bn * ut
+                cn = Cv[b, g, t, n] if cvar else Cc[d, n]
                 y += (cn * h[n]).real
             if cplx:
                 y = 2 * y
@@ -72,7 +96,7 @@ def _fwd(u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, out, last,
 def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
          du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags, method, G, S):
     """Gradients; flags as ``_fwd`` plus has_dlast. Shared-parameter gradients per row:
-    gA/gBc/gCc (B, D, N), gD (B, D); variable B/C per slice: gBv/gCv (S, B, G, N, L)."""
+    gA/gBc/gCc (B, D, N), gD (B, D); variable B/C per slice: gBv/gCv (S, B, G, L, N)."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     Dg = Dm // G
@@ -92,6 +116,7 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
             acc_C = np.zeros(N, A.dtype)
             acc_D = u[b, d, 0] * 0
             h = np.zeros(N, A.dtype)
+            ab, gm = np.empty(N, A.dtype), np.empty(N, A.dtype)
             if hash0:
                 for n in range(N):
                     h[n] = h0[b, d, n]
@@ -103,15 +128,15 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 if t % _CK == 0:
                     for n in range(N):
                         ck[t // _CK, n] = h[n]
-                dt = delta[b, d, t] + (bias[d] if hasb else 0)
+                dt = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
                 if sp:
                     dt = _softplus(dt)
                 dtA = dA_[b, d, t] if hasdA else dt
                 ut = u[b, d, t]
+                _disc_row(method, A, lnA, d, dt, dtA, ab, gm)
                 for n in range(N):
-                    Ab, gam = sel_disc(method, A[d, n], dt, dtA, lnA[d, n])
-                    bn = Bv[b, g, n, t] if bvar else Bc[d, n]
-                    h[n] = Ab * h[n] + gam * bn * ut
+                    bn = Bv[b, g, t, n] if bvar else Bc[d, n]
+                    h[n] = ab[n] * h[n] + gm[n] * bn * ut
             # pass 2: chunks in reverse; carry = conj(Abar_{t+1}) lam_{t+1} (+ dlast) in lam
             for c in range(nck - 1, -1, -1):
                 t0 = c * _CK
@@ -120,20 +145,18 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                     hs[0, n] = ck[c, n]
                 for k in range(T):
                     t = t0 + k
-                    dt = delta[b, d, t] + (bias[d] if hasb else 0)
+                    dt = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
                     if sp:
                         dt = _softplus(dt)
                     dtA = dA_[b, d, t] if hasdA else dt
                     ut = u[b, d, t]
+                    _disc_row(method, A, lnA, d, dt, dtA, Abs[k], gms[k])
                     for n in range(N):
-                        Ab, gam = sel_disc(method, A[d, n], dt, dtA, lnA[d, n])
-                        bn = Bv[b, g, n, t] if bvar else Bc[d, n]
-                        Abs[k, n] = Ab
-                        gms[k, n] = gam
-                        hs[k + 1, n] = Ab * hs[k, n] + gam * bn * ut
+                        bn = Bv[b, g, t, n] if bvar else Bc[d, n]
+                        hs[k + 1, n] = Abs[k, n] * hs[k, n] + gms[k, n] * bn * ut
                 for k in range(T - 1, -1, -1):
                     t = t0 + k
-                    raw = delta[b, d, t] + (bias[d] if hasb else 0)
+                    raw = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
                     dt = _softplus(raw) if sp else raw
                     dtA = dA_[b, d, t] if hasdA else dt
                     ut = u[b, d, t]
@@ -143,7 +166,7 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                         sz = _sigmoid(zt)
                         y = ut * 0
                         for n in range(N):
-                            cn = Cv[b, g, n, t] if cvar else Cc[d, n]
+                            cn = Cv[b, g, t, n] if cvar else Cc[d, n]
                             y += (cn * hs[k + 1, n]).real
                         pre = (2 * y if cplx else y) + (Dv[d] * ut if hasD else 0)
                         dz[b, d, t] = gy * pre * sz * (1 + zt * (1 - sz))
@@ -153,8 +176,8 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                     ddt_t = gy * 0
                     ddtA_t = gy * 0
                     for n in range(N):
-                        cn = Cv[b, g, n, t] if cvar else Cc[d, n]
-                        bn = Bv[b, g, n, t] if bvar else Bc[d, n]
+                        cn = Cv[b, g, t, n] if cvar else Cc[d, n]
+                        bn = Bv[b, g, t, n] if bvar else Bc[d, n]
                         if cplx:
                             ln = lam[n] + 2 * _conj(cn) * gy
                             gc = 2 * gy * _conj(hs[k + 1, n])
@@ -172,11 +195,11 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                         ddtA_t += (_conj(pAt) * G_Ab).real + (_conj(pgtA) * G_gam).real
                         acc_A[n] += _conj(pAA) * G_Ab + _conj(pgA) * G_gam
                         if bvar:
-                            gBv[s, b, g, n, t] += gb
+                            gBv[s, b, g, t, n] += gb
                         else:
                             acc_B[n] += gb
                         if cvar:
-                            gCv[s, b, g, n, t] += gc
+                            gCv[s, b, g, t, n] += gc
                         else:
                             acc_C[n] += gc
                         lam[n] = _conj(Ab) * ln
@@ -201,11 +224,12 @@ def _groups(B, C):
 
 
 def _bc(X, st, Bsz):
-    """(constant (D, N) or dummy, variable (B, G, N, L) or dummy, is_variable)."""
+    """(constant (D, N) or dummy, variable as (B, G, L, N) or dummy, is_variable). The time-
+    major copy makes each step's N values one cache line (strided by L they cost 2.5x)."""
     if X.ndim == 2:
         return X, np.zeros((1, 1, 1, 1), st), False
     X4 = X if X.ndim == 4 else X[:, None]
-    return np.zeros((1, 1), st), X4, True
+    return np.zeros((1, 1), st), np.ascontiguousarray(X4.transpose(0, 1, 3, 2)), True
 
 
 def _opt(x, shape_ndim, dtype):
@@ -259,7 +283,7 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     dz = np.empty((Bsz, Dm, L), rt) if z is not None else np.zeros((1, 1, 1), rt)
     gA, gBc, gCc, dh0 = (np.empty((Bsz, Dm, N), st) for _ in range(4))
     gD = np.empty((Bsz, Dm), rt)
-    vshape = (S, Bsz, G, N, L)
+    vshape = (S, Bsz, G, L, N)
     gBv = np.zeros(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
     gCv = np.zeros(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
     lam0 = np.zeros((1, 1, 1), st) if dlast is None else dlast
@@ -275,5 +299,5 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
 
 def _var_grad(gv, X):
     g = gv.sum(axis=0) if gv.shape[0] > 1 else gv[0]
-    return g.reshape(X.shape)
+    return np.ascontiguousarray(g.transpose(0, 1, 3, 2)).reshape(X.shape)
 
