@@ -201,3 +201,57 @@ def time_call(fn, xp, *, repeat: int = 5, warmup: int = 1, budget_s: float = 5.0
             if time.perf_counter() > t_end:
                 break
     return statistics.median(times)
+
+
+# ---- interleaved measurement (what `bench` reports) ---------------------------------------------
+# Every contender of a case (fwd, bwd, each baseline) gets `warmup` calls first (numba compiles,
+# caches warm), then rounds run them in turn (A B C A B C ...), so load that comes and goes on a
+# shared machine hits all of them alike. Each figure is min / median / max over the rounds; the
+# ratios use the minimum (the least-disturbed run). gc is collected before each round.
+
+RATIO_DOC = (
+    "fwd_ms/bwd_ms: min over rounds (also _median_ms, _max_ms); X_ms: baseline X the same way; "
+    "ratio_vs_X = fwd_ms / X_ms and bwd_ratio_vs_X = bwd_ms / X_ms (mins, one interleaved run; "
+    "above 1 is slower than X)"
+)
+
+
+def measure_case(case: Case, xp, *, repeat: int = 5, warmup: int = 1,
+                 budget_s: float = 20.0) -> dict:
+    """Time ``case``'s fwd, bwd and baselines interleaved; returns the bench record's fields."""
+    import gc
+
+    from ._backend import is_cupy
+
+    fns = {"fwd": case.fwd}
+    if case.bwd is not None:
+        fns["bwd"] = case.bwd
+    fns.update(case.baselines)
+    times: dict = {k: [] for k in fns}
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    t_end = time.perf_counter() + budget_s
+    for _ in range(repeat):
+        gc.collect()
+        for name, fn in fns.items():
+            if is_cupy(xp):
+                times[name].append(time_call(fn, xp, repeat=1, warmup=0))
+                continue
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        if time.perf_counter() > t_end:
+            break
+    rec = {}
+    for name, ts in times.items():
+        key = name if name in ("fwd", "bwd") else name
+        rec[f"{key}_ms"] = 1e3 * min(ts)
+        rec[f"{key}_median_ms"] = 1e3 * statistics.median(ts)
+        rec[f"{key}_max_ms"] = 1e3 * max(ts)
+    rec["rounds"] = len(times["fwd"])
+    for name in case.baselines:
+        rec[f"ratio_vs_{name}"] = rec["fwd_ms"] / rec[f"{name}_ms"]
+        if "bwd" in fns:
+            rec[f"bwd_ratio_vs_{name}"] = rec["bwd_ms"] / rec[f"{name}_ms"]
+    return rec

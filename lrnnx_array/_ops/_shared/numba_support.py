@@ -26,6 +26,8 @@ import importlib.util
 import os
 import threading
 
+import numpy as _np
+
 from .threads import threads as _threads
 
 _NUMBA = None
@@ -104,6 +106,9 @@ def kernel(parallel: bool = True):
     return numba().njit(cache=True, parallel=parallel, nogil=True)
 
 
+PARALLEL_MIN_ELEMS = 1 << 17
+
+
 def launch(fn):
     """Wrap a Python-level launcher: set numba's thread count, serialise on an unsafe layer."""
 
@@ -111,7 +116,11 @@ def launch(fn):
     def run(*args, **kwargs):
         global _LAYER_IS_SAFE
         nb = numba()
-        nb.set_num_threads(min(_threads(), nb.config.NUMBA_NUM_THREADS))
+        # Small calls run on one thread: waking the pool costs ~20 us quiet and milliseconds on
+        # a loaded machine (a descheduled worker), more than the work below ~2^17 elements.
+        size = max((a.size for a in args if isinstance(a, _np.ndarray)), default=0)
+        width = _threads() if size >= PARALLEL_MIN_ELEMS else 1
+        nb.set_num_threads(min(width, nb.config.NUMBA_NUM_THREADS))
         if _LAYER_IS_SAFE is None:
             out = fn(*args, **kwargs)  # the first call picks the layer
             try:

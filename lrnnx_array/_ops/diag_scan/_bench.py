@@ -20,9 +20,13 @@ def _make(xp, dtype, rows, L):
         bwd=lambda: diag_scan_vjp(dh, a, b),
         fwd_work=Work(bytes=3 * s * n),
         bwd_work=Work(bytes=5 * s * n),
-        # One elementwise pass over the same data: the CPU yardstick (<= 20x).
+        # One elementwise pass over the same data: the CPU floor (numba: <= 2x fwd,
+        # <= 4x VJP).
         baselines={"elementwise_a*b+b": lambda: a * b + b},
     )
+    if is_numpy(xp):  # impl="auto" is the numba tier when numba imports: generic beside it
+        case.baselines["generic"] = lambda: diag_scan(a, b, impl="generic")
+        case.baselines["generic_vjp"] = lambda: diag_scan_vjp(dh, a, b, impl="generic")
     return case
 
 

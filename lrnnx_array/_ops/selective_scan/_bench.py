@@ -27,7 +27,7 @@ def _naive_numpy(u, dt, A, B, C):
     return y
 
 
-def _make(xp, dtype, Bsz, Dm, L, N, z=False, G=1, method="mamba", deltaA=False):
+def _make(xp, dtype, Bsz, Dm, L, N, z=False, G=1, method="mamba", deltaA=False, cplx=False):
     rng = np.random.default_rng(0)
 
     def put(x):
@@ -44,8 +44,14 @@ def _make(xp, dtype, Bsz, Dm, L, N, z=False, G=1, method="mamba", deltaA=False):
         z=rng.standard_normal((Bsz, Dm, L)) if z else None,
         delta_bias=rng.uniform(-4, -2, Dm),
     )
+    if cplx:  # S4D-Lin-like complex A, complex variable B/C
+        cdt = "complex64" if dtype == "float32" else "complex128"
+        host["A"] = host["A"] * 0 - 0.5 + 1j * np.pi * np.arange(N)
+        host["B"] = host["B"] + 1j * rng.standard_normal(var)
+        host["C"] = host["C"] + 1j * rng.standard_normal(var)
     args = [
-        None if host[k] is None else put(host[k])
+        None if host[k] is None else (testing.from_numpy(xp, host[k], cdt) if cplx and k in
+                                      ("A", "B", "C") else put(host[k]))
         for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
     ]
     kw = dict(
@@ -65,6 +71,13 @@ def _make(xp, dtype, Bsz, Dm, L, N, z=False, G=1, method="mamba", deltaA=False):
         h = {k: np.asarray(v, dtype=dtype) for k, v in host.items() if v is not None}
         dt = np.logaddexp(0, h["delta"] + h["delta_bias"][:, None]).astype(dtype)
         baselines["naive_numpy_loop"] = lambda: _naive_numpy(h["u"], dt, h["A"], h["B"], h["C"])
+    if xp.__name__.endswith("numpy"):
+        # impl="auto" is the numba tier when numba imports: the array-API path side by side, and
+        # one elementwise a*b+b pass over the state volume B*D*N*L (the floor).
+        baselines["generic"] = lambda: selective_scan(*args, **kw, impl="generic")
+        baselines["generic_vjp"] = lambda: selective_scan_vjp(dout, *args, **kw, impl="generic")
+        fa = rng.uniform(size=(Bsz * Dm * N, L)).astype(args[2].dtype)
+        baselines["floor_state_a*b+b"] = lambda: fa * fa + fa
     return Case(
         fwd=lambda: selective_scan(*args, **kw),
         bwd=lambda: selective_scan_vjp(dout, *args, **kw),
@@ -85,6 +98,11 @@ BENCHES = [
             "cpu": [
                 dict(Bsz=2, Dm=256, L=1024, N=16),
                 dict(Bsz=2, Dm=128, L=1024, N=64, z=True, deltaA=True, method="zoh"),
+                # The floor sizes: 4096 state rows (B*D*N) x L=1024, 16 rows x 65536.
+                dict(Bsz=1, Dm=256, L=1024, N=16),
+                dict(Bsz=1, Dm=256, L=1024, N=16, cplx=True),
+                dict(Bsz=1, Dm=1, L=65536, N=16),
+                dict(Bsz=1, Dm=1, L=65536, N=16, cplx=True),
             ],
             "gpu": [
                 dict(Bsz=8, Dm=1536, L=2048, N=16, z=True),
