@@ -188,12 +188,7 @@ def cmd_bench(args) -> int:
         _progress(i, len(jobs), f"{b.name} [{label}] on {be}")
         case = b.make(xp, args.dtype or b.dtype, **size)
         rec = {"op": b.name, "backend": be, "dtype": args.dtype or b.dtype, **size}
-        rec["fwd_ms"] = 1e3 * _harness.time_call(case.fwd, xp, repeat=args.repeat)
-        if case.bwd is not None:
-            rec["bwd_ms"] = 1e3 * _harness.time_call(case.bwd, xp, repeat=args.repeat)
-        for name, fn in case.baselines.items():
-            rec[f"{name}_ms"] = 1e3 * _harness.time_call(fn, xp, repeat=args.repeat)
-            rec[f"ratio_vs_{name}"] = rec["fwd_ms"] / rec[f"{name}_ms"]
+        rec.update(_harness.measure_case(case, xp, repeat=args.repeat))  # interleaved, min
         if be == "cupy":
             for k, work in (("fwd", case.fwd_work), ("bwd", case.bwd_work)):
                 if work is not None and f"{k}_ms" in rec:
@@ -262,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "CPU (cuemu: the real kernels and launchers, no GPU) under the round-robin, "
                    "greedy and greedy-reverse schedules; $LRNNX_CUEMU names cuemu's directory")
     b = sub.add_parser("bench", help="time forward/backward of the ops",
-                       description="ratio_vs_X = fwd_ms / X_ms: above 1 is slower than X.")
+                       description="Contenders of a case run interleaved after a warm-up. "
+                       "Columns: see lrnnx_array._harness.RATIO_DOC.")
     b.add_argument("--backend", help=backend_help.format("numpy"))
     b.add_argument("--ops", help="comma-separated substrings of bench names (must match one)")
     b.add_argument("--size", choices=["small", "cpu", "gpu"],
@@ -272,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--generate", action="store_true",
                    help="time generate() (tokens/s) for S5, LRU and Mamba language models")
     b.add_argument("--dtype", help=f"override the bench dtype: one of {', '.join(DTYPES)}")
-    b.add_argument("--repeat", type=int, default=5, help="timed calls per job (default 5; the "
-                   "median is reported)")
+    b.add_argument("--repeat", type=int, default=5, help="interleaved rounds per job (default 5; "
+                   "min, median and max are reported, ratios from the mins)")
     b.add_argument("--out", help="write the results; the suffix picks the format: .json or .csv")
     return p
 
