@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shared import numba_support as nbs
+from . import _generic
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
@@ -77,6 +78,11 @@ def _bwd(g, a, b, h0, dlast, has_dlast, da, db, dh0, reverse):
             dh0[r0 + j] = np.conj(a[r0 + j, 0 if const else t0]) * lam[j]
 
 
+# A constant gate on few long rows: the generic Toeplitz path (matmuls) beats one chain per row
+# (8 x 65536: 1.6 ms vs 9 ms here).
+_FEW_ROWS = 64
+
+
 def _state(h0, R, dtype):
     return np.zeros((R,), dtype) if h0 is None else np.ascontiguousarray(h0)
 
@@ -85,6 +91,8 @@ def _state(h0, R, dtype):
 def forward(xp, a, b, h0, *, reverse: bool):
     """h for (R, L) rows ``b``; ``a`` is (R, L) or (R, 1) (a constant gate per row)."""
     R, L = b.shape
+    if a.shape[1] == 1 and R < _FEW_ROWS and L >= _generic._TOEPLITZ_MIN_L:
+        return _generic.forward(xp, a, b, h0, reverse=reverse)
     out = np.empty((R, L), b.dtype)
     _fwd(a, b, _state(h0, R, b.dtype), out, bool(reverse))
     return out
