@@ -13,8 +13,9 @@ its final state from zero):
 
 * ``method="rerun"`` (default): each block's (P, S) summary, an associative tree over the
   summaries (depth ~2 log2(blocks)) for each block's true initial state, then every block rerun
-  from it (``h0=``) in parallel. About 2x the scan work (3x where P is read off the op by a
-  zero-input run), and only state-sized data crosses blocks.
+  from it (``h0=``) in parallel. About 2x the scan work where P has a closed form
+  (diag_scan; exp(A Σ Δᴬ) for the mamba, zoh and dirac discretizations), 3x where P is read
+  off the op by a zero-input run (bilinear, s7, rglru); only state-sized data crosses blocks.
 * ``method="sequential"``: block k starts from block k-1's final state. 1x the work; parallel
   over batch / channel blocks only.
 

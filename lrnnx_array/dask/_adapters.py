@@ -4,18 +4,41 @@ block's forward / VJP through the PUBLIC op, and the block's total transition P.
 Axis labels: ``b`` batch and ``t`` time are grid axes (chunks kept); diag_scan's leading axes
 ``r0, r1, ...`` are grid axes too; every other label is one chunk.
 
-The transition P of a block (its product of Ā, state-shaped) is read off the op itself by
-default: the op run from h0 = 1 with zero input has final state exactly prod_t Ā_t, whatever
-the discretization (mamba, zoh, bilinear, dirac, s7, rglru; S5's per-state Ā), because the
-input term (γ B u, sqrt(1 - Ā²) u, B u + bias) vanishes. That costs one more scan of the block
-in the summary pass but never re-derives a discretization here; diag_scan's P is the plain
-product of its gates.
+The transition P of a block (its product of Ā, state-shaped):
+
+* closed form where Ā_t = exp(Δᴬ_t A) (selective_scan's and simplified_scan's mamba, zoh and
+  dirac): prod_t Ā_t = exp(A Σ_t Δᴬ_t), one sum over the block's steps and one exp per state,
+  the exp taken from the numerics layer (its dirac Ā, which mamba's and zoh's equal). The
+  summary pass is then about one scan, and ``method="rerun"`` about 2x one scan in all.
+* read off the op otherwise (bilinear, s7, rglru): the op run from h0 = 1 with zero input has
+  final state exactly prod_t Ā_t, because the input term (γ B u, sqrt(1 - Ā²) u, B u + bias)
+  vanishes. That costs one more scan of the block (rerun about 3x) but never re-derives a
+  discretization here.
+* diag_scan: the plain product of its gates.
 """
 
 from __future__ import annotations
 
 from .. import ops
+from .._ops._shared import numerics
+from .._ops._shared.s5_shapes import steps3
+from .._ops.selective_scan._generic import softplus
 from ._engine import _namespace, ones_state
+
+# Discretizations with Ā_t = exp(Δᴬ_t A): a block's total transition is exp(A Σ_t Δᴬ_t).
+CLOSED_FORM = ("mamba", "zoh", "dirac")
+
+
+def exp_transition(xp, A, total, state_dtype, state_shape):
+    """exp(total · A) in the state dtype, broadcast to the state: the numerics layer's Ā of
+    one step of length ``total`` (its dirac Ā = exp(ΔA), the same as mamba's and zoh's)."""
+    A = A if A.dtype == state_dtype else xp.astype(A, state_dtype)
+    abar = numerics.forward(xp, "dirac", A, total, None)[0]
+    return xp.broadcast_to(abar, state_shape)
+
+
+def _real_dtype(xp, state_dtype):
+    return xp.real(xp.zeros((), dtype=state_dtype)).dtype
 
 
 class Adapter:
@@ -70,6 +93,12 @@ class Adapter:
         return a
 
     def transition(self, a, st):
+        """prod_t Ā_t of the block (the closed form where the op has one, else read off)."""
+        if st["kw"].get("discretization") in CLOSED_FORM:
+            return self.closed_transition(a, st)
+        return self.read_off_transition(a, st)
+
+    def read_off_transition(self, a, st):
         """prod_t Ā_t of the block: the final state from h0 = 1 with zero input."""
         return self.forward(self.without_input(a), ones_state(self, st, a), st, out=False)[1]
 
@@ -83,6 +112,23 @@ class SelectiveScan(Adapter):
     LABELS = {"u": _TIME3, "delta": _TIME3, "z": _TIME3, "deltaA": _TIME3, "A": {2: "dn"},
               "D": {1: "d"}, "delta_bias": {1: "d"},
               "B": {2: "dn", 3: "bnt", 4: "bgnt"}, "C": {2: "dn", 3: "bnt", 4: "bgnt"}}
+
+    def closed_transition(self, a, st):
+        """exp(A Σ_t Δᴬ_t) with Δᴬ = deltaA, else Δ = softplus(delta + bias) (or without
+        softplus) as the op takes it; (batch, dim, dstate)."""
+        xp = _namespace(a)
+        rdt = _real_dtype(xp, st["state_dtype"])
+        if a.get("deltaA") is not None:
+            steps = xp.astype(a["deltaA"], rdt)
+        else:
+            steps = xp.astype(a["delta"], rdt)
+            if a.get("delta_bias") is not None:
+                steps = steps + xp.expand_dims(xp.astype(a["delta_bias"], rdt), axis=-1)
+            if st["kw"].get("delta_softplus"):
+                steps = softplus(xp, steps)
+        total = xp.sum(steps, axis=-1)  # (batch, dim)
+        return exp_transition(xp, a["A"], xp.expand_dims(total, axis=-1), st["state_dtype"],
+                              self.state_shape(a))
 
 
 class RGLRUScan(Adapter):
@@ -120,6 +166,18 @@ class SimplifiedScan(Adapter):
 
     def state_shape(self, a):
         return (int(a["u"].shape[0]), int(a["A"].shape[0]))
+
+    def closed_transition(self, a, st):
+        """exp(A Σ_t Δᴬ_t) per state, Δᴬ = deltaA or delta in any of the op's step layouts
+        (a step without a time axis counts once per step of the block); (batch, P)."""
+        xp = _namespace(a)
+        Bsz, P = self.state_shape(a)
+        L = int(a["u"].shape[-1])
+        d = a["deltaA"] if a.get("deltaA") is not None else a["delta"]
+        rdt = _real_dtype(xp, st["state_dtype"])
+        d3 = steps3(xp, xp.astype(xp.asarray(d), rdt), "delta", Bsz, P, L)  # (b|1, p|1, l|1)
+        total = xp.sum(d3, axis=-1) * (L if d3.shape[-1] == 1 else 1)  # (b|1, p|1)
+        return exp_transition(xp, xp.reshape(a["A"], (P,)), total, st["state_dtype"], (Bsz, P))
 
 
 class S5Inner(SimplifiedScan):
