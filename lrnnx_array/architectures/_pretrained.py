@@ -45,10 +45,10 @@ def _read_weights(path):
     if (path / SAFE).exists():
         from safetensors.numpy import load_file
 
-        return load_file(str(path / SAFE))
+        return load_file(str(path / SAFE)), True
     if (path / NPZ).exists():
         with np.load(path / NPZ, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files}, False
     if (path / TORCH).exists():
         try:
             import torch
@@ -56,7 +56,7 @@ def _read_weights(path):
             raise ImportError(f"{path / TORCH} is a torch checkpoint; reading it needs torch "
                               "(pip install torch)") from exc
         sd = torch.load(path / TORCH, map_location="cpu", weights_only=True)
-        return {k: as_host_array(v, k) for k, v in sd.items()}
+        return {k: as_host_array(v, k) for k, v in sd.items()}, False
     raise FileNotFoundError(f"no weights in {path}: expected {SAFE}, {NPZ} or {TORCH}")
 
 
@@ -77,5 +77,11 @@ def load(cls, directory, mixer_kwargs, mlp_cls, initializer_cfg, device, dtype, 
         tie_embeddings=cfg.get("tie_embeddings", True),
         pad_vocab_size_multiple=cfg.get("pad_vocab_size_multiple", 8),
         initializer_cfg=initializer_cfg, device=device, dtype=dtype, xp=xp, **kwargs)
-    model.load_state_dict(_read_weights(path))
+    weights, safe = _read_weights(path)
+    if safe:
+        # safetensors stores 0-d arrays (S4's l_kernel) with shape (1,)
+        own = model.state_dict()
+        weights = {k: (v.reshape(()) if k in own and own[k].ndim == 0 and v.shape == (1,)
+                       else v) for k, v in weights.items()}
+    model.load_state_dict(weights)
     return model

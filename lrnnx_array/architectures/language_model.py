@@ -320,7 +320,7 @@ class LRNNLMHeadModel(Module):
         h = self.backbone(input_ids, inference_params=inference_params,
                           integration_timesteps=integration_timesteps, lengths=lengths)
         if n > 0:
-            h = h[:, max(h.shape[1] - n, 0):]
+            h = h[:, max(h.shape[1] - n, 0):, :]
         return self._logits(h)
 
     def step(self, input_ids, caches, integration_timesteps=None):

@@ -152,7 +152,7 @@ class Block(Module):
             y = self.mixer(normed, **kw)
         elif self.kind == "lti":
             L = normed.shape[1]
-            y = xp.concat([self._mix_step(normed[:, t: t + 1], inference_cache, None)
+            y = xp.concat([self._mix_step(normed[:, t: t + 1, :], inference_cache, None)
                            for t in range(L)], axis=1) if L else self.mixer(normed)
         else:
             y = self.mixer(normed, inference_cache=inference_cache, **kw)

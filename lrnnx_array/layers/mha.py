@@ -230,10 +230,10 @@ class MHA(Module):
             q, k = self._rotary(q, start), self._rotary(k, start)
         if inference_cache is not None:
             kv = inference_cache["kv_cache"]
-            kv[:, start: start + L, 0] = xp.astype(k, kv.dtype)
-            kv[:, start: start + L, 1] = xp.astype(v, kv.dtype)
-            k = xp.astype(kv[:, : start + L, 0], dt)
-            v = xp.astype(kv[:, : start + L, 1], dt)
+            kv[:, start: start + L, 0, ...] = xp.astype(k, kv.dtype)
+            kv[:, start: start + L, 1, ...] = xp.astype(v, kv.dtype)
+            k = xp.astype(kv[:, : start + L, 0, ...], dt)
+            v = xp.astype(kv[:, : start + L, 1, ...], dt)
             inference_cache["seqlen_offset"] = start + L
         ctx = self._attend(q, k, v, start)
         if self.mlp_dim:
