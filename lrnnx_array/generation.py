@@ -145,7 +145,12 @@ def cuda_graph_available() -> bool:
 
 
 def _graph_generate(model, kind, x, tau, num_steps, n_warmups=3):  # pragma: no cover - GPU
-    """Capture one step on a side stream, then replay it ``num_steps`` times."""
+    """Capture one step on a side stream, then replay it ``num_steps`` times.
+
+    The step's temporaries come from a private memory pool that is warmed up first (so no
+    cudaMalloc happens while capturing) and kept alive with the graph (so no later allocation
+    can take the addresses the graph writes to), as torch's graphs use a private mempool.
+    """
     import cupy
 
     if not cuda_graph_available():
@@ -157,31 +162,37 @@ def _graph_generate(model, kind, x, tau, num_steps, n_warmups=3):  # pragma: no 
     step = _step_fn(model, kind)
     B = x.shape[0]
     stream = cupy.cuda.Stream(non_blocking=True)
+    pool = cupy.cuda.MemoryPool()
     with stream:
-        # warm-up on a scratch cache: compiles kernels and fills the dispatch caches, so the
-        # captured step launches kernels only
-        scratch = model.allocate_inference_cache(B, num_steps)
-        x_buf = cupy.array(x)
-        for _ in range(n_warmups):
-            step(x_buf, scratch, None)
         cache = model.allocate_inference_cache(B, num_steps)
         bufs = {k: v for k, v in cache.items() if isinstance(v, cupy.ndarray)}
         initial = {k: v.copy() for k, v in bufs.items()}
-        stream.synchronize()
-        stream.begin_capture()
-        try:
-            y = step(x_buf, cache, None)
-            # the step may rebind cache entries to new arrays: copy them back into the buffers
-            # the graph reads, so each replay advances the state
-            for k, buf in bufs.items():
-                if cache[k] is not buf:
-                    buf[...] = cache[k]
-                    cache[k] = buf
-            y_buf = y
-            x_buf[...] = y
-        finally:
-            graph = stream.end_capture()
-        for k, buf in bufs.items():  # reset: this run starts from the allocated cache
+        x_buf = cupy.array(x)
+        with cupy.cuda.using_allocator(pool.malloc):
+            # warm-up: compiles the kernels, fills the dispatch caches and the private pool
+            scratch = model.allocate_inference_cache(B, num_steps)
+            for _ in range(n_warmups):
+                step(x_buf, scratch, None)
+            del scratch
+            stream.synchronize()
+            stream.begin_capture()
+            try:
+                try:
+                    y_buf = step(x_buf, cache, None)
+                except Exception as exc:
+                    raise RuntimeError(
+                        f"generate: {type(model).__name__}.step could not be captured as a CUDA "
+                        f"graph ({exc}); use use_cuda_graph=False") from exc
+                # the step may rebind cache entries to new arrays: copy them back into the
+                # buffers the graph reads, so each replay advances the state
+                for k, buf in bufs.items():
+                    if cache[k] is not buf:
+                        buf[...] = cache[k]
+                        cache[k] = buf
+                x_buf[...] = y_buf
+            finally:
+                graph = stream.end_capture()
+        for k, buf in bufs.items():  # this run starts from the allocated cache
             buf[...] = initial[k]
         x_buf[...] = x
         out = cupy.empty((B, num_steps, x.shape[1]), dtype=y_buf.dtype)
@@ -189,4 +200,5 @@ def _graph_generate(model, kind, x, tau, num_steps, n_warmups=3):  # pragma: no 
             graph.launch(stream)
             out[:, t, :] = y_buf
     stream.synchronize()
+    del graph, pool  # the graph first: its memory lives in the pool
     return out
