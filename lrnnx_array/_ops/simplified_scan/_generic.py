@@ -11,8 +11,9 @@ Scan strategy (measured on a 2-core CI-class machine, complex64, B=2 P=64 L=1024
   Time is cut into chunks of T ~ sqrt(L) steps; a loop over T scans all chunks at once from zero
   state (time-in-chunk major, so each step is one contiguous ufunc pass over B*P*L/T elements),
   a loop over the L/T chunk ends carries the entering states (gate ``Abar^T``), and one
-  elementwise pass adds ``Abar^(t+1) * entry``. 0.29 ms for the in-chunk part against 0.86 ms for
-  the Toeplitz-matmul form it replaced, and causal: a NaN at step t0 reaches no step before t0
+  elementwise pass adds ``Abar^(t+1) * entry``. The whole LTI scan takes 1.63 ms at L = 1024
+  and 11.5 ms at L = 8192 (one BLAS thread, loaded machine) against 1.77 and 17.6 ms for the
+  Toeplitz-matmul form it replaced, and it is causal: a NaN at step t0 reaches no step before t0
   (a matmul's structural zeros times NaN gave NaN at earlier steps of the chunk). No division by
   Abar; powers by repeated products.
 * **time-varying** steps (event (B,L) or full (B,P,L)): Abar differs per element, so the
