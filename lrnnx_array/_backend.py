@@ -115,13 +115,29 @@ def resolve_impl(impl: str, xp, *, cuda_supported: bool = True, what: str = "thi
 # $LRNNX_TEST_BACKENDS narrowing lives in `testing.available_backends`.
 
 ALL_BACKENDS = ("numpy", "array_api_strict", "cupy")
+# Libraries whose arrays the public ops accept through a bridge rather than run natively: torch
+# tensors go through lrnnx_array.torch (autograd Functions over the NumPy/CuPy ops). Known to the
+# registry (the test grids' `torch-generic` rows) but not in the default list, so the CLI's
+# `check`/`bench`/`info` keep to the native backends.
+BRIDGE_BACKENDS = ("torch",)
+KNOWN_BACKENDS = ALL_BACKENDS + BRIDGE_BACKENDS
+
+
+def _check_known(name: str) -> None:
+    if name not in KNOWN_BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(KNOWN_BACKENDS)}")
 
 
 def backend_unavailable_reason(name: str) -> str | None:
     """Why backend ``name`` cannot run here (``None`` when it can); unknown names raise."""
-    if name not in ALL_BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
+    _check_known(name)
     if name == "numpy":
+        return None
+    if name == "torch":
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:  # looks, never imports torch
+            return "torch is not installed (pip install 'lrnnx_array[torch]')"
         return None
     if name == "array_api_strict":
         import importlib.util
@@ -146,7 +162,8 @@ def _cupy_unavailable_reason() -> str | None:
 
 
 def available_backends(requested=None) -> list[str]:
-    """The backends of ``requested`` (default: all known) that are usable here, in that order.
+    """The backends of ``requested`` (default: the native ones, :data:`ALL_BACKENDS`) that are
+    usable here, in that order; :data:`BRIDGE_BACKENDS` (torch) only when requested.
 
     Unknown names raise ``ValueError``; known but unusable ones (array_api_strict not installed,
     no usable GPU) are left out. Use :func:`backend_unavailable_reason` to say why.
@@ -169,13 +186,19 @@ def backend_namespace(name: str):
         import array_api_compat.cupy as xp
 
         return xp
-    raise ValueError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
+    if name == "torch":
+        import array_api_compat.torch as xp
+
+        return xp
+    raise ValueError(f"unknown backend {name!r}; choose from {', '.join(KNOWN_BACKENDS)}")
 
 
 def impls_for(name: str) -> list[str]:
-    """The implementations a backend runs (reference is NumPy-only, cuda CuPy-only)."""
-    if name not in ALL_BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose from {', '.join(ALL_BACKENDS)}")
-    return {"numpy": ["generic"], "array_api_strict": ["generic"], "cupy": ["cuda", "generic"]}[
-        name
-    ]
+    """The implementations a backend runs (reference is NumPy-only, cuda CuPy-only).
+
+    torch: ``generic``, meaning the public op called with tensors, which the bridge runs as the
+    NumPy op (CPU tensors) with ``impl`` passed through.
+    """
+    _check_known(name)
+    return {"numpy": ["generic"], "array_api_strict": ["generic"], "cupy": ["cuda", "generic"],
+            "torch": ["generic"]}[name]

@@ -67,7 +67,8 @@ def to_numpy(x):
     if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
         return x.get()
     if type(x).__module__.startswith("torch"):
-        return x.detach().cpu().numpy()
+        # lazy conjugate/negative bits: numpy() refuses them, resolve_* materialise the values
+        return x.detach().cpu().resolve_conj().resolve_neg().numpy()
     if type(x).__module__.startswith("array_api_strict"):
         # array_api_strict refuses implicit conversion on purpose; go through DLPack/buffer.
         return np.asarray(x._array)
@@ -291,22 +292,28 @@ def _randn_like(rng, x):
 # whose `available_backends` also honours $LRNNX_TEST_BACKENDS.
 
 ALL_BACKENDS = _backend.ALL_BACKENDS
+BRIDGE_BACKENDS = _backend.BRIDGE_BACKENDS
 backend_namespace = _backend.backend_namespace
 impls_for = _backend.impls_for
 
 
 def available_backends(requested=None) -> list[str]:
-    """Usable backends of ``requested``, default $LRNNX_TEST_BACKENDS (comma list) or all."""
+    """Usable backends of ``requested``, default $LRNNX_TEST_BACKENDS (comma list) or all,
+    the bridge backends (torch, when importable) included."""
     import os
 
     if requested is None:
         env = os.environ.get("LRNNX_TEST_BACKENDS", "")
-        requested = [s.strip() for s in env.split(",") if s.strip()] or None
+        requested = [s.strip() for s in env.split(",") if s.strip()] or [
+            *ALL_BACKENDS, *BRIDGE_BACKENDS]
     return _backend.available_backends(requested)
 
 
 def from_numpy(xp, x, dtype=None):
-    """Put a NumPy array on backend ``xp`` (optionally cast to the dtype named like 'float32')."""
+    """Put a NumPy array on backend ``xp`` (optionally cast to the dtype named like 'float32').
+
+    For torch the result is a tensor of its own (a copy), never a view of ``x``.
+    """
     if x is None:
         return None
     x = np.asarray(x)
@@ -314,6 +321,10 @@ def from_numpy(xp, x, dtype=None):
         x = x.astype(
             np.dtype(str(dtype).split(".")[-1]) if not isinstance(dtype, np.dtype) else dtype
         )
+    if _backend.is_torch(xp):
+        import torch
+
+        return torch.from_numpy(np.array(x, copy=True))
     return xp.asarray(x)
 
 

@@ -1,7 +1,12 @@
 """Backend / impl / dtype fixtures shared by every test.
 
 * ``backend``: numpy, array_api_strict, and cupy when a GPU is usable; narrowed by
-  $LRNNX_TEST_BACKENDS (e.g. ``numpy,cupy`` on the GPU machine).
+  $LRNNX_TEST_BACKENDS (e.g. ``numpy,cupy`` on the GPU machine). ``torch`` too when torch is
+  importable, in the op grids (tests/ops) only: there the public op gets torch tensors and the
+  bridge (lrnnx_array.torch) runs the NumPy op with ``impl`` passed through, so each row checks
+  the bridge's forward (and, in the VJP tests, its plain VJP call) against the same oracle. The
+  models' grids keep to the native backends: models on torch (autograd leaves, steps under
+  no_grad) are tested in tests/torch.
 * ``xp``: that backend's namespace. ``impl``: each implementation the backend runs.
 * ``real_dtype`` / ``complex_dtype`` / ``dtype``: dtype names (tests cast NumPy data with them).
 * markers: ``cuda`` (skipped without a usable GPU), ``slow`` (skipped unless --run-slow or
@@ -29,8 +34,27 @@ def pytest_configure(config):
     _emulation.configure(config)
 
 
+def _is_torch_row(item) -> bool:
+    cs = getattr(item, "callspec", None)
+    if cs is None:
+        return False
+    p = cs.params
+    return p.get("backend") == "torch" or (p.get("backend_impl") or ("",))[0] == "torch"
+
+
+def _select_torch_rows(config, items) -> None:
+    """torch rows run in the op grids only (see the module docstring)."""
+    ops_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ops") + os.sep
+    drop = [i for i in items if _is_torch_row(i) and not str(i.path).startswith(ops_dir)]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        gone = set(map(id, drop))
+        items[:] = [i for i in items if id(i) not in gone]
+
+
 def pytest_collection_modifyitems(config, items):
     _emulation.select_items(config, items)
+    _select_torch_rows(config, items)
     run_slow = config.getoption("--run-slow") or os.environ.get("LRNNX_RUN_SLOW") == "1"
     has_cuda = "cupy" in BACKENDS
     has_torch = importlib.util.find_spec("torch") is not None

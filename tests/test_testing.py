@@ -98,11 +98,18 @@ def test_assert_close_uses_the_table_and_named_overrides():
 def test_backend_registry():
     assert _backend.available_backends(["numpy"]) == ["numpy"]
     assert _backend.backend_unavailable_reason("numpy") is None
-    with pytest.raises(ValueError, match="unknown backend 'torch'"):
-        _backend.available_backends(["torch"])
+    with pytest.raises(ValueError, match="unknown backend 'nosuch'"):
+        _backend.available_backends(["nosuch"])
     with pytest.raises(ValueError, match="unknown backend"):
-        _backend.backend_namespace("torch")
+        _backend.backend_namespace("nosuch")
     assert _backend.impls_for("cupy") == ["cuda", "generic"]
+    # torch is a bridge backend: known, listed only when asked for (the CLI keeps to the native
+    # ones), one impl (the public op on tensors -> lrnnx_array.torch -> the NumPy op)
+    assert "torch" not in _backend.available_backends()
+    assert _backend.impls_for("torch") == ["generic"]
+    if _backend.backend_unavailable_reason("torch") is None:
+        assert _backend.available_backends(["torch"]) == ["torch"]
+        assert _backend.backend_namespace("torch").__name__ == "array_api_compat.torch"
     # testing re-exports the registry (conftest and tests use these names)
     assert testing.backend_namespace is _backend.backend_namespace
     assert testing.impls_for is _backend.impls_for
