@@ -100,3 +100,47 @@ def test_backward_equals_the_vjp(op):
         if t is None:
             continue
         np.testing.assert_allclose(t.grad.numpy(), getattr(want, "d" + n), rtol=1e-12, atol=0)
+
+
+def _cotangents_and_vjp_args(row, out, seed=0):
+    """Random cotangents for the op's outputs and how the VJP takes them (dout, extra keywords)."""
+    rng = np.random.default_rng(seed)
+    cots = [rng.normal(size=o.shape) + (1j * rng.normal(size=o.shape) if o.is_complex() else 0)
+            for o in out]
+    if row.second == "pair":
+        dout, extra = (tuple(cots) + (None,))[:2], {}
+    else:
+        dout, extra = cots[0], ({row.second: cots[1]} if len(cots) > 1 else {})
+    return cots, dout, extra
+
+
+@pytest.mark.parametrize("op,variant", variants())
+def test_autograd_equals_the_reference_vjp(op, variant):
+    """torch.autograd.grad through the Function (generic NumPy VJP) = the float64 oracle's VJP
+    (``impl="reference"``), for every op and variant: the torch row of each family's VJP grid."""
+    import inspect
+
+    from lrnnx_array import testing
+
+    args, kwargs = case(op, variant)
+    targs, tkw = _tensors(args, kwargs, requires_grad=True)
+    names = list(inspect.signature(getattr(ops, op)).parameters)
+    inputs = {names[i]: a for i, a in enumerate(targs) if isinstance(a, torch.Tensor)}
+    inputs.update({k: v for k, v in tkw.items() if isinstance(v, torch.Tensor)})
+    out = _flat(getattr(ops, op)(*targs, **tkw))
+    row = OP_ROWS[op]
+    cots, dout, extra = _cotangents_and_vjp_args(row, out)
+    got = torch.autograd.grad(out, list(inputs.values()),
+                              [torch.from_numpy(np.asarray(c)) for c in cots], allow_unused=True)
+    vjp = getattr(ops, row.vjp)
+    bound = dict(zip(names, args)) | kwargs  # the op's call by name; the VJP takes its subset
+    accepted = inspect.signature(vjp).parameters
+    want = vjp(dout, **{k: v for k, v in bound.items() if k in accepted}, **extra,
+               impl="reference")
+    for (n, t), g in zip(inputs.items(), got, strict=True):
+        w = getattr(want, "d" + n)
+        assert (g is None) == (w is None), f"{op}: d{n} is {g} here, {type(w)} in the oracle"
+        if g is not None:
+            assert g.dtype == t.dtype, f"{op}: d{n} has dtype {g.dtype}, input {t.dtype}"
+            testing.assert_close(g, w, check_namespace=False, check_dtype=False, normwise=True,
+                                 err_msg=f"{op} ({variant}): d{n}")
