@@ -132,3 +132,15 @@ def test_vjp_called_with_tensors_returns_tensors():
     a, b = torch.rand(2, 4, dtype=f64), torch.randn(2, 4, dtype=f64)
     g = ops.diag_scan_vjp(torch.ones(2, 4, dtype=f64), a, b)
     assert type(g).__name__ == "DiagScanGrads" and isinstance(g.da, torch.Tensor) and g.dh0 is None
+
+
+def test_backward_cost_bench_runs():
+    """The residuals measurement (python -m lrnnx_array.torch._bench) at tiny sizes: one record
+    per op and impl, every time positive."""
+    from lrnnx_array.torch import _bench
+
+    rows = _bench.measure(repeat=1, impls=("generic",), small=True)
+    assert [r["op"] for r in rows] == ["diag_scan", "selective_scan"]
+    for r in rows:
+        assert all(r[k] > 0 for k in ("numpy_fwd_ms", "numpy_vjp_ms", "bridge_fwd_ms",
+                                      "bridge_bwd_ms"))
