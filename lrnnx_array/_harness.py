@@ -175,6 +175,11 @@ def generate_benches() -> list[Bench]:
     return _benches_of(_GENERATE_BENCH_MODULES)
 
 
+def dask_benches() -> list[Bench]:
+    """The time-blocked Dask scans on a 2-process LocalCluster (``bench --dask``)."""
+    return _benches_of(("lrnnx_array.dask._bench",))
+
+
 def time_call(fn, xp, *, repeat: int = 5, warmup: int = 1, budget_s: float = 5.0) -> float:
     """Median seconds of ``fn()``; CUDA events on CuPy, perf_counter elsewhere."""
     from ._backend import is_cupy

@@ -173,7 +173,7 @@ def cmd_bench(args) -> int:
     backends = _backends(args.backend, ["numpy"])
     pool = (_harness.model_benches() if args.models else []) + (
         _harness.generate_benches() if args.generate else []
-    )
+    ) + (_harness.dask_benches() if args.dask else [])
     benches = _select(pool or _harness.all_benches(), args.ops, "bench")
     jobs = []
     for be in backends:
@@ -267,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time every model's forward and step instead of the ops")
     b.add_argument("--generate", action="store_true",
                    help="time generate() (tokens/s) for S5, LRU and Mamba language models")
+    b.add_argument("--dask", action="store_true",
+                   help="time the time-blocked Dask scans on a 2-process LocalCluster vs one "
+                        "unchunked call (needs the dask extra and distributed)")
     b.add_argument("--dtype", help=f"override the bench dtype: one of {', '.join(DTYPES)}")
     b.add_argument("--repeat", type=int, default=5, help="interleaved rounds per job (default 5; "
                    "min, median and max are reported, ratios from the mins)")

@@ -244,7 +244,9 @@ class DiagScan(Adapter):
         if h.shape[-1] == 0:  # no steps: the state is h0 itself
             s = h0 if h0 is not None else _namespace(a).zeros(tuple(h.shape[:-1]), dtype=h.dtype)
         else:
-            s = h[..., 0] if self.reverse else h[..., -1]
+            # a copy, not a view: a view would keep the whole block's output alive for as long
+            # as the state travels (through the tree over blocks, or to the next block)
+            s = _namespace(a).asarray(h[..., 0] if self.reverse else h[..., -1], copy=True)
         return h, s
 
     def vjp(self, dout, a, h0, dlast, st):
