@@ -22,8 +22,10 @@ its final state from zero):
 The VJPs carry the final-state cotangent in reverse the same way (``dlast_state=``), so the
 chunked gradients equal the unchunked ones.
 
-LTI models over long sequences: :func:`long_forward` (LRU, S5) runs the model's diagonal step
-form time-blocked (projections per chunk, the modes by the time-blocked diag_scan).
+LTI models over long sequences: :func:`long_forward` runs LRU, S5 and Centaurus by their
+diagonal step form time-blocked (projections per chunk, the modes by the time-blocked
+diag_scan), and S4 / S4D by their convolution forward per block from the carried state
+(``state=``, method="sequential").
 
 Batches: :func:`map_batches` runs a model (or any callable) per batch chunk, the model as one
 graph key; :func:`cap_numpy_threads` keeps the ops' NumPy thread pool at one thread inside

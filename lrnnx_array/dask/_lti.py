@@ -1,38 +1,53 @@
-"""LTI models over long sequences on Dask: the model's own diagonal step form, time-blocked.
+"""LTI models over long sequences on Dask, time-blocked.
 
-LRU and S5 step as ``s <- Λ s + B x``, ``y = Re(C s) + D x`` (their ``step`` and
-``allocate_inference_cache``); the forward over a long sequence is then a projection per chunk,
-the time-blocked :func:`lrnnx_array.dask.diag_scan` of the modes (the state carried between
-time blocks by the ``rerun`` or ``sequential`` method), and a projection back. This equals the
-model's (convolution) forward up to rounding.
+* LRU, S5 and Centaurus step with a diagonal state (their ``step`` and
+  ``allocate_inference_cache``): LRU/S5 ``s <- Λ s + B x``, ``y = Re(C s) + D x``; Centaurus
+  ``s <- Ā ⊙ s + (B̄ x)[..., None]``, ``y = C Σ_m Re(s) E`` (dws: ``s <- Ā s + B̄ x``,
+  ``y = C Re(s)``). The forward over a long sequence is then a projection per chunk, the
+  time-blocked :func:`lrnnx_array.dask.diag_scan` of the modes (the state carried between time
+  blocks by the ``rerun`` or ``sequential`` method), and a projection back.
+* S4 and S4D (the convolution path with a state input: ``model(x, state=s)`` gives
+  ``(y, next_state)``): every time block is the model's own convolution forward from the
+  previous block's final state (``method="sequential"``; the blocks of a batch chunk chain,
+  batch chunks run in parallel).
+
+Each equals the model's unchunked forward up to rounding.
 """
 
 from __future__ import annotations
 
+import uuid
+
+import dask
 import dask.array as da
 import numpy as np
 
 from . import _scans
+from ._engine import delayed, one_thread
 
 _KEYS = (("Lambda", "B_norm", "C_complex"), ("A_bar", "B_bar", "C_complex"))
+_CENTAURUS = (("A_bar", "B_bar", "E", "C"), ("A_bar_flat", "B_bar_flat", "C_flat"))
 
 
 def long_forward(model, x, *, method="rerun"):
-    """Lazy forward of an LTI model (LRU, S5) over a Dask input chunked along time and batch.
+    """Lazy forward of an LTI model over a Dask input chunked along time and batch.
 
     Parameters
     ----------
-    model : lrnnx_array.models.lti.LRU or S5
-        A NumPy (or CuPy) model; its step matrices are built once, as graph constants.
+    model : lrnnx_array.models.lti.LRU, S5, Centaurus (any mode), S4 or S4D
+        A NumPy (or CuPy) model. LRU, S5, Centaurus: its step matrices are built once, as
+        graph constants. S4, S4D (built with ``transposed=False``, in eval mode): the model is
+        one graph key and each block runs its convolution forward from the carried state.
     x : dask array, shape (batch, seqlen, d_model)
         Real input; chunks along batch and time are the blocks (d_model one chunk).
     method : {"rerun", "sequential"}, default "rerun"
-        How the state crosses time blocks (see :mod:`lrnnx_array.dask`).
+        How the state crosses time blocks (see :mod:`lrnnx_array.dask`); S4 and S4D take
+        ``"sequential"`` only (``"rerun"`` raises NotImplementedError).
 
     Returns
     -------
     y : dask array, shape (batch, seqlen, d_model)
-        ``model(x)``, lazily.
+        ``model(x)`` (S4/S4D: its ``y``), lazily.
 
     Examples
     --------
@@ -49,23 +64,95 @@ def long_forward(model, x, *, method="rerun"):
         raise TypeError(f"x must be a Dask array, got {type(x).__name__}")
     if x.ndim != 3:
         raise ValueError(f"x must have shape (batch, seqlen, d_model), got {tuple(x.shape)}")
+    from ._drive import check_method
+
+    check_method(method)
+    if hasattr(model, "default_state") and hasattr(model, "layer"):
+        return _state_input_forward(model, x, method)
     cache = model.allocate_inference_cache(1)
     keys = next((k for k in _KEYS if all(n in cache for n in k)), None)
-    if keys is None:
+    ckeys = next((k for k in _CENTAURUS if all(n in cache for n in k)), None)
+    if keys is None and ckeys is None:
         raise NotImplementedError(
-            f"long_forward runs models with a diagonal step (LRU, S5); {type(model).__name__} "
-            "has none (its state is not diagonal): use map_batches with time in one chunk")
+            f"long_forward runs LRU, S5, Centaurus, S4 and S4D; {type(model).__name__} has "
+            "neither a diagonal step nor a state input: use map_batches with time in one chunk")
+    if keys is None:
+        return _centaurus(model, x, [cache[n] for n in ckeys], method)
     lam, B, C = (cache[n] for n in keys)
     D = model._params["D"]
-    H = int(B.shape[1])
-    if int(x.shape[2]) != H:
-        raise ValueError(f"x must have d_model = {H} last, got shape {tuple(x.shape)}")
-    x = x.rechunk({2: -1})
-    xr = x.astype(np.result_type(x.dtype, np.float32)) if x.dtype == np.float16 else x
-    cdt = np.result_type(xr.dtype, lam.dtype)
+    xr, cdt = _prepare(x, B, lam)
     # (batch, N, L) inputs of the modes, then h_t = Λ h_{t-1} + b_t per mode.
     b = da.einsum("blh,nh->bnl", xr.astype(cdt), B.astype(cdt))
     h = _scans.diag_scan(lam.astype(cdt)[None, :, None], b, method=method)
     y = da.real(da.einsum("hn,bnl->blh", C.astype(cdt), h))
     skip = xr * D if D.ndim == 1 else da.einsum("blh,hk->blk", xr, D)
     return (y + skip).astype(y.dtype)
+
+
+def _prepare(x, B, lam):
+    """``x`` with d_model in one chunk (float16 computed in float32), and the modes' dtype."""
+    H = int(B.shape[1])
+    if int(x.shape[2]) != H:
+        raise ValueError(f"x must have d_model = {H} last, got shape {tuple(x.shape)}")
+    x = x.rechunk({2: -1})
+    xr = x.astype(np.result_type(x.dtype, np.float32)) if x.dtype == np.float16 else x
+    return xr, np.result_type(xr.dtype, lam.dtype)
+
+
+def _centaurus(model, x, mats, method):
+    """Centaurus: modes Ā (N, M) fed by B̄ x per row n, read by E then C (dws: flat lanes)."""
+    if len(mats) == 3:  # dws: s <- Ā s + B̄ x, y = C Re(s)
+        lam, B, C = mats
+        xr, cdt = _prepare(x, B, lam)
+        b = da.einsum("blh,sh->bsl", xr, B.astype(xr.dtype)).astype(cdt)
+        h = _scans.diag_scan(lam.astype(cdt)[None, :, None], b, method=method)
+        return da.einsum("hs,bsl->blh", C.astype(xr.dtype), da.real(h))
+    lam, B, E, C = mats
+    xr, cdt = _prepare(x, B, lam)
+    b = da.einsum("blh,nh->bnl", xr, B.astype(xr.dtype)).astype(cdt)[:, :, None, :]
+    h = _scans.diag_scan(lam.astype(cdt)[None, :, :, None], b, method=method)  # (B, N, M, L)
+    mixed = da.einsum("bnml,nm->bnl", da.real(h), E.astype(xr.dtype))
+    return da.einsum("hn,bnl->blh", C.astype(xr.dtype), mixed)
+
+
+@one_thread
+def _block_forward(model, x, state):
+    return model(x, state=state)
+
+
+def _block_state(model, batch):
+    return model.default_state(batch)
+
+
+def _state_input_forward(model, x, method):
+    """S4 / S4D: each time block is ``model(x_k, state=s_{k-1})``, chained per batch chunk."""
+    if method != "sequential":
+        raise NotImplementedError(
+            f"long_forward of {type(model).__name__} runs method='sequential' (each block's "
+            "convolution forward from the previous block's state). method='rerun' needs the "
+            "block's state map s -> T_n s (T_n = Ā^n: dense for S4's DPLR state, diagonal for "
+            "S4D's), which the models do not expose apart from a zero-input forward_state run "
+            "per basis state; pass method='sequential'")
+    if getattr(model, "transposed", False):
+        raise NotImplementedError("long_forward takes (batch, seqlen, d_model) inputs: build "
+                                  "the model with transposed=False")
+    if int(x.shape[2]) != int(model.d_model):
+        raise ValueError(f"x must have d_model = {model.d_model} last, got shape "
+                         f"{tuple(x.shape)}")
+    x = x.rechunk({2: -1})
+    # the model as one graph key, shared by every block (as map_batches holds it)
+    mkey = dask.delayed(model, name=f"lrnnx-model-{uuid.uuid4().hex}", pure=False)
+    blocks = x.to_delayed(optimize_graph=False)
+    like = model(np.zeros((1, 1, int(x.shape[2])), dtype=x.dtype),
+                 state=model.default_state(1))[0]  # the output's dtype and width
+    width, out_dtype = int(like.shape[-1]), like.dtype
+    rows = []
+    for i, bsize in enumerate(x.chunks[0]):
+        state = delayed(_block_state)(mkey, bsize)
+        row = []
+        for j, lsize in enumerate(x.chunks[1]):
+            y, state = delayed(_block_forward, nout=2)(mkey, blocks[i, j, 0], state)
+            row.append([da.from_delayed(y, (bsize, lsize, width), dtype=out_dtype,
+                                        meta=np.empty((0, 0, 0), dtype=out_dtype))])
+        rows.append(row)
+    return da.block(rows)

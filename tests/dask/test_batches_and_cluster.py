@@ -115,12 +115,50 @@ def test_long_forward_equals_the_lti_forward(make, method):
 
 
 def test_long_forward_rejects_non_diagonal_models_and_bad_input():
-    from lrnnx_array.models.lti import S4D
+    class DenseStep:  # a step form that is neither diagonal nor a state input
+        def allocate_inference_cache(self, batch_size):
+            return {"lrnn_state": np.zeros((batch_size, 4)), "A": np.eye(4)}
 
     x = da.ones((1, 8, 4), chunks=(1, 4, 4))
-    with pytest.raises(NotImplementedError, match="diagonal step"):
-        lxd.long_forward(S4D(d_model=4, d_state=4), x)
+    with pytest.raises(NotImplementedError, match="neither a diagonal step"):
+        lxd.long_forward(DenseStep(), x)
+    with pytest.raises(ValueError, match="method"):
+        lxd.long_forward(LRU(d_model=4, d_state=4, seed=0), x, method="fast")
     with pytest.raises(ValueError, match="d_model"):
         lxd.long_forward(LRU(d_model=3, d_state=4, seed=0), x)
     with pytest.raises(TypeError, match="Dask array"):
         lxd.long_forward(LRU(d_model=4, d_state=4, seed=0), np.ones((1, 8, 4)))
+
+
+def _centaurus(mode):
+    from lrnnx_array.models.lti import Centaurus
+
+    return lambda: Centaurus(4, {"dws": 4, "full": 16}.get(mode, 6), 3, mode=mode, seed=0,
+                             dtype=np.float64)
+
+
+@pytest.mark.parametrize("method", ["rerun", "sequential"])
+@pytest.mark.parametrize("mode", ["neck", "pointwise", "dws", "full"])
+def test_long_forward_centaurus_equals_its_forward(mode, method):
+    model = _centaurus(mode)()
+    x = np.random.default_rng(1).standard_normal((3, 40, 4))
+    with dask.config.set(scheduler=_no_compute):
+        y = lxd.long_forward(model, da.from_array(x, chunks=(2, 9, 4)), method=method)
+    testing.assert_close(y.compute(), model(x))
+
+
+@pytest.mark.parametrize("kind", ["S4", "S4D"])
+def test_long_forward_s4_carries_the_state_between_blocks(kind):
+    from lrnnx_array.models.lti import S4, S4D
+
+    cls = S4 if kind == "S4" else S4D
+    model = cls(d_model=4, d_state=8, transposed=False, seed=0, dtype=np.float64)
+    model.eval()
+    x = np.random.default_rng(2).standard_normal((3, 37, 4))
+    with dask.config.set(scheduler=_no_compute):
+        y = lxd.long_forward(model, da.from_array(x, chunks=(2, 10, 4)), method="sequential")
+    want = model(x, state=model.default_state(3))[0]
+    testing.assert_close(y.compute(), want)
+    testing.assert_close(y.compute(), model(x)[0])
+    with pytest.raises(NotImplementedError, match="sequential"):
+        lxd.long_forward(model, da.from_array(x, chunks=(2, 10, 4)))
