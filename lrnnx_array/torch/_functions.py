@@ -125,6 +125,36 @@ def _backward(ctx, *grads):
     return (None, *grads_out)
 
 
+def _backward_once(ctx, *grads):
+    """``_backward`` without a graph; under ``create_graph=True`` its gradients carry a node that
+    raises when differentiated (the VJP runs NumPy/CuPy code autograd cannot see: a double
+    backward, e.g. a gradient penalty, must fail loudly instead of treating it as a constant)."""
+    torch = _convert.torch_module()
+    with torch.no_grad():
+        out = _backward(ctx, *grads)
+    if not torch.is_grad_enabled():
+        return out
+    idx = [i for i, g in enumerate(out) if g is not None]
+    if not idx:
+        return out
+    from torch._C import _functions as autograd_nodes  # what once_differentiable uses
+
+    msg = (f"{ctx.call.row.name}: the bridge's backward is not differentiable (its VJP "
+           "runs outside autograd); double backward / gradients of gradients are not supported")
+    # The node is linked to the op's inputs that require grad, so a gradient of these gradients
+    # reaches it (and raises) rather than finding its target "unused".
+    linked = [t for t in ctx.saved_tensors if t.requires_grad]
+    if not linked:
+        return out
+    vals = [out[i].detach() for i in idx] + linked
+    wrapped = autograd_nodes.DelayedError(msg.encode(), len(vals))(*vals)
+    wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+    out = list(out)
+    for i, w in zip(idx, wrapped):
+        out[i] = w
+    return tuple(out)
+
+
 @lru_cache(maxsize=None)
 def function_class(op: str):
     """The ``torch.autograd.Function`` of ``op`` (one class per table row, built once)."""
@@ -138,7 +168,7 @@ def function_class(op: str):
     return type(
         function_name(op),
         (torch.autograd.Function,),
-        {"forward": staticmethod(_forward), "backward": staticmethod(_backward),
+        {"forward": staticmethod(_forward), "backward": staticmethod(_backward_once),
          "__doc__": doc, "__module__": "lrnnx_array.torch"},
     )
 
@@ -205,10 +235,12 @@ def _plain_call(name: str, arguments: dict, found, device):
     if torch.is_grad_enabled():
         needing = [lab for lab, t in found if t.requires_grad]
         if needing:
+            what = ("is a VJP: autograd differentiates the op itself, and a VJP is not "
+                    "differentiated again" if name.endswith("_vjp") else
+                    "has no VJP (it is a decode step or a set-up, as in lrnnx)")
             raise RuntimeError(
-                f"{name} has no VJP (it is a decode step, a set-up or a VJP itself), but "
-                f"{', '.join(needing)} require grad; call it under torch.no_grad() or pass "
-                "detached tensors"
+                f"{name} {what}, but {', '.join(needing)} require grad; call it under "
+                "torch.no_grad() or pass detached tensors"
             )
     inplace = STEP_ROWS[name].inplace if name in STEP_ROWS else ()
     with _convert.launch_context(device):

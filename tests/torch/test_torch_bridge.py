@@ -8,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch not installed: the bridge tests need it")
 
 import lrnnx_array.ops as ops  # noqa: E402
+from lrnnx_array import testing  # noqa: E402
 from lrnnx_array.torch import _convert, _functions  # noqa: E402
 
 f64 = torch.float64
@@ -144,3 +145,77 @@ def test_backward_cost_bench_runs():
     for r in rows:
         assert all(r[k] > 0 for k in ("numpy_fwd_ms", "numpy_vjp_ms", "bridge_fwd_ms",
                                       "bridge_bwd_ms"))
+
+
+# -- bad input (issue 17): each class gets a clear error or, for layouts, the right numbers ------
+
+
+def test_mixed_devices_raise_naming_both_arguments():
+    a, b = torch.rand(2, 4, dtype=f64), torch.randn(2, 4, dtype=f64)
+    with pytest.raises(ValueError, match=r"diag_scan: b is on device meta but a is on cpu"):
+        ops.diag_scan(a, b.to("meta"))
+    with pytest.raises(ValueError, match=r"diag_scan: h0 is on device meta but a is on cpu"):
+        ops.diag_scan(a, b, h0=torch.zeros(2, dtype=f64, device="meta"))
+
+
+def test_complex_real_mismatches_raise_naming_the_argument():
+    u, dt = torch.randn(1, 2, 4, dtype=f64), torch.rand(1, 2, 4, dtype=f64)
+    A, C = -torch.rand(2, 3, dtype=f64), torch.randn(2, 3, dtype=f64)
+    with pytest.raises(TypeError, match=r"B is complex \(complex128\) but A is real"):
+        ops.selective_scan(u, dt, A, torch.randn(2, 3, dtype=torch.complex128), C)
+    with pytest.raises(TypeError, match=r"A must have a real floating dtype.*complex128"):
+        ops.rglru_scan(u, dt, torch.rand(2, 1, dtype=torch.complex128))
+
+
+def test_real_inputs_of_a_complex_op_get_real_gradients():
+    a = torch.rand(2, 4, dtype=f64, requires_grad=True)  # real gate, complex input
+    b = torch.randn(2, 4, dtype=torch.complex128, requires_grad=True)
+    h = ops.diag_scan(a, b)
+    assert h.dtype == torch.complex128
+    (h.real.sum() + h.imag.sum()).backward()
+    assert a.grad.dtype == f64 and b.grad.dtype == torch.complex128
+
+
+def test_non_contiguous_and_conjugated_leaves_get_the_right_gradients():
+    """Strided/conjugated tensors are copied plain for the op; the gradients are those of the
+    contiguous call, on the leaves' own shapes."""
+    rng = np.random.default_rng(1)
+    a_np = rng.uniform(0.1, 0.9, (5, 2))
+    b_np = rng.normal(size=(2, 5)) + 1j * rng.normal(size=(2, 5))
+    a_leaf = torch.from_numpy(a_np.copy()).requires_grad_(True)
+    b_leaf = torch.from_numpy(b_np.copy()).requires_grad_(True)
+    a, b = a_leaf.t(), b_leaf.conj()  # non-contiguous view, lazy conjugate
+    assert not a.is_contiguous() and b.is_conj()
+    g = torch.from_numpy(rng.normal(size=(2, 5)) + 1j * rng.normal(size=(2, 5)))
+    ops.diag_scan(a, b).backward(g)
+    a2 = torch.from_numpy(a_np.T.copy()).requires_grad_(True)
+    b2 = torch.from_numpy(np.conj(b_np)).requires_grad_(True)
+    ops.diag_scan(a2, b2).backward(g)
+    host = testing.to_numpy  # resolves lazy conjugate bits (b_leaf.grad may carry one)
+    np.testing.assert_allclose(host(a_leaf.grad), host(a2.grad).T, rtol=1e-13, atol=0)
+    # b = conj(b_leaf): PyTorch's convention gives d/d b_leaf = conj(d/d b)
+    np.testing.assert_allclose(host(b_leaf.grad), np.conj(host(b2.grad)), rtol=1e-13, atol=0)
+
+
+def test_vjps_and_set_ups_refuse_tensors_that_require_grad():
+    a, b = torch.rand(2, 4, dtype=f64).requires_grad_(True), torch.randn(2, 4, dtype=f64)
+    with pytest.raises(RuntimeError, match=r"diag_scan_vjp is a VJP.*a require grad"):
+        ops.diag_scan_vjp(torch.ones(2, 4, dtype=f64), a, b)
+    A = torch.tensor([[-0.5 + 1j, -0.2 + 3j]], dtype=torch.complex128, requires_grad=True)
+    B = torch.ones(1, 2, dtype=torch.complex128)
+    C = torch.ones(1, 1, 2, dtype=torch.complex128)
+    with pytest.raises(RuntimeError, match=r"s4d_step_setup has no VJP.*A require grad"):
+        ops.s4d_step_setup(A, B, C, torch.tensor([0.1], dtype=f64))
+
+
+def test_double_backward_raises_instead_of_returning_zeros():
+    a = torch.rand(2, 4, dtype=f64, requires_grad=True)
+    b = torch.randn(2, 4, dtype=f64, requires_grad=True)
+    (ga,) = torch.autograd.grad(ops.diag_scan(a, b).sum(), a, create_graph=True)
+    np.testing.assert_allclose(ga.detach().numpy(), ops.diag_scan_vjp(
+        np.ones((2, 4)), a.detach().numpy(), b.detach().numpy()).da, rtol=1e-14)
+    # a gradient penalty would otherwise be a constant: differentiating it must fail loudly
+    with pytest.raises(RuntimeError, match=r"diag_scan: the bridge's backward is not differen"):
+        torch.autograd.grad(ga.sum(), b)
+    with pytest.raises(RuntimeError, match=r"diag_scan: the bridge's backward is not differen"):
+        (ga ** 2).sum().backward()
