@@ -92,3 +92,17 @@ def test_tiny_steps_zoh_stays_accurate():
     g = selective_scan_vjp(dout, **kw, discretization="zoh", impl="numba")
     r = selective_scan_vjp_ref(dout, **kw, discretization="zoh")
     close_all(NAMES, g, r, "complex128", normwise=True)
+
+
+@pytest.mark.parametrize("dims", [(0, 4, 3, 5), (2, 0, 3, 5), (2, 4, 0, 5)])
+@pytest.mark.parametrize("bc", [("c", "c"), ("v3", "v3")])
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+def test_zero_size_dimensions(dims, bc, dtype):
+    # Batch 0 once divided by zero when sizing the backward's tasks.
+    Bsz, Dm, N, L = dims
+    kw, dout, dlast = _case("zoh", dtype, bc, True, Bsz=Bsz, Dm=Dm, N=N, L=L, G=1)
+    out, last = selective_scan(**kw, discretization="zoh", return_last_state=True, impl="numba")
+    assert out.shape == (Bsz, Dm, L) and last.shape == (Bsz, Dm, N)
+    g = selective_scan_vjp(dout, **kw, discretization="zoh", dlast_state=dlast, impl="numba")
+    r = selective_scan_vjp_ref(dout, **kw, discretization="zoh", dlast_state=dlast)
+    close_all(NAMES, g, r, dtype)

@@ -12,6 +12,8 @@ so a broken install counts as absent instead of failing every call).
   :func:`lrnnx_array._ops._shared.threads.threads` (so ``threads.limit(1)``, which Dask tasks
   run under, gives one thread). The layer prefers OpenMP, then TBB (both allow calls from several
   Python threads at once); numba's fallback ``workqueue`` does not, so there calls take a lock.
+  ``GOMP_SPINCOUNT`` defaults to 10000 (see ``_import``: idle OpenMP workers spinning on a
+  loaded machine cost more than the parallelism gained).
 * Scalars: numba versions of the numerics layer's stable formulas
   (:mod:`lrnnx_array._ops._shared.numerics`): e^x and φ₁(x) = (e^x − 1)/x via expm1 (the
   complex ones from real exp/expm1/sin/cos, never a complex exp), φ₁′ by its Taylor series near
@@ -57,6 +59,11 @@ def _import():
         return None
     # numba reads its configuration when first imported.
     os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir())
+    # libgomp's idle workers spin ~300k iterations after each parallel region: on a shared,
+    # oversubscribed runner (load 7 on 2 cores) that made a 2-thread kernel 3-4x slower than one
+    # thread (2.5 ms -> 8-15 ms); 10k spins keep back-to-back regions warm and fixed it
+    # (2.9 ms). Set before libgomp starts; a user's own setting wins.
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     try:
         import numba
     except Exception as exc:  # e.g. a numba built for another NumPy
@@ -238,7 +245,7 @@ def _define():
 
         def impl(dt, logA):
             x = dt * logA
-            g2 = -math.expm1(2 * x)
+            g2 = -math.expm1(x + x)  # x + x: 2 * x would promote float32 to float64
             return math.exp(x), (math.sqrt(g2) if g2 > 0 else g2 * 0)
 
         return impl

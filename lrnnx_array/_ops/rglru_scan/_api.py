@@ -16,7 +16,7 @@ SPEC = OpSpec(
     __package__,
     (Arg("u", "real"), Arg("delta", "real"), Arg("A", "real", param=True),
      Arg("h0", "real", required=False)),
-    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda", "numba": "_numba"},
     supports={"cuda": float_dtypes("float32", "float64")},
 )
 _COTANGENTS = {"dout": Arg("dout", "real"),

@@ -17,7 +17,7 @@ SPEC = OpSpec(
     (Arg("u", "real"), Arg("A", "real", param=True), Arg("B", "real", param=True),
      Arg("C", "real", param=True), Arg("bias", "real", required=False, param=True),
      Arg("h0", "real", required=False)),
-    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda", "numba": "_numba"},
     supports={"cuda": float_dtypes("float32", "float64")},
 )
 _COTANGENTS = {"dout": Arg("dout", "real"),

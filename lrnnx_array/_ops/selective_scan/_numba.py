@@ -277,7 +277,8 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method)
     bvar, cvar = flags[0], flags[1]
     # Channel slices per group: enough tasks for every core, none when B*G already is.
-    S = max(1, min(Dm // G, -(-2 * _threads() // (Bsz * G))))
+    # (max(1, .) in the divisor: batch 0 makes no tasks, and must not divide by zero.)
+    S = max(1, min(Dm // G, -(-2 * _threads() // max(1, Bsz * G))))
     du, ddt = np.empty((Bsz, Dm, L), rt), np.empty((Bsz, Dm, L), rt)
     ddtA = np.empty((Bsz, Dm, L), rt) if deltaA is not None else np.zeros((1, 1, 1), rt)
     dz = np.empty((Bsz, Dm, L), rt) if z is not None else np.zeros((1, 1, 1), rt)

@@ -17,7 +17,7 @@ SPEC = OpSpec(
      Arg("D", "real", required=False, param=True), Arg("z", "real", required=False),
      Arg("dt_bias", "real", required=False, param=True), Arg("deltaA", "real", required=False),
      Arg("state_batch_indices", "int", required=False)),
-    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda", "numba": "_numba"},
     # The kernel computes at the state's precision (it writes the state in place).
     supports={"cuda": float_dtypes("float32", "float64", "complex64", "complex128")},
     options={"discretization": METHODS},

@@ -39,7 +39,7 @@ class S5InnerGrads(NamedTuple):
 _ARGS = (Arg("u"), Arg("delta", "real", param=True), Arg("A", param=True),
          Arg("B", param=True), Arg("C", param=True),
          Arg("deltaA", "real", required=False, param=True), Arg("h0", required=False))
-_IMPLS = {"reference": "_ref", "generic": "_generic", "cuda": "_cuda"}
+_IMPLS = {"reference": "_ref", "generic": "_generic", "cuda": "_cuda", "numba": "_numba"}
 _SUPPORTS = {"cuda": float_dtypes("complex64", "complex128")}  # on the complex compute dtype
 _OPTIONS = {"discretization": DISCRETIZATIONS}
 SPEC = OpSpec("simplified_scan", __package__, _ARGS, impls=_IMPLS, supports=_SUPPORTS,

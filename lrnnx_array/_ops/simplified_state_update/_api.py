@@ -15,7 +15,7 @@ SPEC = OpSpec(
      Arg("A", param=True), Arg("B", param=True), Arg("C", param=True),
      Arg("D", "real", required=False, param=True),
      Arg("deltaA", "real", required=False, param=True)),
-    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda"},
+    impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda", "numba": "_numba"},
     supports={"cuda": float_dtypes("complex64", "complex128")},  # on the complex compute dtype
     options={"discretization": DISCRETIZATIONS},
 )

@@ -1,0 +1,203 @@
+"""numba S5 scan: the GEMMs stay BLAS calls, the discretised recurrence is one compiled loop.
+
+Canonical entries as in ``_generic`` (u, A, B, C, h0 complex; steps 3-D real, broadcastable to
+(B, P, L)). ``Bu = B @ u``, ``y = C @ x`` and, in the VJP, ``C^H g``, ``B^H dBu``, ``dB``, ``dC``
+are NumPy matmuls (BLAS beats a hand loop there); everything elementwise is fused into one
+kernel per (batch, state) row, in parallel over rows: Ā and γ̄ per step from the numba twins
+of the numerics layer (``numba_support.sel_disc``: e^x as e^re (cos, sin), γ̄ through expm1's φ₁),
+once per row when the row's steps are constant in time (LTI S5), the recurrence, and in the VJP
+the reverse adjoint λ_t = dx_t + conj(Ā_{t+1}) λ_{t+1} with every step/A partial accumulated on
+the fly. h_{t-1} is read from the stored forward states, never obtained by dividing by Ā.
+The only (B, P, L) arrays are the ones the GEMMs read or write (Bu, x, dx -> dBu).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._shared import numba_support as nbs
+from . import _generic
+
+_kernel = nbs.kernel()
+prange = nbs.numba().prange
+(_cexp, _exp_phi1, _dphi1, _softplus, _sigmoid, _rg, _conj, sel_disc,
+ sel_disc_grad, _vexp) = nbs.scalars()
+_CODE = {"bilinear": nbs.BILINEAR, "zoh": nbs.ZOH, "dirac": nbs.DIRAC}
+
+
+@nbs.numba().njit(cache=True, inline="always")
+def _disc(method, a, dt, dtA):
+    """(Ā at dtA, γ̄ at dt); zoh with one step shares its e^x between Ā and φ₁."""
+    if method == nbs.ZOH:
+        E, phi = _exp_phi1(dt * a)
+        return (E if dtA == dt else _cexp(dtA * a)), dt * phi
+    return sel_disc(method, a, dt, dtA, a)
+
+
+@nbs.numba().njit(cache=True, inline="always")
+def _disc_grad(method, a, dt, dtA):
+    """(Ā, γ̄, dĀ/ddtA, dĀ/dA, dγ̄/ddt, dγ̄/dA) with one evaluation of each transcendental."""
+    if method == nbs.ZOH:
+        x = dt * a
+        E, phi = _exp_phi1(x)
+        Ab = E if dtA == dt else _cexp(dtA * a)
+        return Ab, dt * phi, a * Ab, dtA * Ab, E, dt * dt * _dphi1(x, E, phi)
+    Ab, gm = sel_disc(method, a, dt, dtA, a)
+    pAt, pAA, pgt, _pgtA, pgA = sel_disc_grad(method, a, dt, dtA, a, Ab, gm)
+    return Ab, gm, pAt, pAA, pgt, pgA
+
+
+@_kernel
+def _fwd(v, dt3, dtA3, A, h0, x, method, has_dtA, has_h0):
+    """x[b, p, :] = the scan of v = B u (B, P, L) with Ā/γ̄ from the steps; rows in parallel."""
+    Bsz, P, L = v.shape
+    sb, sp, st = dt3.shape[0] > 1, dt3.shape[1] > 1, dt3.shape[2] > 1
+    ab_, ap_, at_ = dtA3.shape[0] > 1, dtA3.shape[1] > 1, dtA3.shape[2] > 1
+    const = not st and (not has_dtA or not at_)
+    zero = A[0] * 0
+    for row in prange(Bsz * P):
+        b, p = row // P, row % P
+        a = A[p]
+        h = h0[b, p] if has_h0 else zero
+        Ab, gm = zero, zero
+        if const:
+            dt = dt3[b if sb else 0, p if sp else 0, 0]
+            dtA = dtA3[b if ab_ else 0, p if ap_ else 0, 0] if has_dtA else dt
+            Ab, gm = _disc(method, a, dt, dtA)
+        for t in range(L):
+            if not const:
+                dt = dt3[b if sb else 0, p if sp else 0, t if st else 0]
+                dtA = dtA3[b if ab_ else 0, p if ap_ else 0, t if at_ else 0] if has_dtA else dt
+                Ab, gm = _disc(method, a, dt, dtA)
+            h = Ab * h + gm * v[b, p, t]
+            x[b, p, t] = h
+
+
+@_kernel
+def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
+         gA, rg, ra, dh0):
+    """Reverse pass per row. ``lam`` holds dx = C^H g on entry and d(Bu) = conj(γ̄) λ on exit;
+    ``xs`` the forward states. Per row: gA[b, p] (dA), rg/ra (B, P, Lr) the real step adjoints
+    of γ̄'s and Ā's step (Lr = L, or 1 where that step is constant in time: summed here)."""
+    Bsz, P, L = v.shape
+    sb, sp, st = dt3.shape[0] > 1, dt3.shape[1] > 1, dt3.shape[2] > 1
+    ab_, ap_, at_ = dtA3.shape[0] > 1, dtA3.shape[1] > 1, dtA3.shape[2] > 1
+    tg, ta = rg.shape[2] > 1, ra.shape[2] > 1
+    const = not st and (not has_dtA or not at_)
+    zero = A[0] * 0
+    rzero = dt3[0, 0, 0] * 0
+    for row in prange(Bsz * P):
+        b, p = row // P, row % P
+        a = A[p]
+        l_ = dlast[b, p] if has_dl else zero  # carry conj(Abar_{t+1}) lam_{t+1}
+        accA = zero
+        sg, sa = rzero, rzero
+        Ab, gm, pAt, pAA, pgt, pgA = zero, zero, zero, zero, zero, zero
+        if const:  # one step per row: discretise once
+            dt = dt3[b if sb else 0, p if sp else 0, 0]
+            dtA = dtA3[b if ab_ else 0, p if ap_ else 0, 0] if has_dtA else dt
+            Ab, gm, pAt, pAA, pgt, pgA = _disc_grad(method, a, dt, dtA)
+        for k in range(L):
+            t = L - 1 - k
+            if not const:
+                dt = dt3[b if sb else 0, p if sp else 0, t if st else 0]
+                dtA = dtA3[b if ab_ else 0, p if ap_ else 0, t if at_ else 0] if has_dtA else dt
+                Ab, gm, pAt, pAA, pgt, pgA = _disc_grad(method, a, dt, dtA)
+            ln = lam[b, p, t] + l_
+            hp = xs[b, p, t - 1] if t > 0 else (h0[b, p] if has_h0 else zero)
+            dAb = ln * _conj(hp)
+            dgb = ln * _conj(v[b, p, t])
+            accA += _conj(pAA) * dAb + _conj(pgA) * dgb
+            r_g = (_conj(pgt) * dgb).real
+            r_a = (_conj(pAt) * dAb).real
+            if tg:
+                rg[b, p, t] = r_g
+            else:
+                sg += r_g
+            if ta:
+                ra[b, p, t] = r_a
+            else:
+                sa += r_a
+            lam[b, p, t] = _conj(gm) * ln
+            l_ = _conj(Ab) * ln
+        gA[b, p] = accA
+        if not tg:
+            rg[b, p, 0] = sg
+        if not ta:
+            ra[b, p, 0] = sa
+        dh0[b, p] = l_  # conj(Abar_0) lam_0
+
+
+def _steps_or_dummy(dtA3, dt3):
+    return (dtA3, True) if dtA3 is not None else (np.zeros((1, 1, 1), dt3.dtype), False)
+
+
+def _h0(h0, dtype):
+    return (h0, True) if h0 is not None else (np.zeros((1, 1), dtype), False)
+
+
+def _states(u, dt3, A, B, dtA3, h0, disc):
+    Bu = np.matmul(B, u)
+    x = np.empty(Bu.shape, u.dtype)
+    dtA, has_dtA = _steps_or_dummy(dtA3, dt3)
+    h0_, has_h0 = _h0(h0, u.dtype)
+    _fwd(Bu, dt3, dtA, A, h0_, x, _CODE[disc], has_dtA, has_h0)
+    return Bu, x
+
+
+@nbs.launch
+def forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
+    """(y (B,H,L), last state (B,P)) with y = C @ x."""
+    _, x = _states(u, dt3, A, B, dtA3, h0, disc)
+    return np.matmul(C, x), np.ascontiguousarray(x[:, :, -1])
+
+
+def _mH(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+@nbs.launch
+def backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc):
+    """(du, ddt3, dA, dB, dC, ddtA3, dh0) at the normalised shapes, as ``_generic.backward``."""
+    Bsz, H, L = u.shape
+    P = A.shape[0]
+    rdt = dt3.dtype
+    Bu, x = _states(u, dt3, A, B, dtA3, h0, disc)
+    lam = np.ascontiguousarray(np.matmul(_mH(C), g))
+    dtA, has_dtA = _steps_or_dummy(dtA3, dt3)
+    h0_, has_h0 = _h0(h0, u.dtype)
+    dl_, has_dl = _h0(dlast, u.dtype)
+    gA = np.empty((Bsz, P), u.dtype)
+    dh0 = np.empty((Bsz, P), u.dtype)
+    # The step adjoints at (B, P, L) only where a step varies in time; summed down below.
+    rg = np.empty((Bsz, P, L if dt3.shape[2] > 1 else 1), rdt)
+    ra_src = dtA3 if dtA3 is not None else dt3
+    ra = np.empty((Bsz, P, L if ra_src.shape[2] > 1 else 1), rdt)
+    _bwd(Bu, lam, x, dt3, dtA, A, h0_, dl_, _CODE[disc], has_dtA, has_h0, has_dl, gA, rg, ra,
+         dh0)
+    dBu = lam
+    du = np.matmul(_mH(B), dBu)
+    dB = np.matmul(dBu, _mH(u)).sum(axis=0)
+    dC = np.matmul(g, _mH(x)).sum(axis=0)
+    if dtA3 is None:
+        ddt, ddtA = _sum_to(rg + ra, dt3.shape), None
+    else:
+        ddt, ddtA = _sum_to(rg, dt3.shape), _sum_to(ra, dtA3.shape)
+    return du, ddt, gA.sum(axis=0), dB, dC, ddtA, (None if h0 is None else dh0)
+
+
+def _sum_to(r, shape):
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, r.shape)) if n == 1 and m != 1)
+    r = r.sum(axis=axes, keepdims=True) if axes else r
+    return r.reshape(shape)
+
+
+def inner_forward(xp, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
+    """s5_inner's output (B, H, L), real."""
+    return _generic.inner_output(xp, forward(xp, u, dt3, A, B, C, dtA3, h0, disc=disc)[0], u,
+                                 D, conj_sym)
+
+
+def inner_backward(xp, g, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
+    return _generic.inner_grads(xp, backward, g, u, dt3, A, B, C, D, dtA3, h0, disc=disc,
+                                conj_sym=conj_sym)

@@ -1,0 +1,145 @@
+"""The numba decode steps (selective_state_update, simplified_state_update) against the float64
+oracles: every discretization, real and complex, 3-d and headed/grouped states, D / z / dt_bias
+with softplus / deltaA / state_batch_indices, a state of lower precision than the inputs, batch 0,
+and the state left untouched by a rejected call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _numba_common import cast, close_all, needs_numba
+
+from lrnnx_array._ops.selective_state_update._ref import selective_state_update_ref
+from lrnnx_array._ops.simplified_state_update._ref import simplified_state_update_ref
+from lrnnx_array.ops import selective_state_update, simplified_state_update
+
+pytestmark = needs_numba
+METHODS = ("zoh", "bilinear", "dirac", "mamba", "rglru", "s7")
+COMPLEX_OK = ("zoh", "bilinear", "dirac", "mamba")
+
+
+def _sel_case(method, dtype, headed, extras, Bsz=3, rows=None, nh=2, P=4, N=5, G=2, seed=0):
+    rng = np.random.default_rng(seed)
+    cplx = dtype.startswith("complex")
+    real = "float32" if dtype in ("float32", "complex64") else "float64"
+
+    def c(*shape):
+        x = rng.standard_normal(shape)
+        return x + 1j * rng.standard_normal(shape) if cplx else x
+
+    lead = (nh,) if headed else ()
+    rows = Bsz if rows is None else rows
+    A = rng.uniform(0.5, 0.99, (*lead, P, N)) if method == "rglru" else -rng.uniform(
+        0.5, 1, (*lead, P, N))
+    if cplx:
+        A = A + 1j * rng.uniform(-2, 2, A.shape)
+    bc = (Bsz, G, N) if headed else (Bsz, N)
+    kw = dict(state=c(rows, *lead, P, N), x=rng.standard_normal((Bsz, *lead, P)),
+              dt=rng.uniform(0.05, 1, (Bsz, *lead, P)), A=A, B=c(*bc), C=c(*bc))
+    if extras:
+        kw.update(D=rng.standard_normal((*lead, P)), z=rng.standard_normal((Bsz, *lead, P)),
+                  dt_bias=0.3 * rng.standard_normal((*lead, P)),
+                  deltaA=rng.uniform(0.05, 1, (Bsz, *lead, P)))
+    return {k: cast(v, dtype if k in ("state", "A", "B", "C") else real) for k, v in kw.items()}
+
+
+def _run_sel(kw, method, softplus, idx=None):
+    want_state, want_out = selective_state_update_ref(
+        kw["state"], kw["x"], kw["dt"], kw["A"], kw["B"], kw["C"], kw.get("D"), kw.get("z"),
+        kw.get("dt_bias"), softplus, kw.get("deltaA"), idx, method)
+    st = kw["state"].copy()
+    out = selective_state_update(st, *(kw[k] for k in ("x", "dt", "A", "B", "C")),
+                                 kw.get("D"), kw.get("z"), kw.get("dt_bias"), softplus,
+                                 deltaA=kw.get("deltaA"), state_batch_indices=idx,
+                                 discretization=method, impl="numba")
+    return st, out, want_state, want_out
+
+
+CASES = [(m, dt, headed, ex) for m in METHODS
+         for dt in (("float32", "float64", "complex64", "complex128") if m in COMPLEX_OK
+                    else ("float32", "float64"))
+         for headed, ex in ((False, True), (True, False), (True, True))]
+
+
+@pytest.mark.parametrize("method,dtype,headed,extras", CASES)
+def test_selective_step_matches_oracle(method, dtype, headed, extras):
+    kw = _sel_case(method, dtype, headed, extras)
+    st, out, ws, wo = _run_sel(kw, method, extras)
+    close_all(["state", "out"], [st, out], [ws, wo], dtype)
+
+
+@pytest.mark.parametrize("headed", [False, True])
+def test_selective_step_batch_indices_and_broadcasts(headed):
+    kw = _sel_case("zoh", "float64", headed, True, Bsz=2, rows=5)
+    # tie_hdim-style broadcasts: one dt / A / dt_bias per head (or scalar-like) over the dim
+    kw["dt"] = kw["dt"][..., :1]
+    kw["dt_bias"] = kw["dt_bias"][..., :1]
+    kw["A"] = kw["A"][..., :1, :]
+    idx = np.array([4, 1])
+    st, out, ws, wo = _run_sel(kw, "zoh", True, idx)
+    close_all(["state", "out"], [st, out], [ws, wo], "float64")
+
+
+def test_selective_step_lower_precision_state():
+    kw = _sel_case("mamba", "float64", True, True)
+    kw["state"] = kw["state"].astype(np.float32)
+    st, out, ws, wo = _run_sel(kw, "mamba", True)
+    assert st.dtype == np.float32 and out.dtype == np.float64
+    close_all(["state"], [st], [ws], "float32")
+    close_all(["out"], [out], [wo], "float32")  # computed from a float32 state
+
+
+def test_selective_step_batch_zero_and_untouched_on_error():
+    kw = _sel_case("zoh", "float32", False, False, Bsz=0)
+    out = selective_state_update(kw["state"], kw["x"], kw["dt"], kw["A"], kw["B"], kw["C"],
+                                 impl="numba")
+    assert out.shape == (0, 4)
+    kw = _sel_case("zoh", "float32", False, False)
+    before = kw["state"].copy()
+    with pytest.raises(ValueError):
+        selective_state_update(kw["state"], kw["x"], kw["dt"], kw["A"][:, :2], kw["B"], kw["C"],
+                               impl="numba")
+    np.testing.assert_array_equal(kw["state"], before)
+
+
+def _s5_case(dtype, Bsz=3, H=4, P=5, per_batch=False, deltaA=False, D=True, seed=0):
+    rng = np.random.default_rng(seed)
+    real = "float32" if dtype == "complex64" else "float64"
+
+    def c(*shape):
+        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+    steps = (Bsz, P) if per_batch else (P,)
+    kw = dict(state=cast(c(Bsz, P), dtype), x=cast(rng.standard_normal((Bsz, H)), real),
+              dt=cast(rng.uniform(0.05, 1, steps), real),
+              A=cast(-rng.uniform(0.1, 1, P) + 1j * rng.uniform(-2, 2, P), dtype),
+              B=cast(c(P, H), dtype), C=cast(c(H, P), dtype),
+              D=cast(rng.standard_normal((H, H)), real) if D else None,
+              deltaA=cast(rng.uniform(0.05, 1, steps), real) if deltaA else None)
+    return kw
+
+
+@pytest.mark.parametrize("disc", ["bilinear", "zoh", "dirac"])
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("per_batch,deltaA,conj_sym", [(False, False, True), (True, True, False),
+                                                       (True, False, True)])
+def test_simplified_step_matches_oracle(disc, dtype, per_batch, deltaA, conj_sym):
+    kw = _s5_case(dtype, per_batch=per_batch, deltaA=deltaA, D=conj_sym)
+    work = kw["state"].astype(np.complex128)
+    want = simplified_state_update_ref(work, *(kw[k] for k in ("x", "dt", "A", "B", "C", "D",
+                                                                "deltaA")), disc, conj_sym)
+    st = kw.pop("state").copy()
+    y = simplified_state_update(st, **kw, discretization=disc, conj_sym=conj_sym, impl="numba")
+    close_all(["state", "y"], [st, y], [work, want], dtype)
+
+
+def test_simplified_step_batch_zero_and_untouched_on_error():
+    kw = _s5_case("complex64", Bsz=0)
+    st = kw.pop("state")
+    assert simplified_state_update(st, **kw, impl="numba").shape == (0, 4)
+    kw = _s5_case("complex64")
+    st = kw.pop("state")
+    before = st.copy()
+    with pytest.raises(ValueError):
+        simplified_state_update(st, **{**kw, "B": kw["B"][:, :2]}, impl="numba")
+    np.testing.assert_array_equal(st, before)
