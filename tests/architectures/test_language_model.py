@@ -185,3 +185,26 @@ def test_call_errors():
         lm.step(np.zeros((1, 2), np.int64), lm.allocate_inference_cache(1, 2))
     with pytest.raises(TypeError, match="num_last_tokens"):
         lm(_ids(), num_last_tokens=1.5)
+
+
+LRNNX_MIXERS = ["LRU", "S4", "S4D", "S5", "Centaurus", "Mamba", "RGLRU", "S7"]
+LRNNX_KW = {"S4D": {"disc": "zoh"}, "S5": {"discretization": "zoh"},
+            "Centaurus": {"sub_state_dim": 8}, "attn": {"num_heads": 8}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("types", [[m] * 12 for m in LRNNX_MIXERS]
+                         + [["LRU", "S5", "attn"] * 4], ids=lambda t: "+".join(sorted(set(t))))
+def test_lrnnx_grid_step_and_prefix(types):
+    """lrnnx's test_language_model sizes (12 layers, H=256, N=128, vocab 1000 padded to 16,
+    L=128; B=4 instead of 32): step loop = forward, prefix causality."""
+    mixed = "attn" in types
+    lm = LRNNLMHeadModel(256, 128, 12, 1000, types, d_intermediate=512 if mixed else 0,
+                         mixer_kwargs={t: LRNNX_KW[t] for t in set(types) if t in LRNNX_KW},
+                         pad_vocab_size_multiple=16, seed=0)
+    ids = np.random.default_rng(0).integers(0, 1000, (4, 128))
+    want = lm(ids).logits
+    assert want.shape == (4, 128, 1008)
+    testing.assert_close(lm(ids[:, :64]).logits, want[:, :64])
+    caches = lm.allocate_inference_cache(4, 128)
+    testing.assert_close(_step_all(lm, ids, caches), want)
