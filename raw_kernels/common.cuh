@@ -43,35 +43,126 @@ template <typename T> __device__ __forceinline__ Affine<T> compose(const Affine<
   return {q.a * p.a, q.a * p.b + q.b};
 }
 
-// Block-wide exclusive scan of per-thread affine maps in thread order. Returns the composition of
-// the maps of all lower threads; `total` receives the composition over the whole block.
-// `smem` holds kThreads/32 entries. Contains two __syncthreads(): call from all threads.
-template <typename T, int kThreads>
-__device__ __forceinline__ Affine<T> block_exclusive_scan(Affine<T> x, Affine<T>* smem, Affine<T>& total) {
+// Scans run in one of two directions. Forward: scan order is ascending lane / warp / item
+// index. Reverse (kReverse): descending, so the highest lane's map is applied first; the backward
+// kernels use it for adjoints running against time without re-indexing their register chunks.
+template <bool kReverse, typename T> __device__ __forceinline__ T shfl_toward_(T v, int d) {
+  return kReverse ? shfl_down_(v, d) : shfl_up_(v, d);
+}
+
+// Warp-wide exclusive scan of per-lane affine maps in scan order: each lane gets the composition
+// of the maps of the lanes before it (identity for the first); `incl` receives the inclusive one.
+// No barrier; all 32 lanes must call it.
+template <typename T, bool kReverse = false>
+__device__ __forceinline__ Affine<T> warp_exclusive_scan(Affine<T> x, Affine<T>& incl) {
+  const int lane = threadIdx.x & 31;
+  const int pos = kReverse ? 31 - lane : lane;  // position in scan order
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {
+    Affine<T> y{shfl_toward_<kReverse>(x.a, d), shfl_toward_<kReverse>(x.b, d)};
+    if (pos >= d) x = compose(y, x);
+  }
+  incl = x;
+  Affine<T> excl{shfl_toward_<kReverse>(x.a, 1), shfl_toward_<kReverse>(x.b, 1)};
+  if (pos == 0) excl = affine_identity<T>();
+  return excl;
+}
+
+// Block-wide exclusive scan of per-thread affine maps in scan order (ascending thread index, or
+// descending with kReverse). Returns the composition of the maps of the threads before this one;
+// `total` receives the composition over the whole block. `smem` holds kThreads/32 entries.
+// Contains two __syncthreads(): call from all threads.
+template <typename T, int kThreads, bool kReverse = false>
+__device__ __forceinline__ Affine<T> block_exclusive_scan_dir(Affine<T> x, Affine<T>* smem,
+                                                              Affine<T>& total) {
   static_assert(kThreads % 32 == 0, "block size must be a multiple of the warp size");
   constexpr int kWarps = kThreads / 32;
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
-  Affine<T> incl = x;
-#pragma unroll
-  for (int d = 1; d < 32; d <<= 1) {
-    Affine<T> y{shfl_up_(incl.a, d), shfl_up_(incl.b, d)};
-    if (lane >= d) incl = compose(y, incl);
-  }
-  if (lane == 31) smem[warp] = incl;
+  Affine<T> incl;
+  const Affine<T> excl = warp_exclusive_scan<T, kReverse>(x, incl);
+  if (lane == (kReverse ? 0 : 31)) smem[warp] = incl;
   __syncthreads();
   Affine<T> pre = affine_identity<T>();
   Affine<T> tot = affine_identity<T>();
 #pragma unroll
-  for (int w = 0; w < kWarps; ++w) {
-    if (w < warp) pre = compose(pre, smem[w]);
+  for (int j = 0; j < kWarps; ++j) {
+    const int w = kReverse ? kWarps - 1 - j : j;
+    if (kReverse ? w > warp : w < warp) pre = compose(pre, smem[w]);
     tot = compose(tot, smem[w]);
   }
   __syncthreads();  // smem may be reused by the caller's next chunk
-  Affine<T> excl{shfl_up_(incl.a, 1), shfl_up_(incl.b, 1)};
-  if (lane == 0) excl = affine_identity<T>();
   total = tot;
-  return compose(pre, excl);  // lower warps first, then lower lanes of this warp
+  return compose(pre, excl);  // earlier warps first, then earlier lanes of this warp
+}
+
+// Ascending thread order: thread k gets the maps of threads 0..k-1.
+template <typename T, int kThreads>
+__device__ __forceinline__ Affine<T> block_exclusive_scan(Affine<T> x, Affine<T>* smem, Affine<T>& total) {
+  return block_exclusive_scan_dir<T, kThreads, false>(x, smem, total);
+}
+// Descending thread order: thread k gets the maps of threads N-1, ..., k+1 (highest first).
+template <typename T, int kThreads>
+__device__ __forceinline__ Affine<T> block_exclusive_suffix_scan(Affine<T> x, Affine<T>* smem,
+                                                                 Affine<T>& total) {
+  return block_exclusive_scan_dir<T, kThreads, true>(x, smem, total);
+}
+
+// ---- Chunked scan driver --------------------------------------------------------------------
+// Every scan kernel walks a row of the recurrence h = a*h + b in chunks held in registers: each
+// thread (or lane) owns kItems consecutive steps; it loads and composes their maps, an exclusive
+// scan over the block (or warp) gives it its entering state from the chunk's entering `carry`,
+// and it replays its steps. With kReverse the items of a thread, and the threads, are taken in
+// descending order (adjoints against time). The kernel keeps its own layouts, chunk loop and
+// carry storage; the driver adds no memory traffic and no barrier beyond the scan's.
+//   load(i)                -> Affine<T>{a_i, b_i} of item i, called once per item (padding
+//                             items return the identity); the pairs stay in registers.
+//   store(i, before, after): item i's state before and after its step, padding items included
+//                             (the kernel bounds-checks).
+template <typename T, int kItems, bool kReverse, typename Load>
+__device__ __forceinline__ Affine<T> thread_load_(Load& load, Affine<T> (&e)[kItems]) {
+  Affine<T> agg = affine_identity<T>();
+#pragma unroll
+  for (int j = 0; j < kItems; ++j) {
+    const int i = kReverse ? kItems - 1 - j : j;
+    e[i] = load(i);
+    agg = compose(agg, e[i]);
+  }
+  return agg;
+}
+template <typename T, int kItems, bool kReverse, typename Store>
+__device__ __forceinline__ T thread_replay_(const Affine<T> (&e)[kItems], Store& store, T x) {
+#pragma unroll
+  for (int j = 0; j < kItems; ++j) {
+    const int i = kReverse ? kItems - 1 - j : j;
+    const T before = x;
+    x = e[i].a * x + e[i].b;
+    store(i, before, x);
+  }
+  return x;
+}
+
+// One chunk, block-wide. Returns the state leaving the chunk (the next chunk's carry), the same
+// in every thread. Two __syncthreads() (the scan's): call from all threads.
+template <typename T, int kThreads, int kItems, bool kReverse = false, typename Load, typename Store>
+__device__ __forceinline__ T block_chunk_scan(Load load, T carry, Affine<T>* smem, Store store) {
+  Affine<T> e[kItems];
+  const Affine<T> agg = thread_load_<T, kItems, kReverse>(load, e);
+  Affine<T> total;
+  const Affine<T> pre = block_exclusive_scan_dir<T, kThreads, kReverse>(agg, smem, total);
+  thread_replay_<T, kItems, kReverse>(e, store, pre.a * carry + pre.b);
+  return total.a * carry + total.b;
+}
+
+// One chunk, warp-wide (one warp per row, no barrier). Returns this lane's state after its last
+// item; the chunk's leaving state is that of lane 31 (forward) or lane 0 (kReverse).
+template <typename T, int kItems, bool kReverse = false, typename Load, typename Store>
+__device__ __forceinline__ T warp_chunk_scan(Load load, T carry, Store store) {
+  Affine<T> e[kItems];
+  const Affine<T> agg = thread_load_<T, kItems, kReverse>(load, e);
+  Affine<T> incl;
+  const Affine<T> pre = warp_exclusive_scan<T, kReverse>(agg, incl);
+  return thread_replay_<T, kItems, kReverse>(e, store, pre.a * carry + pre.b);
 }
 
 // Block-wide sum (for parameter gradients). `smem` holds kThreads/32 entries. Result valid in

@@ -2,7 +2,8 @@
 //
 // One block per row; the row is walked in chunks of kThreads*kItems steps. Each thread composes
 // its kItems affine maps, a block-wide exclusive scan gives every thread its entering state, and
-// the running state is carried across chunks in registers (every thread keeps the same copy).
+// the running state is carried across chunks in registers (every thread keeps the same copy):
+// common.cuh's block_chunk_scan.
 // Memory traffic is the roofline minimum: fwd reads a, b and writes h (3 elements per step); bwd
 // reads a, h, dh and writes da, db (5 per step). Nothing is divided by a.
 #include "common.cuh"
@@ -34,31 +35,16 @@ lrnnx_diag_scan_fwd(const T* __restrict__ a, const T* __restrict__ b, const T* _
   T* hr = h + row * L;
   T carry = has_h0 ? h0[row] : T(0);
   for (long long c0 = 0; c0 < L; c0 += C::kChunk) {
-    T av[C::kItems], bv[C::kItems];
-    Affine<T> agg = affine_identity<T>();
-#pragma unroll
-    for (int i = 0; i < C::kItems; ++i) {
-      const long long s = c0 + (long long)threadIdx.x * C::kItems + i;
-      if (s < L) {
-        const long long p = phys(s, L, reverse);
-        av[i] = ar[p];
-        bv[i] = br[p];
-      } else {
-        av[i] = T(1);
-        bv[i] = T(0);
-      }
-      agg = compose(agg, Affine<T>{av[i], bv[i]});
-    }
-    Affine<T> total;
-    const Affine<T> pre = block_exclusive_scan<T, C::kThreads>(agg, smem, total);
-    T x = pre.a * carry + pre.b;
-#pragma unroll
-    for (int i = 0; i < C::kItems; ++i) {
-      const long long s = c0 + (long long)threadIdx.x * C::kItems + i;
-      x = av[i] * x + bv[i];
-      if (s < L) hr[phys(s, L, reverse)] = x;
-    }
-    carry = total.a * carry + total.b;
+    const long long base = c0 + (long long)threadIdx.x * C::kItems;
+    const auto load = [&](int i) {
+      const long long s = base + i;
+      if (s >= L) return affine_identity<T>();
+      const long long p = phys(s, L, reverse);
+      return Affine<T>{ar[p], br[p]};
+    };
+    carry = block_chunk_scan<T, C::kThreads, C::kItems>(load, carry, smem, [&](int i, T, T x) {
+      if (base + i < L) hr[phys(base + i, L, reverse)] = x;
+    });
   }
 }
 
@@ -83,30 +69,17 @@ lrnnx_diag_scan_bwd(const T* __restrict__ a, const T* __restrict__ h, const T* _
   const T h_init = has_h0 ? h0[row] : T(0);
   T carry = T(0);
   for (long long c0 = 0; c0 < L; c0 += C::kChunk) {
-    T gv[C::kItems], av[C::kItems];
-    Affine<T> agg = affine_identity<T>();
-#pragma unroll
-    for (int i = 0; i < C::kItems; ++i) {
-      const long long r = c0 + (long long)threadIdx.x * C::kItems + i;
-      if (r < L) {
-        const long long s = L - 1 - r;
-        T g = gr[phys(s, L, reverse)];
-        if (r == 0 && has_dlast) g += dlast[row];
-        av[i] = (r == 0) ? T(0) : conj_(ar[phys(s + 1, L, reverse)]);
-        gv[i] = g;
-      } else {
-        av[i] = T(1);
-        gv[i] = T(0);
-      }
-      agg = compose(agg, Affine<T>{av[i], gv[i]});
-    }
-    Affine<T> total;
-    const Affine<T> pre = block_exclusive_scan<T, C::kThreads>(agg, smem, total);
-    T lam = pre.a * carry + pre.b;
-#pragma unroll
-    for (int i = 0; i < C::kItems; ++i) {
-      const long long r = c0 + (long long)threadIdx.x * C::kItems + i;
-      lam = av[i] * lam + gv[i];
+    const long long base = c0 + (long long)threadIdx.x * C::kItems;
+    const auto load = [&](int i) {
+      const long long r = base + i;
+      if (r >= L) return affine_identity<T>();
+      const long long s = L - 1 - r;
+      T g = gr[phys(s, L, reverse)];
+      if (r == 0 && has_dlast) g += dlast[row];
+      return Affine<T>{(r == 0) ? T(0) : conj_(ar[phys(s + 1, L, reverse)]), g};
+    };
+    carry = block_chunk_scan<T, C::kThreads, C::kItems>(load, carry, smem, [&](int i, T, T lam) {
+      const long long r = base + i;
       if (r < L) {
         const long long s = L - 1 - r;
         const long long p = phys(s, L, reverse);
@@ -115,7 +88,6 @@ lrnnx_diag_scan_bwd(const T* __restrict__ a, const T* __restrict__ h, const T* _
         dar[p] = lam * conj_(hp);
         if (s == 0 && has_h0) dh0[row] = conj_(ar[p]) * lam;
       }
-    }
-    carry = total.a * carry + total.b;
+    });
   }
 }
