@@ -11,9 +11,9 @@
 // for per-row-constant steps Abar and gbar are computed once per row.
 //
 // One block per (b, p) row; time in chunks of kThreads*kItems; block-level affine scan with a
-// running carry; the forward optionally saves the state at each chunk end. The backward walks
-// chunks in reverse: it recomputes the chunk's states from the saved entry state (a forward block
-// scan), runs the adjoint as a block suffix scan (gates shifted by one step, read from registers
+// running carry (common.cuh's block_chunk_scan); the forward optionally saves the state at each
+// chunk end. The backward walks chunks in reverse: it recomputes the chunk's states from the saved
+// entry state (a forward block scan), runs the adjoint as a block suffix scan (gates shifted by one step, read from registers
 // or recomputed from the steps), and reduces dA (and per-row-constant step gradients) with a
 // block sum and one atomicAdd per row. x_{t-1} always comes from the recomputed scan: nothing is
 // divided by Abar.
@@ -75,37 +75,6 @@ __device__ __forceinline__ void derivs(int disc, complex<R> A, R dt, R dtA, comp
   }
 }
 
-// Exclusive scan in *descending* thread order: thread k gets the composition of the maps of
-// threads N-1, N-2, ..., k+1 (highest applied first); `total` is the whole block's. Two
-// __syncthreads(): call from all threads.
-template <typename T, int kThreads>
-__device__ __forceinline__ Affine<T> block_exclusive_suffix_scan(Affine<T> x, Affine<T>* smem,
-                                                                 Affine<T>& total) {
-  constexpr int kWarps = kThreads / 32;
-  const int lane = threadIdx.x & 31;
-  const int warp = threadIdx.x >> 5;
-  Affine<T> incl = x;
-#pragma unroll
-  for (int d = 1; d < 32; d <<= 1) {
-    Affine<T> y{shfl_down_(incl.a, d), shfl_down_(incl.b, d)};
-    if (lane + d < 32) incl = compose(y, incl);
-  }
-  if (lane == 0) smem[warp] = incl;
-  __syncthreads();
-  Affine<T> pre = affine_identity<T>();
-  Affine<T> tot = affine_identity<T>();
-#pragma unroll
-  for (int w = kWarps - 1; w >= 0; --w) {
-    if (w > warp) pre = compose(pre, smem[w]);
-    tot = compose(tot, smem[w]);
-  }
-  __syncthreads();
-  Affine<T> excl{shfl_down_(incl.a, 1), shfl_down_(incl.b, 1)};
-  if (lane == 31) excl = affine_identity<T>();
-  total = tot;
-  return compose(pre, excl);
-}
-
 // Step-gradient emission: 0 = own element (store), 1 = shared element (atomicAdd),
 // 2 = constant along the row (accumulate; one atomicAdd per row at the end).
 template <typename R>
@@ -151,32 +120,17 @@ lrnnx_simplified_scan_fwd(const T* __restrict__ Bu, const typename real_of<T>::t
   T carry = has_h0 ? h0[row] : T(R(0), R(0));
   for (long long c = 0; c < n_chunks; ++c) {
     const long long c0 = c * Cfg::kChunk;
-    T av[Cfg::kItems], bv[Cfg::kItems];
-    Affine<T> agg = affine_identity<T>();
-#pragma unroll
-    for (int i = 0; i < Cfg::kItems; ++i) {
-      const long long s = c0 + (long long)threadIdx.x * Cfg::kItems + i;
-      if (s < L) {
-        T ab = ab0, gb = gb0;
-        if (!row_const) discretize<R>(disc, Ap, dtr[s * dt_sl], dAr[s * dAl], ab, gb);
-        av[i] = ab;
-        bv[i] = gb * bur[s];
-      } else {
-        av[i] = T(R(1), R(0));
-        bv[i] = T(R(0), R(0));
-      }
-      agg = compose(agg, Affine<T>{av[i], bv[i]});
-    }
-    Affine<T> total;
-    const Affine<T> pre = block_exclusive_scan<T, Cfg::kThreads>(agg, smem, total);
-    T h = pre.a * carry + pre.b;
-#pragma unroll
-    for (int i = 0; i < Cfg::kItems; ++i) {
-      const long long s = c0 + (long long)threadIdx.x * Cfg::kItems + i;
-      h = av[i] * h + bv[i];
-      if (s < L) xr[s] = h;
-    }
-    carry = total.a * carry + total.b;
+    const long long base = c0 + (long long)threadIdx.x * Cfg::kItems;
+    const auto load = [&](int i) {
+      const long long s = base + i;
+      if (s >= L) return affine_identity<T>();
+      T ab = ab0, gb = gb0;
+      if (!row_const) discretize<R>(disc, Ap, dtr[s * dt_sl], dAr[s * dAl], ab, gb);
+      return Affine<T>{ab, gb * bur[s]};
+    };
+    carry = block_chunk_scan<T, Cfg::kThreads, Cfg::kItems>(load, carry, smem, [&](int i, T, T h) {
+      if (base + i < L) xr[base + i] = h;
+    });
     if (write_ckpt && threadIdx.x == 0) ckpt[row * n_chunks + c] = carry;
   }
   if (threadIdx.x == 0) last[row] = carry;
@@ -234,8 +188,7 @@ lrnnx_simplified_scan_bwd(const T* __restrict__ Bu, const T* __restrict__ dx,
     const long long c0 = c * Cfg::kChunk;
     const long long base = c0 + (long long)threadIdx.x * K;
     const T entering = (c == 0) ? h_init : ckpt[row * n_chunks + c - 1];
-    T av[K], gv[K], bu[K], g[K], xs[K], gate[K];
-    Affine<T> agg = affine_identity<T>();
+    T av[K], gv[K], bu[K], g[K], hp[K], gate[K];
 #pragma unroll
     for (int i = 0; i < K; ++i) {
       const long long s = base + i;
@@ -254,18 +207,11 @@ lrnnx_simplified_scan_bwd(const T* __restrict__ Bu, const T* __restrict__ dx,
         bu[i] = zero;
         g[i] = zero;
       }
-      agg = compose(agg, Affine<T>{av[i], gv[i] * bu[i]});
     }
-    // Recompute this chunk's states from the saved entry state.
-    Affine<T> total_f;
-    const Affine<T> pre_f = block_exclusive_scan<T, Cfg::kThreads>(agg, smem_f, total_f);
-    const T xin = pre_f.a * entering + pre_f.b;  // x just before this thread's first step
-    T h = xin;
-#pragma unroll
-    for (int i = 0; i < K; ++i) {
-      h = av[i] * h + gv[i] * bu[i];
-      xs[i] = h;
-    }
+    // Recompute this chunk's states from the saved entry state: hp[i] = x_{s-1}.
+    block_chunk_scan<T, Cfg::kThreads, K>(
+        [&](int i) { return Affine<T>{av[i], gv[i] * bu[i]}; }, entering, smem_f,
+        [&](int i, T before, T) { hp[i] = before; });
     // Adjoint gates conj(Abar_{s+1}); zero after the last step; identity on padding.
 #pragma unroll
     for (int i = 0; i < K; ++i) {
@@ -282,34 +228,26 @@ lrnnx_simplified_scan_bwd(const T* __restrict__ Bu, const T* __restrict__ dx,
         gate[i] = (s == L - 1) ? zero : one;
       }
     }
-    Affine<T> aggr = affine_identity<T>();
-#pragma unroll
-    for (int i = K - 1; i >= 0; --i) aggr = compose(aggr, Affine<T>{gate[i], g[i]});
-    Affine<T> total_r;
-    const Affine<T> pre_r = block_exclusive_suffix_scan<T, Cfg::kThreads>(aggr, smem_r, total_r);
-    T lam = pre_r.a * lam_carry + pre_r.b;
-#pragma unroll
-    for (int i = K - 1; i >= 0; --i) {
-      const long long s = base + i;
-      lam = gate[i] * lam + g[i];
-      if (s < L) {
-        dbr[s] = conj(gv[i]) * lam;
-        const T xprev = (i == 0) ? xin : xs[i - 1];
-        const T dab = lam * conj(xprev);
-        const T dgb = lam * conj(bu[i]);
-        T fA_A = fA_A0, fA_t = fA_t0, fg_A = fg_A0, fg_t = fg_t0;
-        if (!row_const)
-          derivs<R>(disc, Ap, dtr[s * dt_sl], dAr[s * dAl], av[i], gv[i], fA_A, fA_t, fg_A, fg_t);
-        acc_A += conj(fA_A) * dab + conj(fg_A) * dgb;
-        const R ra = (conj(fA_t) * dab).real();
-        R rg = (conj(fg_t) * dgb).real();
-        if (!has_dtA) rg += ra;
-        emit<R>(ddt, ddt_mode, dt_off + s * dt_sl, rg, acc_dt);
-        if (has_dtA) emit<R>(ddtA, ddtA_mode, dA_off + s * dA_sl, ra, acc_dtA);
-        if (s == 0 && has_h0) dh0[row] = conj(av[i]) * lam;
-      }
-    }
-    lam_carry = total_r.a * lam_carry + total_r.b;
+    // The adjoint runs against time: a suffix scan over items and threads.
+    lam_carry = block_chunk_scan<T, Cfg::kThreads, K, true>(
+        [&](int i) { return Affine<T>{gate[i], g[i]}; }, lam_carry, smem_r, [&](int i, T, T lam) {
+          const long long s = base + i;
+          if (s < L) {
+            dbr[s] = conj(gv[i]) * lam;
+            const T dab = lam * conj(hp[i]);
+            const T dgb = lam * conj(bu[i]);
+            T fA_A = fA_A0, fA_t = fA_t0, fg_A = fg_A0, fg_t = fg_t0;
+            if (!row_const)
+              derivs<R>(disc, Ap, dtr[s * dt_sl], dAr[s * dAl], av[i], gv[i], fA_A, fA_t, fg_A, fg_t);
+            acc_A += conj(fA_A) * dab + conj(fg_A) * dgb;
+            const R ra = (conj(fA_t) * dab).real();
+            R rg = (conj(fg_t) * dgb).real();
+            if (!has_dtA) rg += ra;
+            emit<R>(ddt, ddt_mode, dt_off + s * dt_sl, rg, acc_dt);
+            if (has_dtA) emit<R>(ddtA, ddtA_mode, dA_off + s * dA_sl, ra, acc_dtA);
+            if (s == 0 && has_h0) dh0[row] = conj(av[i]) * lam;
+          }
+        });
   }
   acc_A = block_sum<T, Cfg::kThreads>(acc_A, smem_c);
   if (ddt_mode == 2) acc_dt = block_sum<R, Cfg::kThreads>(acc_dt, smem_s);
