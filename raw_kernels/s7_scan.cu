@@ -3,7 +3,7 @@
 //
 // The scan runs one block per (batch, n) row in chunks, with the H-contraction Bu computed in a
 // striped (coalesced) layout into shared memory and the recurrence as a block-wide affine scan on
-// blocked items; the states s (batch, N, L) are written once. The contraction over n (y, and du
+// blocked items (common.cuh's block_chunk_scan); the states s (batch, N, L) are written once. The contraction over n (y, and du
 // in the backward) is a separate elementwise-parallel kernel, so no output needs atomics. The
 // backward walks reversed time r = L-1-t in chunks, reads s_{t-1} from the saved states (never
 // divides by Ā, which vanishes at a² = ½) and writes dA, dB, dC and λ = dBu per row.
@@ -47,26 +47,16 @@ lrnnx_s7_scan_fwd(const T* __restrict__ u, const T* __restrict__ A, const T* __r
       bu_s[j] = acc;
     }
     __syncthreads();
-    T av[C::kItems], bv[C::kItems];
-    Affine<T> agg = affine_identity<T>();
-#pragma unroll
-    for (int i = 0; i < C::kItems; ++i) {
-      const int p = threadIdx.x * C::kItems + i;
-      const long long t = c0 + p;
-      av[i] = t < L ? s7_abar(A[row * L + t]) : T(1);
-      bv[i] = t < L ? bu_s[p] : T(0);
-      agg = compose(agg, Affine<T>{av[i], bv[i]});
-    }
-    Affine<T> total;  // the scan's barriers also protect bu_s before the next chunk writes it
-    const Affine<T> pre = block_exclusive_scan<T, C::kThreads>(agg, smem, total);
-    T x = pre.a * carry + pre.b;
-#pragma unroll
-    for (int i = 0; i < C::kItems; ++i) {
-      const long long t = c0 + threadIdx.x * C::kItems + i;
-      x = av[i] * x + bv[i];
-      if (t < L) s[row * L + t] = x;
-    }
-    carry = total.a * carry + total.b;
+    const long long base = c0 + (long long)threadIdx.x * C::kItems;
+    const auto load = [&](int i) {
+      const long long t = base + i;
+      if (t >= L) return affine_identity<T>();
+      return Affine<T>{s7_abar(A[row * L + t]), bu_s[threadIdx.x * C::kItems + i]};
+    };
+    // The scan's barriers also protect bu_s before the next chunk writes it.
+    carry = block_chunk_scan<T, C::kThreads, C::kItems>(load, carry, smem, [&](int i, T, T x) {
+      if (base + i < L) s[row * L + base + i] = x;
+    });
   }
   if (threadIdx.x == 0) last[row] = carry;
 }
@@ -124,30 +114,16 @@ lrnnx_s7_scan_bwd(const T* __restrict__ u, const T* __restrict__ A, const T* __r
       ds_s[j] = acc;
     }
     __syncthreads();
-    T av[C::kItems], gv[C::kItems];
-    Affine<T> agg = affine_identity<T>();
-#pragma unroll
-    for (int i = 0; i < C::kItems; ++i) {
+    const auto load = [&](int i) {
       const int p = threadIdx.x * C::kItems + i;
       const long long r = c0 + p;
-      if (r < L) {
-        const long long t = L - 1 - r;
-        av[i] = r == 0 ? T(0) : s7_abar(A[row * L + t + 1]);
-        gv[i] = ds_s[p];
-      } else {
-        av[i] = T(1);
-        gv[i] = T(0);
-      }
-      agg = compose(agg, Affine<T>{av[i], gv[i]});
-    }
-    Affine<T> total;
-    const Affine<T> pre = block_exclusive_scan<T, C::kThreads>(agg, smem, total);
-    T lam = pre.a * carry + pre.b;
-#pragma unroll
-    for (int i = 0; i < C::kItems; ++i) {
+      if (r >= L) return affine_identity<T>();
+      const long long t = L - 1 - r;
+      return Affine<T>{r == 0 ? T(0) : s7_abar(A[row * L + t + 1]), ds_s[p]};
+    };
+    carry = block_chunk_scan<T, C::kThreads, C::kItems>(load, carry, smem, [&](int i, T, T lam) {
       const int p = threadIdx.x * C::kItems + i;
       const long long r = c0 + p;
-      lam = av[i] * lam + gv[i];
       lam_s[p] = lam;
       if (r < L) {
         const long long t = L - 1 - r;
@@ -157,8 +133,7 @@ lrnnx_s7_scan_bwd(const T* __restrict__ u, const T* __restrict__ A, const T* __r
         lam_out[row * L + t] = lam;
         if (t == 0 && has_h0) dh0[row] = s7_abar(a) * lam;
       }
-    }
-    carry = total.a * carry + total.b;
+    });
     __syncthreads();  // lam_s complete
     for (long long h = 0; h < H; ++h) {
       for (int j = threadIdx.x; j < C::kChunk; j += C::kThreads) {
