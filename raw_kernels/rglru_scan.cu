@@ -1,11 +1,12 @@
 // RG-LRU scan h_t = A^{δ_t} h_{t-1} + sqrt(1 - A^{2δ_t}) u_t, y_t = Σ_n h_{t,n}; fwd and bwd.
 //
 // One block per (batch, dim) row, time in chunks of kThreads*kItems steps, a block-wide affine
-// scan per state n with the running state of every n carried across chunks in shared memory.
-// The forward can save the state entering each chunk (ckpt); the backward walks chunks in
-// reverse, recomputes the chunk's states from its checkpoint into shared memory (so h_{t-1} is
-// read, never recovered by dividing by Ā), and runs the adjoint as a block scan over reversed
-// time. dA (dim, dstate) is shared across the batch: one atomicAdd per (row, n) at the end.
+// scan per state n (common.cuh's block_chunk_scan) with the running state of every n carried
+// across chunks in shared memory. The forward can save the state entering each chunk (ckpt); the
+// backward walks chunks in reverse, recomputes the chunk's states from its checkpoint into shared
+// memory (so h_{t-1} is read, never recovered by dividing by Ā), and runs the adjoint as a block
+// scan over reversed time. dA (dim, dstate) is shared across the batch: one atomicAdd per
+// (row, n) at the end.
 #include "common.cuh"
 
 using namespace lrnnx;
@@ -64,26 +65,15 @@ lrnnx_rglru_scan_fwd(const T* __restrict__ u, const T* __restrict__ delta, const
       const T lnA = log(A[d * N + n]);
       const T carry = carry_s[n];  // read before the scan's first barrier
       if (has_ckpt && threadIdx.x == 0) ckpt[(row * nchunks + c) * N + n] = carry;
-      T av[C::kItems], bv[C::kItems];
-      Affine<T> agg = affine_identity<T>();
-#pragma unroll
-      for (int i = 0; i < C::kItems; ++i) {
-        const long long t = c0 + (long long)threadIdx.x * C::kItems + i;
+      const auto load = [&](int i) {
         T abar, beta, dbdx;
         rg_disc(dv[i] * lnA, abar, beta, dbdx);
-        av[i] = t < L ? abar : T(1);
-        bv[i] = t < L ? beta * uv[i] : T(0);
-        agg = compose(agg, Affine<T>{av[i], bv[i]});
-      }
-      Affine<T> total;
-      const Affine<T> pre = block_exclusive_scan<T, C::kThreads>(agg, smem, total);
-      T h = pre.a * carry + pre.b;
-#pragma unroll
-      for (int i = 0; i < C::kItems; ++i) {
-        h = av[i] * h + bv[i];
-        yv[i] += h;
-      }
-      if (threadIdx.x == 0) carry_s[n] = total.a * carry + total.b;
+        const bool in = c0 + (long long)threadIdx.x * C::kItems + i < L;
+        return Affine<T>{in ? abar : T(1), in ? beta * uv[i] : T(0)};
+      };
+      const T next = block_chunk_scan<T, C::kThreads, C::kItems>(
+          load, carry, smem, [&](int i, T, T h) { yv[i] += h; });
+      if (threadIdx.x == 0) carry_s[n] = next;
       __syncthreads();  // the new carry is visible before anyone reads it for the next chunk
     }
 #pragma unroll
@@ -148,66 +138,43 @@ lrnnx_rglru_scan_bwd(const T* __restrict__ u, const T* __restrict__ delta, const
       // 1. states of this chunk from its checkpoint; h_{t-1} to shared memory.
       {
         const T carry = ckpt[(row * nchunks + c) * N + n];
-        T av[C::kItems], bv[C::kItems];
-        Affine<T> agg = affine_identity<T>();
-#pragma unroll
-        for (int i = 0; i < C::kItems; ++i) {
-          const long long t = c0 + (long long)threadIdx.x * C::kItems + i;
+        const auto load = [&](int i) {
           T abar, beta, dbdx;
           rg_disc(df[i] * lnA, abar, beta, dbdx);
-          av[i] = t < L ? abar : T(1);
-          bv[i] = t < L ? beta * uf[i] : T(0);
-          agg = compose(agg, Affine<T>{av[i], bv[i]});
-        }
-        Affine<T> total;
-        const Affine<T> pre = block_exclusive_scan<T, C::kThreads>(agg, smem, total);
-        T h = pre.a * carry + pre.b;
-#pragma unroll
-        for (int i = 0; i < C::kItems; ++i) {
-          hprev_s[threadIdx.x * C::kItems + i] = h;
-          h = av[i] * h + bv[i];
-        }
+          const bool in = c0 + (long long)threadIdx.x * C::kItems + i < L;
+          return Affine<T>{in ? abar : T(1), in ? beta * uf[i] : T(0)};
+        };
+        block_chunk_scan<T, C::kThreads, C::kItems>(load, carry, smem, [&](int i, T before, T) {
+          hprev_s[threadIdx.x * C::kItems + i] = before;
+        });
       }
       const T lam_carry = lam_s[n];  // read before the barriers below
       __syncthreads();               // hprev_s complete
       // 2. adjoint over reversed time.
       const T dl = has_dlast ? dlast[row * N + n] : T(0);
-      T ga[C::kItems], gg[C::kItems];
-      Affine<T> agg = affine_identity<T>();
-#pragma unroll
-      for (int i = 0; i < C::kItems; ++i) {
+      const auto load = [&](int i) {
         const long long tb = c0 + (C::kChunk - 1 - ((long long)threadIdx.x * C::kItems + i));
-        if (tb < L) {
-          ga[i] = tb + 1 < L ? exp(dnext[i] * lnA) : T(0);
-          gg[i] = gb[i] + (tb == L - 1 ? dl : T(0));
-        } else {
-          ga[i] = T(1);
-          gg[i] = T(0);
-        }
-        agg = compose(agg, Affine<T>{ga[i], gg[i]});
-      }
-      Affine<T> total;
-      const Affine<T> pre = block_exclusive_scan<T, C::kThreads>(agg, smem, total);
-      T lam = pre.a * lam_carry + pre.b;
+        if (tb >= L) return affine_identity<T>();
+        return Affine<T>{tb + 1 < L ? exp(dnext[i] * lnA) : T(0), gb[i] + (tb == L - 1 ? dl : T(0))};
+      };
       T dl_acc = T(0);
-#pragma unroll
-      for (int i = 0; i < C::kItems; ++i) {
-        const long long q = C::kChunk - 1 - ((long long)threadIdx.x * C::kItems + i);
-        const long long tb = c0 + q;
-        lam = ga[i] * lam + gg[i];
-        if (tb < L) {
-          T abar, beta, dbdx;
-          rg_disc(db[i] * lnA, abar, beta, dbdx);
-          dub[i] += beta * lam;
-          const T dx = lam * (abar * hprev_s[q] + ub[i] * dbdx);
-          ddb[i] += dx * lnA;
-          dl_acc += dx * db[i];
-          if (tb == 0 && has_h0) dh0[row * N + n] = abar * lam;
-        }
-      }
+      const T lam_next = block_chunk_scan<T, C::kThreads, C::kItems>(
+          load, lam_carry, smem, [&](int i, T, T lam) {
+            const long long q = C::kChunk - 1 - ((long long)threadIdx.x * C::kItems + i);
+            const long long tb = c0 + q;
+            if (tb < L) {
+              T abar, beta, dbdx;
+              rg_disc(db[i] * lnA, abar, beta, dbdx);
+              dub[i] += beta * lam;
+              const T dx = lam * (abar * hprev_s[q] + ub[i] * dbdx);
+              ddb[i] += dx * lnA;
+              dl_acc += dx * db[i];
+              if (tb == 0 && has_h0) dh0[row * N + n] = abar * lam;
+            }
+          });
       const T dl_sum = block_sum<T, C::kThreads>(dl_acc, red_s);
       if (threadIdx.x == 0) {
-        lam_s[n] = total.a * lam_carry + total.b;
+        lam_s[n] = lam_next;
         dlnA_s[n] += dl_sum;
       }
       __syncthreads();  // lam_s updated; hprev_s free for the next state
