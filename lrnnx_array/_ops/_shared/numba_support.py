@@ -84,8 +84,25 @@ def unavailable_reason() -> str | None:
     return _REASON
 
 
+_SUPPORTS: dict = {}  # (xp, dtype) -> reason: decode steps resolve once per token per layer
+
+
 def supports(xp, dtype):
     """The ``supports`` predicate of every ``"numba"`` implementation: NumPy, four dtypes."""
+    key = (xp, type(dtype), dtype)
+    try:
+        return _SUPPORTS[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable dtype, answered uncached
+        pass
+    reason = _supports(xp, dtype)
+    try:
+        _SUPPORTS[key] = reason
+    except TypeError:
+        pass
+    return reason
+
+
+def _supports(xp, dtype):
     from ..._backend import is_numpy
 
     if not is_numpy(xp):
@@ -243,10 +260,15 @@ def _define():
         if isinstance(logA, types.Complex):  # rglru is real-only: typed, never run
             return lambda dt, logA: (logA * 0, logA * 0)
 
+        one = np.float32(1) if logA == types.float32 else np.float64(1)  # no promotion
+        two = one + one
+
         def impl(dt, logA):
-            x = dt * logA
-            g2 = -math.expm1(x + x)  # x + x: 2 * x would promote float32 to float64
-            return math.exp(x), (math.sqrt(g2) if g2 > 0 else g2 * 0)
+            # One transcendental: em = e^x - 1 (expm1), Abar = em + 1 and
+            # 1 - Abar^2 = -expm1(2x) = -em (em + 2), a product with no cancellation.
+            em = math.expm1(dt * logA)
+            g2 = -em * (em + two)
+            return em + one, (math.sqrt(g2) if g2 > 0 else g2 * 0)
 
         return impl
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ... import testing
+from ..._backend import is_numpy
 from ..._harness import Bench, Case, Work
 from ._api import rglru_scan, rglru_scan_vjp
 
@@ -15,6 +16,12 @@ def _make(xp, dtype, B, D, L, N=1):
     dout = testing.from_numpy(xp, rng.standard_normal((B, D, L)), dtype)
     s = np.dtype(dtype).itemsize
     n = B * D * L
+    baselines = {"elementwise_u*delta+u": lambda: u * delta + u}
+    if is_numpy(xp):  # impl="auto" is the numba tier when numba imports: generic beside it
+        baselines["generic"] = lambda: rglru_scan(u, delta, A, impl="generic")
+        baselines["generic_vjp"] = lambda: rglru_scan_vjp(dout, u, delta, A, impl="generic")
+        fa = np.ones(n * N, dtype)  # one elementwise pass over the state volume B*D*N*L
+        baselines["floor_state_a*b+b"] = lambda: fa * fa + fa
     return Case(
         fwd=lambda: rglru_scan(u, delta, A),
         bwd=lambda: rglru_scan_vjp(dout, u, delta, A),
@@ -22,7 +29,7 @@ def _make(xp, dtype, B, D, L, N=1):
         fwd_work=Work(bytes=3 * s * n, sfu=3 * n * N, fma=8 * n * N),
         # bwd: checkpointed forward (reads u, δ) + reads u, δ, dout, writes du, dδ.
         bwd_work=Work(bytes=7 * s * n, sfu=8 * n * N, fma=30 * n * N),
-        baselines={"elementwise_u*delta+u": lambda: u * delta + u},
+        baselines=baselines,
     )
 
 
@@ -36,6 +43,9 @@ BENCHES = [
                 dict(B=64, D=64, L=1024),
                 dict(B=2, D=8, L=4096),
                 dict(B=8, D=256, L=1024, N=4),
+                # The floor sizes: 4096 rows x L=1024, 16 rows x L=65536.
+                dict(B=16, D=256, L=1024),
+                dict(B=1, D=16, L=65536),
             ],
             "gpu": [
                 dict(B=64, D=64, L=4096),

@@ -7,6 +7,7 @@ bias and writes s, y; bwd reads u, A, B, C, s, dout and writes du, dA, dB, dC, d
 import numpy as np
 
 from ... import testing
+from ..._backend import is_numpy
 from ..._harness import Bench, Case, Work
 from ._api import s7_scan, s7_scan_vjp
 
@@ -22,18 +23,26 @@ def _make(xp, dtype, B, H, N, L):
     bias, dout = arr(B, N, L), arr(B, H, L)
     s = np.dtype(dtype).itemsize
     bl = B * L
+    baselines = {}
+    if is_numpy(xp):  # impl="auto" is the numba tier when numba imports: generic beside it
+        baselines["generic"] = lambda: s7_scan(u, A, Bm, Cm, bias, impl="generic")
+        baselines["generic_vjp"] = lambda: s7_scan_vjp(dout, u, A, Bm, Cm, bias, impl="generic")
+        fa = np.ones(B * N * H * L, dtype)  # one elementwise pass over B (B*N*H*L), S7's bulk
+        baselines["floor_B_a*b+b"] = lambda: fa * fa + fa
     return Case(
         fwd=lambda: s7_scan(u, A, Bm, Cm, bias),
         bwd=lambda: s7_scan_vjp(dout, u, A, Bm, Cm, bias),
         fwd_work=Work(bytes=s * bl * (2 * N * H + 2 * H + 3 * N), fma=2 * bl * N * H),
         bwd_work=Work(bytes=s * bl * (5 * N * H + 3 * H + 6 * N), fma=4 * bl * N * H),
+        baselines=baselines,
     )
 
 
 BENCHES = [
     Bench("s7_scan", _make, sizes={
         "small": [dict(B=2, H=8, N=16, L=256)],
-        "cpu": [dict(B=2, H=64, N=32, L=1024), dict(B=64, H=8, N=16, L=1024)],
+        "cpu": [dict(B=2, H=64, N=32, L=1024), dict(B=64, H=8, N=16, L=1024),
+                dict(B=1, H=8, N=16, L=65536)],  # 16 state rows x L=65536
         "gpu": [dict(B=64, H=64, N=32, L=4096), dict(B=32, H=32, N=16, L=2048)],
     }),
 ]

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ... import testing
+from ..._backend import is_numpy
 from ..._harness import Bench, Case, Work
 from ._api import SPEC, selective_state_update
 
@@ -22,10 +23,15 @@ def _make(xp, dtype, B, D, N, nh=None, method="mamba"):
     Bm, Cm = arr(B, *((1,) if nh else ()), N), arr(B, *((1,) if nh else ()), N)
     Dp, bias = arr(*lead, P), arr(*lead, P, lo=-4, hi=-3)
     s = np.dtype(dtype).itemsize
+    baselines = {}
+    if is_numpy(xp):  # impl="auto" is the numba tier when numba imports: generic beside it
+        baselines["generic"] = lambda: selective_state_update(
+            state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method, impl="generic")
     return Case(
         fwd=lambda: selective_state_update(
             state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method
         ),
+        baselines=baselines,
         # state read + written, A read (per head, per dim, per n); vectors are O(B·D).
         fwd_work=Work(
             bytes=s * (2 * B * D * N + D * N + 6 * B * D), sfu=B * D * N, fma=4 * B * D * N
@@ -73,6 +79,7 @@ BENCHES = [
                 dict(B=2, D=2048, N=16),
                 dict(B=2, D=4096, N=64),
                 dict(B=16, D=2048, N=16, nh=32),
+                dict(B=32, D=256, N=16),  # the review's lrnnx comparison (0.33 ms in torch)
             ],
             "gpu": [
                 dict(B=2, D=4096, N=64),

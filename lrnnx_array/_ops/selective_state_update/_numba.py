@@ -21,38 +21,72 @@ prange = nbs.numba().prange
 _softplus, _sigmoid, sel_disc = (nbs.scalars()[i] for i in (3, 4, 7))
 
 
-@_kernel
-def _step(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, method, y):
+_vexp = nbs.scalars()[9]
+_ROWS = 64  # rows per task: the per-task (N,) buffers are allocated once per task
+
+
+def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, method, y):
     """state (R, nh, P, N); x, dt, z, dA (Bsz, nh, P); A, lnA (nh, P, N); B, C (Bsz, G, N);
     D, bias (nh, P); y (Bsz, nh, P)."""
     Bsz, nh, P = x.shape
     N = A.shape[2]
     G = B.shape[1]
     has_z, has_dA, has_D, has_bias, sp, cplx = flags
-    for row in prange(Bsz * nh * P):
-        b, rest = row // (nh * P), row % (nh * P)
-        h, p = rest // P, rest % P
-        g = h // (nh // G)
-        r = idx[b] if has_idx else b
-        d = dt[b, h, p] + bias[h, p] if has_bias else dt[b, h, p]
-        if sp:
-            d = _softplus(d)
-        dtA = dA[b, h, p] if has_dA else d
-        xt = x[b, h, p]
-        acc = xt * 0
-        for n in range(N):
-            Ab, gm = sel_disc(method, A[h, p, n], d, dtA, lnA[h, p, n])
-            new = Ab * state[r, h, p, n] + gm * xt * B[b, g, n]
-            state[r, h, p, n] = new
-            acc += (new * C[b, g, n]).real
-        if cplx:
-            acc = acc + acc
-        if has_D:
-            acc += D[h, p] * xt
-        if has_z:
-            zt = z[b, h, p]
-            acc *= zt * _sigmoid(zt)
-        y[b, h, p] = acc
+    # Real mamba/dirac: A-bar = e^(dtA A) over the row's N states by the vectorisable exp
+    # (a scalar exp per state cost 3x the whole generic step); the rest per state.
+    vec = not cplx and (method == nbs.MAMBA or method == nbs.DIRAC)
+    rows = Bsz * nh * P
+    for task in prange((rows + _ROWS - 1) // _ROWS):
+        xa = np.empty(N, A.dtype)  # exponents, then the new states
+        ab = np.empty(N, A.dtype)
+        for row in range(task * _ROWS, min(rows, (task + 1) * _ROWS)):
+            b, rest = row // (nh * P), row % (nh * P)
+            h, p = rest // P, rest % P
+            g = h // (nh // G)
+            r = idx[b] if has_idx else b
+            d = dt[b, h, p] + bias[h, p] if has_bias else dt[b, h, p]
+            if sp:
+                d = _softplus(d)
+            dtA = dA[b, h, p] if has_dA else d
+            xt = x[b, h, p]
+            acc = xt * 0
+            if vec:
+                for n in range(N):
+                    xa[n] = dtA * A[h, p, n]
+                for n in range(N):  # loops of their own: LLVM vectorises np.exp and the update
+                    ab[n] = np.exp(xa[n])
+                gx = d * xt if method == nbs.MAMBA else xt  # (no literal: float32 stays)
+                for n in range(N):
+                    xa[n] = ab[n] * state[r, h, p, n] + gx * B[b, g, n]
+                    state[r, h, p, n] = xa[n]
+            else:
+                for n in range(N):
+                    Ab, gm = sel_disc(method, A[h, p, n], d, dtA, lnA[h, p, n])
+                    xa[n] = Ab * state[r, h, p, n] + gm * xt * B[b, g, n]
+                    state[r, h, p, n] = xa[n]
+            # sum_n C new over four partial sums (one add chain of N steps is latency-bound)
+            a0, a1, a2, a3 = acc, acc, acc, acc
+            n4 = N - N % 4
+            for n in range(0, n4, 4):
+                a0 += (xa[n] * C[b, g, n]).real
+                a1 += (xa[n + 1] * C[b, g, n + 1]).real
+                a2 += (xa[n + 2] * C[b, g, n + 2]).real
+                a3 += (xa[n + 3] * C[b, g, n + 3]).real
+            for n in range(n4, N):
+                a0 += (xa[n] * C[b, g, n]).real
+            acc = (a0 + a1) + (a2 + a3)
+            if cplx:
+                acc = acc + acc
+            if has_D:
+                acc += D[h, p] * xt
+            if has_z:
+                zt = z[b, h, p]
+                acc *= zt * _sigmoid(zt)
+            y[b, h, p] = acc
+
+
+_step = _kernel(_step_py)
+_step_serial = nbs.kernel(parallel=False)(_step_py)  # below a thread's worth: no pool wake-up
 
 
 @nbs.launch
@@ -65,13 +99,14 @@ def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, met
         state[...] = work
         return y
     headed = state.ndim == 4
-    st = state if headed else state[:, None]
+    # Contiguous views where the caller's arrays are (a known unit stride lets LLVM vectorise).
+    st = state if headed else state[:, None]  # a view always (C-contiguous stays so)
     nh, P, N = st.shape[1:]
     xs = x if headed else x[:, None]
     dtv, zv, dAv = (None if v is None else (np.broadcast_to(v, x.shape) if headed else
                                             np.broadcast_to(v, x.shape)[:, None])
                     for v in (dt, z, deltaA))
-    Av = np.broadcast_to(A, state.shape[1:]).reshape((nh, P, N))
+    Av = np.ascontiguousarray(np.broadcast_to(A, state.shape[1:]).reshape((nh, P, N)))
     inner = (nh, P)
     rt = x.dtype
     dummy3 = np.zeros((1, 1, 1), rt)
@@ -79,7 +114,7 @@ def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, met
         inner)
     bv = np.zeros((1, 1), rt) if dt_bias is None else np.broadcast_to(
         dt_bias, state.shape[1:-1]).reshape(inner)
-    Bv, Cv = (M[:, None, :] if M.ndim == 2 else M for M in (B, C))
+    Bv, Cv = (np.ascontiguousarray(M[:, None, :] if M.ndim == 2 else M) for M in (B, C))
     if method == "rglru":
         with np.errstate(divide="ignore", invalid="ignore"):
             lnA = np.log(Av)
@@ -89,7 +124,8 @@ def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, met
     flags = (z is not None, deltaA is not None, D is not None, dt_bias is not None,
              bool(softplus), bool(np.iscomplexobj(A)))
     idx_ = np.zeros(1, np.int64) if idx is None else idx
-    _step(st, idx_, idx is not None, xs, dtv, dummy3 if zv is None else zv,
+    kernel = _step if st.size >= nbs.PARALLEL_MIN_ELEMS else _step_serial
+    kernel(st, idx_, idx is not None, xs, dtv, dummy3 if zv is None else zv,
           dummy3 if dAv is None else dAv, Av, lnA, Bv, Cv, Dv, bv, flags,
           nbs.METHOD_CODE[method], y)
     return y if headed else y[:, 0]

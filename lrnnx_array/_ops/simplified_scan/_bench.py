@@ -29,9 +29,12 @@ def _naive_lrnnx_style(u, dt, A, B, C, D):
     return 2 * np.einsum("hp,bpl->bhl", C, xs).real + D[:, None] * u
 
 
-def _make(xp, dtype, B, H, P, L, disc="zoh"):
+def _make(xp, dtype, B, H, P, L, disc="zoh", var=False):
+    """``var``: a step per (batch, state, time) (B, P, L), lrnnx's layout; else one per state."""
     rng = np.random.default_rng(0)
     A, Bm, C, dt, D = make_s5_params(H, P)
+    if var:
+        dt = dt[None, :, None] * rng.uniform(0.5, 2, (B, P, L))
     rdt = "float32" if dtype == "complex64" else "float64"
     u_np = rng.standard_normal((B, H, L))
     u = testing.from_numpy(xp, u_np, rdt)
@@ -45,9 +48,18 @@ def _make(xp, dtype, B, H, P, L, disc="zoh"):
     x = xp.matmul(Bx, uc)
     baselines = {"gemm_Bu": lambda: xp.matmul(Bx, uc), "gemm_Cx": lambda: xp.matmul(Cx, x)}
     if type(u).__module__.startswith("numpy"):
-        args = (u_np.astype(rdt), dt.astype(rdt), A.astype(dtype), Bm.astype(dtype),
-                C.astype(dtype), D.astype(rdt))
-        baselines["lrnnx_style_ref"] = lambda: _naive_lrnnx_style(*args)
+        if not var:
+            args = (u_np.astype(rdt), dt.astype(rdt), A.astype(dtype), Bm.astype(dtype),
+                    C.astype(dtype), D.astype(rdt))
+            baselines["lrnnx_style_ref"] = lambda: _naive_lrnnx_style(*args)
+        # impl="auto" is the numba tier when numba imports: the array-API path beside it, and
+        # one elementwise a*b+b pass over the state volume B*P*L (the issue's floor).
+        baselines["generic"] = lambda: s5_inner(u, dtx, Ax, Bx, Cx, Dx, None, disc,
+                                                impl="generic")
+        baselines["generic_vjp"] = lambda: s5_inner_vjp(g, u, dtx, Ax, Bx, Cx, Dx, None, disc,
+                                                        impl="generic")
+        fa = np.ones(n, dtype)
+        baselines["floor_state_a*b+b"] = lambda: fa * fa + fa
     return Case(
         fwd=lambda: s5_inner(u, dtx, Ax, Bx, Cx, Dx, None, disc),
         bwd=lambda: s5_inner_vjp(g, u, dtx, Ax, Bx, Cx, Dx, None, disc),
@@ -60,7 +72,11 @@ def _make(xp, dtype, B, H, P, L, disc="zoh"):
 BENCHES = [
     Bench("s5_inner", _make, dtype="complex64", sizes={
         "small": [dict(B=2, H=8, P=16, L=256)],
-        "cpu": [dict(B=2, H=64, P=64, L=1024)],
+        "cpu": [dict(B=2, H=64, P=64, L=1024), dict(B=4, H=128, P=16, L=2048, var=True),
+                # The issue's floor sizes, varying steps: 4096 state rows (B*P) x L=1024 and
+                # 16 rows x L=65536.
+                dict(B=16, H=16, P=256, L=1024, var=True),
+                dict(B=1, H=16, P=16, L=65536, var=True)],
         "gpu": [dict(B=32, H=256, P=256, L=4096),
                 dict(B=32, H=128, P=16, L=512), dict(B=32, H=128, P=16, L=2048)],
     }),

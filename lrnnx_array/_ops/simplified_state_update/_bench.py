@@ -3,6 +3,7 @@
 import numpy as np
 
 from ... import testing
+from ..._backend import is_numpy
 from ..._harness import Bench, Case, Work
 from ._api import SPEC, simplified_state_update
 
@@ -22,14 +23,18 @@ def _arrays(xp, dtype, B, H, P):
 def _make(xp, dtype, B, H, P):
     state, x, dt, A, Bm, C = _arrays(xp, dtype, B, H, P)
     s = np.dtype(dtype).itemsize
+    baselines = {}
+    if is_numpy(xp):  # impl="auto" is the numba tier when numba imports: generic beside it
+        baselines["generic"] = lambda: simplified_state_update(state, x, dt, A, Bm, C, None, None,
+                                                               "zoh", impl="generic")
     return Case(fwd=lambda: simplified_state_update(state, x, dt, A, Bm, C, None, None, "zoh"),
-                fwd_work=Work(bytes=2 * s * (B * P + P * H)))
+                fwd_work=Work(bytes=2 * s * (B * P + P * H)), baselines=baselines)
 
 
 BENCHES = [
     Bench("simplified_state_update", _make, dtype="complex64", sizes={
         "small": [dict(B=4, H=256, P=16)],
-        "cpu": [dict(B=32, H=256, P=64)],
+        "cpu": [dict(B=32, H=256, P=64), dict(B=32, H=128, P=16)],
         "gpu": [dict(B=32, H=512, P=64), dict(B=32, H=32, P=16)],
     }),
 ]
