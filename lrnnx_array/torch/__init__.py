@@ -10,6 +10,9 @@ bridge (``pip install 'lrnnx_array[torch]'``).
   (DLPack) with the CUDA kernels, on torch's current stream. Step ops (decode steps, S4
   set-ups) are converted but not differentiable: tensors that require grad raise outside
   ``torch.no_grad()``.
+* A Function saves its inputs and its backward calls the op's VJP, which recomputes the forward
+  it needs (no residuals: :mod:`lrnnx_array.torch._functions` says why and what it costs,
+  ``python -m lrnnx_array.torch._bench`` measures it). Double backward raises.
 * lrnnx's function names and argument orders (``selective_scan_fn``, ``s5_inner_fn``,
   ``cauchy_naive``, ...; :data:`LRNNX_NAMES`), so porting lrnnx code is an import change.
 * The Function classes themselves: ``lrnnx_array.torch.SelectiveScanFunction`` etc.
