@@ -9,7 +9,7 @@
 // * One WARP per (b, d) channel, kWarps channels of one batch row per block. A channel's chunk of
 //   32*K steps lives in registers (K consecutive steps per lane); per state n the lanes compose
 //   their K affine maps, one warp shuffle scan gives each lane its entering state, and the
-//   running state is carried across chunks. No __syncthreads in the forward at all, and the
+//   running state is carried across chunks (common.cuh's warp_chunk_scan). No __syncthreads in the forward at all, and the
 //   kWarps channels of a block read the same variable B/C rows at the same time (L1 hits), which
 //   divides the L2 traffic of B/C by kWarps compared with one block per channel.
 // * The state is carried across chunks through the chunk-boundary buffer the backward needs
@@ -178,18 +178,6 @@ template <typename S> struct Row {
   __device__ __forceinline__ S at(long long n, long long t) const { return var ? p[n * L + t] : p[n]; }
 };
 
-// Inclusive warp scan of affine maps in lane order; returns the exclusive prefix of this lane.
-template <typename S> __device__ __forceinline__ Affine<S> warp_exclusive_(Affine<S> agg, int lane) {
-#pragma unroll
-  for (int d = 1; d < 32; d <<= 1) {
-    Affine<S> o{shfl_up_(agg.a, d), shfl_up_(agg.b, d)};
-    if (lane >= d) agg = compose(o, agg);
-  }
-  Affine<S> ex{shfl_up_(agg.a, 1), shfl_up_(agg.b, 1)};
-  if (lane == 0) ex = affine_identity<S>();
-  return ex;
-}
-
 // Forward. Writes out (when has_out) and the state at the end of every chunk of 32*K steps.
 template <typename R, int kCplx, int K>
 __global__ void __launch_bounds__(kThreads)
@@ -238,30 +226,16 @@ lrnnx_selective_scan_fwd(const R* __restrict__ u, const R* __restrict__ delta,
       const S An = A[d * N + n];
       const R lnA = method == kRglru ? log(real_(An)) : R(0);
       const S carry = c == 0 ? (has_h0 ? h0[bd * N + n] : S(0)) : st[(c - 1) * N + n];
-      S a[K], bb[K];
-      Affine<S> agg = affine_identity<S>();
-#pragma unroll
-      for (int i = 0; i < K; ++i) {
+      const auto load = [&](int i) {
         const long long t = t0 + i;
-        if (t < L) {
-          const Disc<S> ds = discretize_<false>(method, dt[i], dta[i], An, lnA);
-          a[i] = ds.Abar;
-          bb[i] = ds.gamma * Br.at(n, t) * uu[i];
-        } else {  // identity map: padded steps leave the state unchanged
-          a[i] = S(1);
-          bb[i] = S(0);
-        }
-        agg = compose(agg, Affine<S>{a[i], bb[i]});
-      }
-      const Affine<S> ex = warp_exclusive_(agg, lane);
-      S h = ex.a * carry + ex.b;
-#pragma unroll
-      for (int i = 0; i < K; ++i) {
-        h = a[i] * h + bb[i];
-        const long long t = t0 + i;
+        if (t >= L) return affine_identity<S>();  // padded steps leave the state unchanged
+        const Disc<S> ds = discretize_<false>(method, dt[i], dta[i], An, lnA);
+        return Affine<S>{ds.Abar, ds.gamma * Br.at(n, t) * uu[i]};
+      };
+      const S h = warp_chunk_scan<S, K>(load, carry, [&](int i, S, S hi) {
         // The backward's state-only pass (has_out = 0) skips C entirely.
-        if (has_out && t < L) y[i] += out_(Cr.at(n, t), h);
-      }
+        if (has_out && t0 + i < L) y[i] += out_(Cr.at(n, t0 + i), hi);
+      });
       const S h_end = shfl_idx_(h, 31);
       if (lane == 0) st[c * N + n] = h_end;
     }
@@ -361,28 +335,17 @@ lrnnx_selective_scan_bwd(const R* __restrict__ u, const R* __restrict__ delta,
                                           : dcarry[bd * N + n];
       // 1. Recompute the states of this chunk: hp[i] = h_{t-1}, then the output sums.
       S a[K], hp[K], lam[K];
-      Affine<S> agg = affine_identity<S>();
-#pragma unroll
-      for (int i = 0; i < K; ++i) {
+      const auto load = [&](int i) {
         const long long t = t0 + i;
-        if (t < L) {
-          const Disc<S> ds = discretize_<false>(method, dt[i], dta[i], An, lnA);
-          a[i] = ds.Abar;
-          hp[i] = ds.gamma * Br.at(n, t) * uu[i];  // b̄ for now
-        } else {
-          a[i] = S(1);
-          hp[i] = S(0);
-        }
-        agg = compose(agg, Affine<S>{a[i], hp[i]});
-      }
-      const Affine<S> ex = warp_exclusive_(agg, lane);
-      S h = ex.a * h_start + ex.b;
+        a[i] = S(1);
+        if (t >= L) return affine_identity<S>();
+        const Disc<S> ds = discretize_<false>(method, dt[i], dta[i], An, lnA);
+        a[i] = ds.Abar;
+        return Affine<S>{ds.Abar, ds.gamma * Br.at(n, t) * uu[i]};
+      };
       S acc_C = S(0);
-#pragma unroll
-      for (int i = 0; i < K; ++i) {
-        const S bbar = hp[i];
-        hp[i] = h;
-        h = a[i] * h + bbar;
+      warp_chunk_scan<S, K>(load, h_start, [&](int i, S before, S h) {
+        hp[i] = before;
         const long long t = t0 + i;
         S gC = S(0);
         lam[i] = S(0);
@@ -397,32 +360,15 @@ lrnnx_selective_scan_bwd(const R* __restrict__ u, const R* __restrict__ delta,
         } else {
           acc_C += gC;
         }
-      }
+      });
       // 2. Reverse scan: λ_t = conj(Ā_{t+1}) λ_{t+1} + β_t; the map after this lane's last
       // step belongs to the next lane's first step; after the chunk's last step comes `carry`
       // (= conj(Ā) λ of the next chunk's first step, or dlast).
       S a_next = shfl_down_(a[0], 1);
       if (lane == 31) a_next = S(1);
-      Affine<S> F = affine_identity<S>();
-#pragma unroll
-      for (int i = K - 1; i >= 0; --i) {
-        const S al = conj_(i == K - 1 ? a_next : a[i + 1]);
-        F = Affine<S>{al * F.a, al * F.b + lam[i]};
-      }
-#pragma unroll
-      for (int dd = 1; dd < 32; dd <<= 1) {
-        Affine<S> o{shfl_down_(F.a, dd), shfl_down_(F.b, dd)};
-        if (lane + dd < 32) F = compose(o, F);
-      }
-      Affine<S> ex_r{shfl_down_(F.a, 1), shfl_down_(F.b, 1)};
-      if (lane == 31) ex_r = affine_identity<S>();
-      S lin = ex_r.a * carry + ex_r.b;
-#pragma unroll
-      for (int i = K - 1; i >= 0; --i) {
-        const S al = conj_(i == K - 1 ? a_next : a[i + 1]);
-        lin = al * lin + lam[i];
-        lam[i] = lin;
-      }
+      warp_chunk_scan<S, K, true>(
+          [&](int i) { return Affine<S>{conj_(i == K - 1 ? a_next : a[i + 1]), lam[i]}; }, carry,
+          [&](int i, S, S l) { lam[i] = l; });
       const S new_carry = shfl_idx_(conj_(a[0]) * lam[0], 0);
       __syncwarp();  // every lane has read dcarry before lane 0 overwrites it
       if (lane == 0 && active) {
