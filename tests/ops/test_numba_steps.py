@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from _numba_common import cast, close_all, needs_numba
 
+from lrnnx_array import testing
 from lrnnx_array._ops.selective_state_update._ref import selective_state_update_ref
 from lrnnx_array._ops.simplified_state_update._ref import simplified_state_update_ref
 from lrnnx_array.ops import selective_state_update, simplified_state_update
 
 pytestmark = needs_numba
+testing.add_override("numba_float16_state", 10, "the state is stored in float16 (one rounding, "
+                     "half an ulp = 4.9e-4 relative), computed in float32")
 METHODS = ("zoh", "bilinear", "dirac", "mamba", "rglru", "s7")
 COMPLEX_OK = ("zoh", "bilinear", "dirac", "mamba")
 
@@ -143,3 +146,25 @@ def test_simplified_step_batch_zero_and_untouched_on_error():
     with pytest.raises(ValueError):
         simplified_state_update(st, **{**kw, "B": kw["B"][:, :2]}, impl="numba")
     np.testing.assert_array_equal(st, before)
+
+
+def test_auto_routing_of_the_steps():
+    import array_api_compat.numpy as xp
+
+    from lrnnx_array._ops.selective_state_update._api import _resolve
+    from lrnnx_array._ops.simplified_state_update._api import SPEC as S5_STEP
+
+    # real states stay on the array-API path (numba is slower there), complex ones take numba
+    assert _resolve("auto", xp, np.zeros(1, np.float32), np.float32) == "generic"
+    assert _resolve("auto", xp, np.zeros(1, np.complex64), np.complex64) == "numba"
+    assert _resolve("numba", xp, np.zeros(1, np.float32), np.float32) == "numba"
+    assert S5_STEP.resolve("auto", xp, np.complex64) == "numba"
+
+
+def test_selective_step_float16_state():
+    kw = _sel_case("mamba", "float32", False, True)
+    kw["state"] = kw["state"].astype(np.float16)
+    st, out, ws, wo = _run_sel(kw, "mamba", True)
+    assert st.dtype == np.float16 and out.dtype == np.float32
+    testing.assert_close(st.astype(np.float32), ws.astype(np.float16).astype(np.float32),
+                         override="numba_float16_state")
