@@ -110,8 +110,14 @@ class Module:
             yield from child.named_modules(f"{prefix}{name}.")
 
     def named_parameters(self) -> Iterator[tuple[str, object]]:
+        """Each parameter once, under its first name (aliases such as S4's ``layer.kernel.*``
+        are the same arrays: listed twice, an optimizer would step them twice)."""
+        seen = set()
         for prefix, mod in self.named_modules():
             for name, value in mod._params.items():
+                if id(value) in seen:
+                    continue
+                seen.add(id(value))
                 yield prefix + name, value
 
     def parameters(self) -> list:
