@@ -33,6 +33,12 @@ template <typename R> __device__ __forceinline__ complex<R> shfl_down_(complex<R
   return complex<R>(shfl_down_(v.real(), d), shfl_down_(v.imag(), d));
 }
 
+__device__ __forceinline__ float shfl_idx_(float v, int l) { return __shfl_sync(0xffffffffu, v, l); }
+__device__ __forceinline__ double shfl_idx_(double v, int l) { return __shfl_sync(0xffffffffu, v, l); }
+template <typename R> __device__ __forceinline__ complex<R> shfl_idx_(complex<R> v, int l) {
+  return complex<R>(shfl_idx_(v.real(), l), shfl_idx_(v.imag(), l));
+}
+
 // An affine map h -> a*h + b; the element of every linear-recurrence scan.
 template <typename T> struct Affine {
   T a, b;
@@ -50,22 +56,28 @@ template <bool kReverse, typename T> __device__ __forceinline__ T shfl_toward_(T
   return kReverse ? shfl_down_(v, d) : shfl_up_(v, d);
 }
 
-// Warp-wide exclusive scan of per-lane affine maps in scan order: each lane gets the composition
-// of the maps of the lanes before it (identity for the first); `incl` receives the inclusive one.
-// No barrier; all 32 lanes must call it.
+// Warp-wide inclusive scan of per-lane affine maps in scan order: each lane gets the composition
+// of the maps of the lanes up to itself. No barrier; all 32 lanes must call it.
 template <typename T, bool kReverse = false>
-__device__ __forceinline__ Affine<T> warp_exclusive_scan(Affine<T> x, Affine<T>& incl) {
-  const int lane = threadIdx.x & 31;
-  const int pos = kReverse ? 31 - lane : lane;  // position in scan order
+__device__ __forceinline__ Affine<T> warp_inclusive_scan(Affine<T> x) {
+  const int pos = kReverse ? 31 - (threadIdx.x & 31) : (threadIdx.x & 31);  // place in scan order
 #pragma unroll
   for (int d = 1; d < 32; d <<= 1) {
     Affine<T> y{shfl_toward_<kReverse>(x.a, d), shfl_toward_<kReverse>(x.b, d)};
     if (pos >= d) x = compose(y, x);
   }
-  incl = x;
-  Affine<T> excl{shfl_toward_<kReverse>(x.a, 1), shfl_toward_<kReverse>(x.b, 1)};
-  if (pos == 0) excl = affine_identity<T>();
+  return x;
+}
+// The exclusive scan from the inclusive one: the previous lane's value (identity for the first).
+template <typename T, bool kReverse = false>
+__device__ __forceinline__ Affine<T> warp_exclusive_from_inclusive(Affine<T> incl) {
+  Affine<T> excl{shfl_toward_<kReverse>(incl.a, 1), shfl_toward_<kReverse>(incl.b, 1)};
+  if ((threadIdx.x & 31) == (kReverse ? 31 : 0)) excl = affine_identity<T>();
   return excl;
+}
+template <typename T, bool kReverse = false>
+__device__ __forceinline__ Affine<T> warp_exclusive_scan(Affine<T> x) {
+  return warp_exclusive_from_inclusive<T, kReverse>(warp_inclusive_scan<T, kReverse>(x));
 }
 
 // Block-wide exclusive scan of per-thread affine maps in scan order (ascending thread index, or
@@ -79,8 +91,7 @@ __device__ __forceinline__ Affine<T> block_exclusive_scan_dir(Affine<T> x, Affin
   constexpr int kWarps = kThreads / 32;
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
-  Affine<T> incl;
-  const Affine<T> excl = warp_exclusive_scan<T, kReverse>(x, incl);
+  const Affine<T> incl = warp_inclusive_scan<T, kReverse>(x);
   if (lane == (kReverse ? 0 : 31)) smem[warp] = incl;
   __syncthreads();
   Affine<T> pre = affine_identity<T>();
@@ -92,6 +103,7 @@ __device__ __forceinline__ Affine<T> block_exclusive_scan_dir(Affine<T> x, Affin
     tot = compose(tot, smem[w]);
   }
   __syncthreads();  // smem may be reused by the caller's next chunk
+  const Affine<T> excl = warp_exclusive_from_inclusive<T, kReverse>(incl);
   total = tot;
   return compose(pre, excl);  // earlier warps first, then earlier lanes of this warp
 }
@@ -160,8 +172,7 @@ template <typename T, int kItems, bool kReverse = false, typename Load, typename
 __device__ __forceinline__ T warp_chunk_scan(Load load, T carry, Store store) {
   Affine<T> e[kItems];
   const Affine<T> agg = thread_load_<T, kItems, kReverse>(load, e);
-  Affine<T> incl;
-  const Affine<T> pre = warp_exclusive_scan<T, kReverse>(agg, incl);
+  const Affine<T> pre = warp_exclusive_scan<T, kReverse>(agg);
   return thread_replay_<T, kItems, kReverse>(e, store, pre.a * carry + pre.b);
 }
 

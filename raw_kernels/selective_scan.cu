@@ -37,12 +37,6 @@ template <typename S> struct ItemsB { static constexpr int value = ItemsF<S>::va
 
 enum { kMamba = 0, kZoh = 1, kBilinear = 2, kDirac = 3, kS7 = 4, kRglru = 5 };
 
-__device__ __forceinline__ float shfl_idx_(float v, int l) { return __shfl_sync(0xffffffffu, v, l); }
-__device__ __forceinline__ double shfl_idx_(double v, int l) { return __shfl_sync(0xffffffffu, v, l); }
-template <typename R> __device__ __forceinline__ complex<R> shfl_idx_(complex<R> v, int l) {
-  return complex<R>(shfl_idx_(v.real(), l), shfl_idx_(v.imag(), l));
-}
-
 __device__ __forceinline__ float exp_(float x) { return expf(x); }
 __device__ __forceinline__ double exp_(double x) { return exp(x); }
 template <typename R> __device__ __forceinline__ complex<R> exp_(complex<R> x) { return exp(x); }
