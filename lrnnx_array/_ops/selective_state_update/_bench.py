@@ -27,6 +27,10 @@ def _make(xp, dtype, B, D, N, nh=None, method="mamba"):
     if is_numpy(xp):  # impl="auto" is the numba tier when numba imports: generic beside it
         baselines["generic"] = lambda: selective_state_update(
             state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method, impl="generic")
+        # fwd's own call again: sub-ms calls timed first in a round (after gc) read slower, so
+        # ratio_vs_generic is only meaningful next to ratio_vs_fwd_again (the position bias).
+        baselines["fwd_again"] = lambda: selective_state_update(
+            state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method)
     return Case(
         fwd=lambda: selective_state_update(
             state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method
