@@ -5,8 +5,6 @@ import pathlib
 import subprocess
 import sys
 import sysconfig
-
-import pytest
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -12,8 +12,6 @@ from .._ops.causal_conv1d import (
     causal_conv1d_update,
     causal_conv1d_vjp,
 )
-from .._ops.diag_scan import DiagScanGrads, diag_scan, diag_scan_vjp
-from ..discretization import DiscretizeGrads, discretize, discretize_vjp
 from .._ops.convolution import (
     ChannelConvGrads,
     FFTConvGrads,
@@ -26,8 +24,7 @@ from .._ops.convolution import (
     ssm_conv,
     ssm_conv_vjp,
 )
-from .._ops.power import PowerGrads, power, power_vjp
-from .._ops.rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
+from .._ops.diag_scan import DiagScanGrads, diag_scan, diag_scan_vjp
 from .._ops.dplr_kernel import (
     DenseStep,
     DiagonalStep,
@@ -45,6 +42,16 @@ from .._ops.dplr_kernel import (
     dplr_step,
     dplr_step_setup,
 )
+from .._ops.log_vandermonde import (
+    LogVandermondeGrads,
+    LogVandermondeTransposeGrads,
+    log_vandermonde,
+    log_vandermonde_transpose,
+    log_vandermonde_transpose_vjp,
+    log_vandermonde_vjp,
+)
+from .._ops.power import PowerGrads, power, power_vjp
+from .._ops.rglru_scan import RGLRUScanGrads, rglru_scan, rglru_scan_vjp
 from .._ops.s4d_kernel import (
     S4DForwardStateGrads,
     S4DKernelGrads,
@@ -69,14 +76,7 @@ from .._ops.simplified_scan import (
     simplified_scan_vjp,
 )
 from .._ops.simplified_state_update import simplified_state_update
-from .._ops.log_vandermonde import (
-    LogVandermondeGrads,
-    LogVandermondeTransposeGrads,
-    log_vandermonde,
-    log_vandermonde_transpose,
-    log_vandermonde_transpose_vjp,
-    log_vandermonde_vjp,
-)
+from ..discretization import DiscretizeGrads, discretize, discretize_vjp
 
 __all__ = [
     "diag_scan", "diag_scan_vjp", "DiagScanGrads",

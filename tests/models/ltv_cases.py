@@ -2,11 +2,10 @@
 
 import functools
 
+import _ltv_oracles as O
 import numpy as np
 
 from lrnnx_array.models.ltv import RGLRU, S5, S7, Mamba
-
-import _ltv_oracles as O
 
 H, N = 8, 4
 
@@ -64,7 +63,9 @@ CASES = {
     "s7-J2": _s7(J=2),
 }
 # (case, event mode) pairs: event mode only where the model uses τ.
-MODES = [(c, ev) for c, (_, _, uses) in CASES.items() for ev in ((False, True) if uses else (False,))]
+MODES = [
+    (c, ev) for c, (_, _, uses) in CASES.items() for ev in ((False, True) if uses else (False,))
+]
 MODE_IDS = [f"{c}-{'event' if ev else 'normal'}" for c, ev in MODES]
 
 

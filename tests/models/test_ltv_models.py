@@ -3,10 +3,9 @@ prefill + steps = forward, event mode with equal steps, float32 vs float64, larg
 
 import numpy as np
 import pytest
+from ltv_cases import CASES, MODE_IDS, MODES, data
 
 from lrnnx_array import testing
-
-from ltv_cases import CASES, MODE_IDS, MODES, data
 
 testing.add_override(
     "ltv_model_float32", 10.0,

@@ -6,12 +6,12 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops import causal_conv1d, causal_conv1d_update, causal_conv1d_vjp
 from lrnnx_array._ops.causal_conv1d._ref import (
     causal_conv1d_ref,
     causal_conv1d_update_ref,
     causal_conv1d_vjp_ref,
 )
+from lrnnx_array.ops import causal_conv1d, causal_conv1d_update, causal_conv1d_vjp
 
 SIZES = [(1, 1, 1, 1), (2, 3, 7, 4), (3, 5, 2, 4), (2, 4, 33, 3), (1, 2, 5, 1)]  # B, D, L, K
 

@@ -5,8 +5,8 @@ import pytest
 import scipy.signal
 
 from lrnnx_array import testing
-from lrnnx_array.ops import diag_scan, diag_scan_vjp
 from lrnnx_array._ops.diag_scan._ref import diag_scan_ref, diag_scan_vjp_ref
+from lrnnx_array.ops import diag_scan, diag_scan_vjp
 
 # L = 1, prime, above the CUDA chunk (1024 fp32 steps) and above the generic chunked crossover.
 SIZES = [((1,), 1), ((2, 3), 7), ((5,), 13), ((3,), 1031), ((300,), 17), ((1,), 600)]

@@ -6,8 +6,8 @@ Kept apart so machines without hypothesis (the lent GPU machine) still collect t
 import numpy as np
 import pytest
 
-from lrnnx_array.ops import diag_scan, diag_scan_vjp
 from lrnnx_array._ops.diag_scan._ref import diag_scan_ref, diag_scan_vjp_ref
+from lrnnx_array.ops import diag_scan, diag_scan_vjp
 
 hypothesis = pytest.importorskip("hypothesis")
 given, settings, st = hypothesis.given, hypothesis.settings, hypothesis.strategies

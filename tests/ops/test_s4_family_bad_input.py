@@ -6,9 +6,23 @@ import pytest
 
 from lrnnx_array import _dispatch, testing
 from lrnnx_array.ops import (
-    cauchy, cauchy_vjp, dplr_dense, dplr_forward_state, dplr_kernel, dplr_kernel_vjp, dplr_step,
-    dplr_step_setup, log_vandermonde, log_vandermonde_transpose, power, power_vjp,
-    s4d_forward_state, s4d_forward_state_vjp, s4d_kernel, s4d_step, s4d_step_setup,
+    cauchy,
+    cauchy_vjp,
+    dplr_dense,
+    dplr_forward_state,
+    dplr_kernel,
+    dplr_kernel_vjp,
+    dplr_step,
+    dplr_step_setup,
+    log_vandermonde,
+    log_vandermonde_transpose,
+    power,
+    power_vjp,
+    s4d_forward_state,
+    s4d_forward_state_vjp,
+    s4d_kernel,
+    s4d_step,
+    s4d_step_setup,
 )
 
 A = np.array([[-0.5 + 1j, -0.2 + 3j], [-0.3 + 1j, -0.1 + 2j]])

@@ -238,7 +238,8 @@ def causal_conv1d_update(x, conv_state, weight, bias=None, activation=None, *, i
     >>> import numpy as np
     >>> from lrnnx_array.ops import causal_conv1d_update
     >>> state = np.zeros((1, 1, 2)); w = np.array([[1.0, 10.0]])
-    >>> causal_conv1d_update(np.array([[1.0]]), state, w), causal_conv1d_update(np.array([[2.0]]), state, w)
+    >>> (causal_conv1d_update(np.array([[1.0]]), state, w),
+    ...  causal_conv1d_update(np.array([[2.0]]), state, w))
     (array([[10.]]), array([[21.]]))
     >>> state
     array([[[1., 2.]]])

@@ -106,14 +106,14 @@ def dplr_step_setup(A, B, C, P, dt, *, mode="dense", C_is_tilde=False, l_kernel=
     xp = SPEC.validate({"A": A, "B": B, "C": C, "P": P, "dt": dt}, check_finite=check_finite)
     p = prepare(xp, A, B, C, P, dt, check_finite=check_finite, dt_tie=dt_tie)
     name = SPEC.resolve("auto", xp, p.cdt)
-    from ._steps import EigUnavailable
+    from ._steps import EigUnavailableError
 
     try:
         arrays = SPEC.get(name, "step_setup")(
             xp, p.A, p.B, p.C, p.P, p.dt, mode=mode, C_is_tilde=bool(C_is_tilde),
             l_kernel=l_kernel, host_eig=bool(host_eig),
             matrix_power=children(name).matrix_power)
-    except EigUnavailable:
+    except EigUnavailableError:
         raise ValueError(
             f"mode='diagonal' needs a general eigendecomposition, which "
             f"{getattr(xp, '__name__', xp)} does not provide on the device; pass "

@@ -48,7 +48,7 @@ def linear_step(xp, u, x, D, E, P, R, B):
     return D * v
 
 
-class EigUnavailable(Exception):
+class EigUnavailableError(Exception):
     """The namespace has no general eigendecomposition (the public layer words the error)."""
 
 
@@ -56,7 +56,7 @@ def eig(xp, M, *, host_eig=False):
     """Eigen-decomposition of (H, N, N) on the device, or on the host when ``host_eig``.
 
     Nothing is copied silently: without ``linalg.eig`` and without the opt-in this raises
-    :class:`EigUnavailable`. With it, M goes to the host (``.get()`` for CuPy), NumPy
+    :class:`EigUnavailableError`. With it, M goes to the host (``.get()`` for CuPy), NumPy
     decomposes it, and the factors come back to M's device.
     """
     fn = getattr(xp.linalg, "eig", None)
@@ -66,7 +66,7 @@ def eig(xp, M, *, host_eig=False):
         except (NotImplementedError, TypeError):
             pass
     if not host_eig:
-        raise EigUnavailable
+        raise EigUnavailableError
     import numpy as np
 
     from ..._backend import device

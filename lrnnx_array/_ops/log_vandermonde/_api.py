@@ -190,9 +190,9 @@ def log_vandermonde_transpose(u, v, x, L, *, impl="auto", check_finite=True):
     impl : {"auto", "cuda", "generic", "reference"}
         ``auto`` uses the CUDA kernel for CuPy inputs (lrnnx has none), else the array-API path.
     check_finite : bool, default True
-        Whether to check that ``v`` and ``x`` (not the sequence ``u``) contain only finite numbers. Disabling may give
-        a performance gain (no device synchronisation), but may give NaN/inf results if they
-        do contain infinities or NaNs.
+        Whether to check that ``v`` and ``x`` (not the sequence ``u``) contain only finite
+        numbers. Disabling may give a performance gain (no device synchronisation), but may
+        give NaN/inf results if they do contain infinities or NaNs.
 
     Returns
     -------

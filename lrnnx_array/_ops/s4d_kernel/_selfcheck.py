@@ -5,8 +5,8 @@ import numpy as np
 from ... import testing
 from ..._harness import Check, pairs
 from ._api import s4d_kernel, s4d_kernel_vjp
-from ._state_api import s4d_forward_state_vjp
 from ._ref import s4d_forward_state_vjp_ref, s4d_kernel_ref, s4d_kernel_vjp_ref
+from ._state_api import s4d_forward_state_vjp
 
 
 def _run(xp, impl, dtype):

@@ -14,12 +14,18 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
-from ...ops import rglru_scan, s5_inner, s7_scan, selective_scan, selective_state_update
-from ...ops import simplified_state_update
+from ...ops import (
+    rglru_scan,
+    s5_inner,
+    s7_scan,
+    selective_scan,
+    selective_state_update,
+    simplified_state_update,
+)
+from .mamba import Mamba
 from .rglru import RGLRU
 from .s5 import S5
 from .s7 import S7
-from .mamba import Mamba
 
 
 def _model(kind, H, N, xp, dtype):

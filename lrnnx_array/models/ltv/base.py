@@ -192,7 +192,8 @@ class LTV_LRNN(Module):
         if length is not None:
             ok = (len(shp) in self.timesteps_ndims and shp[:2] == (batch, length)
                   and (len(shp) == 2 or shp[2] == 1))
-            want = " or ".join(["(batch, seqlen)", "(batch, seqlen, 1)"][: len(self.timesteps_ndims)])
+            layouts = ["(batch, seqlen)", "(batch, seqlen, 1)"]
+            want = " or ".join(layouts[: len(self.timesteps_ndims)])
             want_shape = (batch, length)
         else:
             ok = shp in ((batch,), (batch, 1))
@@ -291,7 +292,8 @@ class LTV_LRNN(Module):
         batch_size = check_int("batch_size", batch_size, 0)
         check_int("max_seqlen", max_seqlen, 0)
         dt = self.dtype if dtype is None else param_dtype(dtype)
-        cache = {k: self._zeros(shape, dt, k) for k, shape in self._cache_shapes(batch_size).items()}
+        shapes = self._cache_shapes(batch_size)
+        cache = {k: self._zeros(shape, dt, k) for k, shape in shapes.items()}
         cache["seqlen_offset"] = 0
         return cache
 

@@ -19,7 +19,8 @@ DISCRETIZATIONS = ("mamba", "zoh", "bilinear", "dirac")
 
 
 class Mamba(LTV_LRNN):
-    r"""Mamba block: in_proj, depthwise causal conv + SiLU, selective scan gated by SiLU(z), out_proj.
+    r"""Mamba block: in_proj, depthwise causal conv + SiLU, selective scan gated by SiLU(z),
+    out_proj.
 
     Parameters
     ----------
@@ -143,7 +144,7 @@ class Mamba(LTV_LRNN):
                 self._cast(self.dt_proj.bias, dtype))
 
     def _delta_A(self, ts, dtype):
-        """Event mode: Δᴬ = τ·softplus(dtA_proj.bias), (B, D, L) from τ (B, L) or (B, D) from (B,)."""
+        """Event mode: Δᴬ = τ·softplus(dtA_proj.bias); (B, D, L) from τ (B, L), (B, D) from (B,)."""
         if ts is None:
             return None
         xp = self.xp

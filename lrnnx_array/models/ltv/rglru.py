@@ -70,7 +70,9 @@ class RGLRU(LTV_LRNN):
             lo, hi = (check_real("a_init_range[0]", a_init_range[0]),
                       check_real("a_init_range[1]", a_init_range[1]))
         except (TypeError, IndexError, KeyError):
-            raise TypeError(f"a_init_range must be a pair of floats, got {a_init_range!r}") from None
+            raise TypeError(
+                f"a_init_range must be a pair of floats, got {a_init_range!r}"
+            ) from None
         if not 0 < lo <= hi < 1:
             raise ValueError(f"a_init_range must satisfy 0 < low <= high < 1, got {a_init_range!r}")
         self.use_fast_path = self._flag("use_fast_path", use_fast_path)
