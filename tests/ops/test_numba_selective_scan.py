@@ -106,3 +106,16 @@ def test_zero_size_dimensions(dims, bc, dtype):
     g = selective_scan_vjp(dout, **kw, discretization="zoh", dlast_state=dlast, impl="numba")
     r = selective_scan_vjp_ref(dout, **kw, discretization="zoh", dlast_state=dlast)
     close_all(NAMES, g, r, dtype)
+
+
+def test_auto_routing():
+    import array_api_compat.numpy as xp
+
+    from lrnnx_array._ops.selective_scan._api import _NUMBA_REAL_MAX_ROWS, _resolve
+
+    f32, c64 = np.float32, np.complex64
+    assert _resolve("auto", xp, f32, c64, 4096) == "numba"  # complex A: numba at any size
+    assert _resolve("auto", xp, f32, f32, _NUMBA_REAL_MAX_ROWS) == "generic"  # real, many rows
+    assert _resolve("auto", xp, f32, f32, _NUMBA_REAL_MAX_ROWS - 1) == "numba"  # few long rows
+    assert _resolve("numba", xp, f32, f32, 4096) == "numba"
+    assert _resolve("generic", xp, f32, c64, 1) == "generic"

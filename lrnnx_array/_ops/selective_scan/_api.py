@@ -30,15 +30,22 @@ SPEC = OpSpec(
 )
 
 
-def _resolve(impl, xp, rt, st):
-    """The implementation; ``auto`` keeps real-A calls off the numba tier.
+_NUMBA_REAL_MAX_ROWS = 32  # batch*dim below which auto takes numba for real A too
+
+
+def _resolve(impl, xp, rt, st, rows):
+    """The implementation; ``auto`` keeps real-A calls with many rows off the numba tier.
 
     Measured (issue 13 bench, 2 cores, float32): the numba kernel is 1.5-2x slower than the
     generic path for real A at D >= 128 (a scalar exp per state element against NumPy's
-    vectorised exp), and 2-5x faster for complex A. ``impl="numba"`` still runs it for real A.
+    vectorised exp), and 2-5x faster for complex A. With few long rows (batch*dim < 32) the
+    generic path's per-step passes dominate and numba wins for real A too (N=16, fwd/VJP ms:
+    1x65536 6.6/26 vs 65/204, 4x16384 5.5/20 vs 21/71, 16x4096 5.0/18 vs 6.5/23; 64x4096
+    20/70 vs 14/51). ``impl="numba"`` runs it for real A at any size.
     """
     name = SPEC.resolve(impl, xp, rt)
-    if impl == "auto" and name == "numba" and not xp.isdtype(st, "complex floating"):
+    if (impl == "auto" and name == "numba" and not xp.isdtype(st, "complex floating")
+            and rows >= _NUMBA_REAL_MAX_ROWS):
         return "generic"
     return name
 
@@ -257,7 +264,7 @@ def selective_scan(
                        options={"discretization": discretization}, check_finite=check_finite)
     rt, st = _shapes(xp, a, discretization)
     _check_values(xp, a, discretization, check_finite)
-    name = _resolve(impl, xp, rt, st)
+    name = _resolve(impl, xp, rt, st, int(a["u"].shape[0]) * int(a["u"].shape[1]))
     out, last = SPEC.get(name, "forward")(
         xp, *_canonical(xp, a, rt, st), softplus=bool(delta_softplus), method=discretization
     )
@@ -343,7 +350,7 @@ def selective_scan_vjp(
                        extra=_COTANGENTS)
     rt, st = _shapes(xp, a, discretization, dout, dlast_state)
     _check_values(xp, a, discretization, check_finite)
-    name = _resolve(impl, xp, rt, st)
+    name = _resolve(impl, xp, rt, st, int(a["u"].shape[0]) * int(a["u"].shape[1]))
     g = SPEC.get(name, "backward")(
         xp, dout if dout.dtype == rt else xp.astype(dout, rt), *_canonical(xp, a, rt, st),
         dlast_state if dlast_state is None or dlast_state.dtype == st else (
