@@ -70,3 +70,19 @@ def test_broadcast_inputs():
     a = rng.uniform(0.5, 1, (4, 1, 9)).astype(np.float32)
     b = rng.standard_normal((1, 3, 9)).astype(np.float32)
     close_all(["h"], [diag_scan(a, b, impl="numba")], [diag_scan_ref(a, b)], "float32")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex128"])
+@pytest.mark.parametrize("L", [511, 1103, 4099])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("const", [False, True])
+def test_lengths_across_tiles(dtype, L, reverse, const):
+    # The kernels scan through 512-step tiles (the forward from L = 4096 on): primes that end
+    # inside a tile, two and eight tiles in.
+    # 64 rows: a constant gate on fewer long rows goes to the generic Toeplitz path
+    a, b, h0, g, dl = _inputs(dtype, 64 if const and L >= 4096 else 3, L, const, seed=2)
+    h = diag_scan(a, b, h0, reverse=reverse, impl="numba")
+    close_all(["h"], [h], [diag_scan_ref(a, b, h0, reverse=reverse)], dtype, normwise=True)
+    got = diag_scan_vjp(g, a, b, h0, reverse=reverse, dlast_state=dl, impl="numba")
+    ref = diag_scan_vjp_ref(g, a, b, h0, reverse=reverse, dlast_state=dl)
+    close_all(["da", "db", "dh0"], got, ref, dtype, normwise=True)
