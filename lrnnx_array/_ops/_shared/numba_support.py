@@ -41,9 +41,20 @@ DTYPES = ("float32", "float64", "complex64", "complex128")
 
 
 def cache_dir() -> str:
-    """Where compiled kernels are cached."""
-    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "lrnnx_array", "numba")
+    """Where compiled kernels are cached.
+
+    numba invalidates a cached kernel when its own source file changes, not when a function it
+    calls from another module does; every kernel inlines this module's scalars, so the default
+    directory is keyed by a hash of this file (an edit or upgrade here starts a fresh cache).
+    """
+    env = os.environ.get("NUMBA_CACHE_DIR")
+    if env:
+        return env
+    import hashlib
+
+    with open(__file__, "rb") as f:
+        key = hashlib.sha1(f.read()).hexdigest()[:12]
+    return os.path.join(os.path.expanduser("~"), ".cache", "lrnnx_array", "numba", key)
 
 
 def _import():
@@ -188,6 +199,25 @@ def _define():
         """1j in complex type ``t`` (so re + J*im stays in t's precision)."""
         return np.complex64(1j) if t.bitwidth == 64 else np.complex128(1j)
 
+    def recip(x):
+        """1/x; complex x as conj(x/s) / (s |x/s|^2), s = max(|re|, |im|): one real division
+        and no branches (numba's complex division, Smith's method, cost ~10 ns a call)."""
+
+    @overload(recip, jit_options={"cache": True})
+    def _recip(x):
+        if isinstance(x, types.Complex):
+            J = _unit(x)
+
+            def impl(x):
+                a, b = x.real, x.imag
+                sc = max(abs(a), abs(b))
+                a, b = a / sc, b / sc
+                q = 1 / (sc * (a * a + b * b))
+                return (a * q) - J * (b * q)
+
+            return impl
+        return lambda x: 1 / x
+
     def cexp(x):
         """e^x; complex x as e^re (cos im + i sin im)."""
 
@@ -221,7 +251,7 @@ def _define():
                 M = (em - ea * hh) + J * es
                 if x == 0:
                     return E, M * 0 + 1
-                return E, M / x
+                return E, M * recip(x)
 
             return impl
 
@@ -288,7 +318,8 @@ def _define():
             return cexp(dtA * A), dt * phi
         if m == BILINEAR:
             xa = dtA * A / 2
-            return (1 + xa) / (1 - xa), dt / (1 - dt * A / 2)
+            ia = recip(1 - xa)
+            return (1 + xa) * ia, dt * (ia if dtA == dt else recip(1 - dt * A / 2))
         if m == DIRAC:
             return cexp(dtA * A), z + 1
         if m == S7:
@@ -309,8 +340,8 @@ def _define():
                 dg_ddt, dg_dA = E, dt * dt * dphi1(x, E, phi)
             return A * Ab, dtA * Ab, dg_ddt, z, dg_dA
         if m == BILINEAR:
-            ia = 1 / (1 - dtA * A / 2)
-            s = 1 / (1 - dt * A / 2)
+            ia = recip(1 - dtA * A / 2)
+            s = ia if dtA == dt else recip(1 - dt * A / 2)
             return A * ia * ia, dtA * ia * ia, s * s, z, dt * dt * s * s / 2
         if m == S7:
             w = dtA * dtA + 0.5
