@@ -34,4 +34,4 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ is empty"
     names = {p.name for p in NOTEBOOKS}
     assert {"01_quickstart.ipynb", "02_kernels_and_discretizations.ipynb",
-            "03_digits_torch.ipynb"} <= names
+            "03_digits_torch.ipynb", "04_scale_out_dask.ipynb"} <= names
