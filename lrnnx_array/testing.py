@@ -27,9 +27,13 @@ TOLERANCES = {
 
 
 def _dtype_name(dtype) -> str:
-    return (
-        np.dtype(str(dtype).split(".")[-1]).name if not isinstance(dtype, np.dtype) else dtype.name
-    )
+    """'float32' etc. from a NumPy dtype or scalar type, a name, or another library's dtype."""
+    if isinstance(dtype, np.dtype):
+        return dtype.name
+    if isinstance(dtype, type) and issubclass(dtype, np.generic):
+        return np.dtype(dtype).name
+    # torch.float32, array_api_strict float32, 'complex64': the last dotted part is the name
+    return np.dtype(str(dtype).split(".")[-1]).name
 
 
 # Named widenings of the table, each with its reason. A test that needs more than the table says

@@ -121,3 +121,13 @@ def test_registry_reads_no_environment(monkeypatch):
     assert "numpy" in _backend.available_backends()
     if _backend.backend_unavailable_reason("array_api_strict") is None:
         assert "array_api_strict" in _backend.available_backends()
+
+
+def test_tolerance_accepts_every_dtype_spelling():
+    import numpy as np
+
+    from lrnnx_array import testing
+
+    want = testing.TOLERANCES["float64"]
+    for spelling in ("float64", np.float64, np.dtype("float64")):
+        assert testing.tolerance(spelling) == want
