@@ -144,8 +144,14 @@ def kernel(parallel: bool = True):
 PARALLEL_MIN_ELEMS = 1 << 17
 
 
-def launch(fn):
-    """Wrap a Python-level launcher: set numba's thread count, serialise on an unsafe layer."""
+def launch(fn=None, *, min_elems: int = PARALLEL_MIN_ELEMS):
+    """Wrap a Python-level launcher: set numba's thread count, serialise on an unsafe layer.
+
+    ``@launch`` or ``@launch(min_elems=n)``: calls whose largest array has fewer than ``n``
+    elements run on one thread (kernels with several transcendentals per element pay for the
+    pool's wake-up at fewer elements than a plain multiply-add)."""
+    if fn is None:
+        return functools.partial(launch, min_elems=min_elems)
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -154,7 +160,7 @@ def launch(fn):
         # Small calls run on one thread: waking the pool costs ~20 us quiet and milliseconds on
         # a loaded machine (a descheduled worker), more than the work below ~2^17 elements.
         size = max((a.size for a in args if isinstance(a, _np.ndarray)), default=0)
-        width = _threads() if size >= PARALLEL_MIN_ELEMS else 1
+        width = _threads() if size >= min_elems else 1
         nb.set_num_threads(min(width, nb.config.NUMBA_NUM_THREADS))
         if _LAYER_IS_SAFE is None:
             out = fn(*args, **kwargs)  # the first call picks the layer

@@ -16,6 +16,9 @@ import numpy as np
 from .._shared import numba_support as nbs
 
 _kernel = nbs.kernel()
+# Several transcendentals per element: two threads pay off from ~2^14 elements (B2 D8 L4096:
+# one thread lost to the generic path's SIMD passes).
+_PARALLEL_MIN = 1 << 14
 prange = nbs.numba().prange
 _rglru = nbs.scalars()[5]
 
@@ -97,7 +100,7 @@ def _opt(x, shape, dtype):
     return (x, True) if x is not None else (np.zeros(shape, dtype), False)
 
 
-@nbs.launch
+@nbs.launch(min_elems=_PARALLEL_MIN)
 def forward(xp, u, delta, A, h0):
     """(y (B, D, L), last (B, D, N))."""
     Bsz, D, L = u.shape
@@ -109,7 +112,7 @@ def forward(xp, u, delta, A, h0):
     return y, last
 
 
-@nbs.launch
+@nbs.launch(min_elems=_PARALLEL_MIN)
 def backward(xp, dout, u, delta, A, h0, dlast):
     """(du, ddelta, dA, dh0)."""
     Bsz, D, L = u.shape

@@ -19,6 +19,9 @@ from .._shared import numba_support as nbs
 from . import _generic
 
 _kernel = nbs.kernel()
+# Up to four transcendentals per element: two threads pay off from ~2^14 elements (the RG-LRU
+# scan measured it: B2 D8 L4096 on one thread lost to the generic path's SIMD passes).
+_PARALLEL_MIN = 1 << 14
 prange = nbs.numba().prange
 (_cexp, _exp_phi1, _dphi1, _softplus, _sigmoid, _rg, _conj, sel_disc,
  sel_disc_grad, _vexp) = nbs.scalars()
@@ -145,7 +148,7 @@ def _states(u, dt3, A, B, dtA3, h0, disc):
     return Bu, x
 
 
-@nbs.launch
+@nbs.launch(min_elems=_PARALLEL_MIN)
 def forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
     """(y (B,H,L), last state (B,P)) with y = C @ x."""
     _, x = _states(u, dt3, A, B, dtA3, h0, disc)
@@ -156,7 +159,7 @@ def _mH(x):
     return np.conj(np.swapaxes(x, -1, -2))
 
 
-@nbs.launch
+@nbs.launch(min_elems=_PARALLEL_MIN)
 def backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc):
     """(du, ddt3, dA, dB, dC, ddtA3, dh0) at the normalised shapes, as ``_generic.backward``."""
     Bsz, H, L = u.shape
