@@ -113,9 +113,10 @@ def test_auto_routing():
 
     from lrnnx_array._ops.selective_scan._api import _NUMBA_REAL_MAX_ROWS, _resolve
 
-    f32, c64 = np.float32, np.complex64
-    assert _resolve("auto", xp, f32, c64, 4096) == "numba"  # complex A: numba at any size
-    assert _resolve("auto", xp, f32, f32, _NUMBA_REAL_MAX_ROWS) == "generic"  # real, many rows
-    assert _resolve("auto", xp, f32, f32, _NUMBA_REAL_MAX_ROWS - 1) == "numba"  # few long rows
-    assert _resolve("numba", xp, f32, f32, 4096) == "numba"
-    assert _resolve("generic", xp, f32, c64, 1) == "generic"
+    f32, c64, many = np.float32, np.complex64, _NUMBA_REAL_MAX_ROWS
+    assert _resolve("auto", xp, f32, c64, 4096, "zoh") == "numba"  # complex A: any size
+    assert _resolve("auto", xp, f32, f32, many, "zoh") == "generic"  # real, many rows
+    assert _resolve("auto", xp, f32, f32, many, "mamba") == "numba"  # real mamba: any size
+    assert _resolve("auto", xp, f32, f32, many - 1, "zoh") == "numba"  # few long rows
+    assert _resolve("numba", xp, f32, f32, 4096, "zoh") == "numba"
+    assert _resolve("generic", xp, f32, c64, 1, "mamba") == "generic"

@@ -30,22 +30,24 @@ SPEC = OpSpec(
 )
 
 
-_NUMBA_REAL_MAX_ROWS = 32  # batch*dim below which auto takes numba for real A too
+_NUMBA_REAL_MAX_ROWS = 32  # batch*dim below which auto takes numba for real A, any method
 
 
-def _resolve(impl, xp, rt, st, rows):
-    """The implementation; ``auto`` keeps real-A calls with many rows off the numba tier.
+def _resolve(impl, xp, rt, st, rows, method):
+    """The implementation; ``auto`` keeps some real-A calls off the numba tier.
 
-    Measured (issue 13 bench, 2 cores, float32): the numba kernel is 1.5-2x slower than the
-    generic path for real A at D >= 128 (a scalar exp per state element against NumPy's
-    vectorised exp), and 2-5x faster for complex A. With few long rows (batch*dim < 32) the
-    generic path's per-step passes dominate and numba wins for real A too (N=16, fwd/VJP ms:
-    1x65536 6.6/26 vs 65/204, 4x16384 5.5/20 vs 21/71, 16x4096 5.0/18 vs 6.5/23; 64x4096
-    20/70 vs 14/51). ``impl="numba"`` runs it for real A at any size.
+    Measured (issue 13, 2 cores, float32, variable B/C, fwd/VJP ms numba vs generic): complex A
+    2-5x faster on numba. Real A, quiet machine: mamba faster at every size tried (B1 D256 L1024
+    N16 9.8/38 vs 10.5/50; B2 D256 +z 20/79 vs 28/114; B8 D512 L256 +z 40/155 vs 52/176); zoh
+    with deltaA, z, N=64 at B2 D128 forward 89 vs 81 (VJP 325 vs 440); few long rows
+    (batch*dim < 32) numba for every method (1x65536 N16 6.1/25 vs 63/197, 16x4096 4.9/19 vs
+    6.2/22). (An earlier measurement on a loaded machine had real A 1.5-2x slower on numba: idle
+    OpenMP workers spinning, since capped by numba_support's GOMP_SPINCOUNT.) ``impl="numba"``
+    runs it for real A at any size.
     """
     name = SPEC.resolve(impl, xp, rt)
     if (impl == "auto" and name == "numba" and not xp.isdtype(st, "complex floating")
-            and rows >= _NUMBA_REAL_MAX_ROWS):
+            and rows >= _NUMBA_REAL_MAX_ROWS and method != "mamba"):
         return "generic"
     return name
 
@@ -264,7 +266,8 @@ def selective_scan(
                        options={"discretization": discretization}, check_finite=check_finite)
     rt, st = _shapes(xp, a, discretization)
     _check_values(xp, a, discretization, check_finite)
-    name = _resolve(impl, xp, rt, st, int(a["u"].shape[0]) * int(a["u"].shape[1]))
+    name = _resolve(impl, xp, rt, st, int(a["u"].shape[0]) * int(a["u"].shape[1]),
+                    discretization)
     out, last = SPEC.get(name, "forward")(
         xp, *_canonical(xp, a, rt, st), softplus=bool(delta_softplus), method=discretization
     )
@@ -350,7 +353,8 @@ def selective_scan_vjp(
                        extra=_COTANGENTS)
     rt, st = _shapes(xp, a, discretization, dout, dlast_state)
     _check_values(xp, a, discretization, check_finite)
-    name = _resolve(impl, xp, rt, st, int(a["u"].shape[0]) * int(a["u"].shape[1]))
+    name = _resolve(impl, xp, rt, st, int(a["u"].shape[0]) * int(a["u"].shape[1]),
+                    discretization)
     g = SPEC.get(name, "backward")(
         xp, dout if dout.dtype == rt else xp.astype(dout, rt), *_canonical(xp, a, rt, st),
         dlast_state if dlast_state is None or dlast_state.dtype == st else (
