@@ -86,8 +86,9 @@ def diag_scan(a, b, h0=None, *, reverse=False, impl="auto", check_finite=True):
         Initial state (zero if omitted). With ``reverse=True`` it is the state after the end.
     reverse : bool, default False
         Scan from the last time step to the first.
-    impl : {"auto", "cuda", "generic", "reference"}
-        Algorithm; ``auto`` uses the CUDA kernel for CuPy arrays, else the array-API path.
+    impl : {"auto", "cuda", "numba", "generic", "reference"}
+        Algorithm; ``auto`` takes the CUDA kernel for CuPy arrays, the numba tier for
+        NumPy arrays where numba is installed and measured faster, else the array-API path.
     check_finite : bool, default True
         Unused by this op (it has no parameters: ``a`` and ``b`` are activations, and a NaN in
         them propagates forward in time only); accepted for a uniform signature.

@@ -86,8 +86,9 @@ def rglru_scan(u, delta, A, return_last_state=False, *, h0=None, impl="auto", ch
         Also return the final state.
     h0 : array, shape (batch, dim, d_state), optional
         Initial state (zero if omitted). Keyword-only addition.
-    impl : {"auto", "cuda", "generic", "reference"}
-        Algorithm; ``auto`` uses the CUDA kernel for CuPy arrays.
+    impl : {"auto", "cuda", "numba", "generic", "reference"}
+        Algorithm; ``auto`` takes the CUDA kernel for CuPy arrays, the numba tier for
+        NumPy arrays where numba is installed and measured faster, else the array-API path.
     check_finite : bool, default True
         Whether to check that the parameter ``A`` is finite and lies in (0, 1]. Disabling may
         give a performance gain (the check reads values: a device-to-host sync on a GPU), but

@@ -77,8 +77,9 @@ def s7_scan(u, A, B, C, bias=None, return_last_state=False, *, h0=None, impl="au
         Also return the final state.
     h0 : array, shape (batch, N), optional
         Initial state (zero if omitted). Keyword-only addition.
-    impl : {"auto", "cuda", "generic", "reference"}
-        Algorithm; ``auto`` uses the CUDA kernel for CuPy arrays.
+    impl : {"auto", "cuda", "numba", "generic", "reference"}
+        Algorithm; ``auto`` takes the CUDA kernel for CuPy arrays, the numba tier for
+        NumPy arrays where numba is installed and measured faster, else the array-API path.
     check_finite : bool, default True
         Whether to check that the parameters ``A``, ``B``, ``C`` and ``bias`` contain only
         finite numbers. Disabling may give a performance gain (the check reads values: a

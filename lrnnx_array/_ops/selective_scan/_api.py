@@ -216,8 +216,9 @@ def selective_scan(
         Separate raw time step for A (event / STREAM mode; no bias, no softplus).
     h0 : array, shape (batch, dim, dstate), optional
         Initial state (zero if omitted). Keyword-only; not in lrnnx.
-    impl : {"auto", "cuda", "generic", "reference"}
-        ``auto`` runs the CUDA kernel on CuPy inputs, the array-API path otherwise.
+    impl : {"auto", "cuda", "numba", "generic", "reference"}
+        Algorithm; ``auto`` takes the CUDA kernel for CuPy arrays, the numba tier for
+        NumPy arrays where numba is installed and measured faster, else the array-API path.
     check_finite : bool, default True
         Whether to check that the parameters (``A``, ``D``, ``delta_bias`` and constant ``B``
         / ``C``) contain only finite numbers, and that rglru's ``A`` is positive. Disabling may

@@ -223,8 +223,9 @@ def selective_state_update(
     state_batch_indices : integer array, shape (batch,), optional
         Row of ``state`` that batch entry b reads and writes (distinct, in range).
     discretization : {"zoh", "bilinear", "dirac", "mamba", "rglru", "s7"}
-    impl : {"auto", "cuda", "generic", "reference"}
-        ``auto`` runs the CUDA kernel on CuPy inputs, the array-API path otherwise.
+    impl : {"auto", "cuda", "numba", "generic", "reference"}
+        Algorithm; ``auto`` takes the CUDA kernel for CuPy arrays, the numba tier for
+        NumPy arrays where numba is installed and measured faster, else the array-API path.
     check_finite : bool, default True
         Whether to check that the parameters ``A``, ``D`` and ``dt_bias`` contain only finite
         numbers, that rglru's ``A`` lies in (0, 1] and that ``state_batch_indices`` are in range

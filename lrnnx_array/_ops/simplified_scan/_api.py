@@ -140,8 +140,9 @@ def simplified_scan(u, delta, A, B, C, deltaA=None, return_last_state=False,
     discretization : {"bilinear", "zoh", "dirac"}
     h0 : array, shape (batch, P), optional
         Initial state (zero if omitted).
-    impl : {"auto", "cuda", "generic", "reference"}
-        ``auto`` runs the CUDA kernel on CuPy arrays, else the array-API path.
+    impl : {"auto", "cuda", "numba", "generic", "reference"}
+        Algorithm; ``auto`` takes the CUDA kernel for CuPy arrays, the numba tier for
+        NumPy arrays where numba is installed and measured faster, else the array-API path.
     check_finite : bool, default True
         Reject NaN or inf in the parameters ``delta``, ``A``, ``B``, ``C``, ``deltaA`` (and
         ``D``). It reads their values: a device sync on GPU. Pass False once they are known to be

@@ -85,8 +85,9 @@ def simplified_state_update(state, x, dt, A, B, C, D=None, deltaA=None,
     discretization : {"bilinear", "zoh", "dirac"}
     conj_sym : bool, default True
         Double the real part (conjugate-symmetric half spectrum).
-    impl : {"auto", "cuda", "generic", "reference"}
-        ``auto`` runs the CUDA kernels on CuPy arrays, else the array-API path.
+    impl : {"auto", "cuda", "numba", "generic", "reference"}
+        Algorithm; ``auto`` takes the CUDA kernel for CuPy arrays, the numba tier for
+        NumPy arrays where numba is installed and measured faster, else the array-API path.
     check_finite : bool, default True
         Reject NaN or inf in the parameters ``dt``, ``A``, ``B``, ``C``, ``D``, ``deltaA``. It
         reads their values (a device sync on GPU, and about as much work as the step itself at
