@@ -30,6 +30,7 @@ import threading
 
 import numpy as _np
 
+from .numerics import DPHI1_COEF, SERIES_RADIUS  # the one home of the series
 from .threads import threads as _threads
 
 _NUMBA = None
@@ -179,19 +180,11 @@ def launch(fn=None, *, min_elems: int = PARALLEL_MIN_ELEMS):
 
 # ---- stable scalar formulas (numba) -----------------------------------------------------------
 
-# phi1'(x) = sum_k (k+1) x^k / (k+2)! for |x| < 1/2 (17 terms: 1e-17).
-_DPHI1 = []
-_f = 2.0
-for _k in range(17):
-    _DPHI1.append((_k + 1) / _f)
-    _f *= _k + 3
-del _f, _k
-DPHI1_COEF = tuple(_DPHI1)
+# phi1'(x)'s series (DPHI1_COEF, SERIES_RADIUS) is the numerics layer's: imported at the top.
 # Method codes of the selective discretizations (sel_disc); METHOD_CODE maps the names.
 MAMBA, ZOH, BILINEAR, DIRAC, S7, RGLRU = range(6)
 METHOD_CODE = {"mamba": MAMBA, "zoh": ZOH, "bilinear": BILINEAR, "dirac": DIRAC, "s7": S7,
                "rglru": RGLRU}
-SERIES_RADIUS = 0.5
 
 
 def _define():
