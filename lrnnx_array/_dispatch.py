@@ -133,6 +133,11 @@ class OpSpec:
         whose predicate gives a reason, and an explicit request for it raises with the reason.
     options : mapping, optional
         ``{name: allowed values}`` for string options.
+    auto_skip : mapping, optional
+        ``{impl: predicate(xp, dtype, **ctx) -> None or reason}``: where ``auto`` passes over an
+        implementation that *can* serve the call because it was measured slower there (an
+        explicit request still runs it). ``ctx`` is what the public function passes to
+        :meth:`resolve` beyond the dtype (e.g. the state dtype, the row count, the method).
     """
 
     def __init__(
@@ -144,6 +149,7 @@ class OpSpec:
         impls: Mapping[str, str],
         supports: Mapping[str, Callable] | None = None,
         options: Mapping[str, tuple] | None = None,
+        auto_skip: Mapping[str, Callable] | None = None,
     ):
         self.name = name
         self.package = package
@@ -152,6 +158,7 @@ class OpSpec:
         self.impls = dict(impls)
         self.supports = dict(supports or {})
         self.options = dict(options or {})
+        self.auto_skip = dict(auto_skip or {})
         self._loaded: dict[tuple[str, str], Callable] = {}
 
     # -- validation --------------------------------------------------------------------------
@@ -185,17 +192,20 @@ class OpSpec:
 
     # -- resolution ----------------------------------------------------------------------------
 
-    def resolve(self, impl: str, xp, dtype=None) -> str:
+    def resolve(self, impl: str, xp, dtype=None, **ctx) -> str:
         """The implementation that runs (``auto`` resolved), or an error saying why not.
 
-        ``dtype`` is the compute dtype, for the ``supports`` predicates.
+        ``dtype`` is the compute dtype, for the ``supports`` predicates; ``ctx`` goes to the
+        ``auto_skip`` predicates.
         """
         if not isinstance(impl, str) or impl not in IMPLS:
             raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
         if impl in ("auto", "numba") and "numba" in self.impls:
-            # The numba CPU tier (issue 13): auto takes it for NumPy inputs when it can serve.
+            # The numba CPU tier (issue 13): auto takes it for NumPy inputs when it can serve
+            # and was not measured slower for this call.
             picked = self._resolve_numba(impl, xp, dtype)
-            if picked is not None:
+            skip = self.auto_skip.get("numba")
+            if picked is not None and not (impl == "auto" and skip and skip(xp, dtype, **ctx)):
                 return picked
         cuda_reason = self._reason("cuda", xp, dtype)
         name = _backend.resolve_impl(

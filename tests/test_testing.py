@@ -131,3 +131,21 @@ def test_tolerance_accepts_every_dtype_spelling():
     want = testing.TOLERANCES["float64"]
     for spelling in ("float64", np.float64, np.dtype("float64")):
         assert testing.tolerance(spelling) == want
+
+
+def test_auto_skip_passes_over_an_impl_only_under_auto():
+    """OpSpec.auto_skip: auto falls through to generic; an explicit request still runs it."""
+    import array_api_compat.numpy as xp
+    import numpy as np
+
+    from lrnnx_array._dispatch import Arg, OpSpec
+
+    spec = OpSpec("probe", "lrnnx_array._ops.diag_scan", (Arg("a"),),
+                  impls={"generic": "_generic", "numba": "_numba"},
+                  auto_skip={"numba": lambda xp, dtype, *, big: "slower" if big else None})
+    import pytest
+
+    pytest.importorskip("numba", reason="without numba, auto never picks the numba tier")
+    assert spec.resolve("auto", xp, np.float32, big=False) == "numba"
+    assert spec.resolve("auto", xp, np.float32, big=True) == "generic"
+    assert spec.resolve("numba", xp, np.float32, big=True) == "numba"

@@ -111,7 +111,10 @@ def test_zero_size_dimensions(dims, bc, dtype):
 def test_auto_routing():
     import array_api_compat.numpy as xp
 
-    from lrnnx_array._ops.selective_scan._api import _NUMBA_REAL_MAX_ROWS, _resolve
+    from lrnnx_array._ops.selective_scan._api import _NUMBA_REAL_MAX_ROWS, SPEC
+
+    def _resolve(impl, xp, rt, st, rows, method):
+        return SPEC.resolve(impl, xp, rt, state_dtype=st, rows=rows, method=method)
 
     f32, c64, many = np.float32, np.complex64, _NUMBA_REAL_MAX_ROWS
     assert _resolve("auto", xp, f32, c64, 4096, "zoh") == "numba"  # complex A: any size

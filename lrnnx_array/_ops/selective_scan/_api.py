@@ -15,6 +15,27 @@ __all__ = ["selective_scan", "selective_scan_vjp", "SelectiveScanGrads"]
 METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
 _REAL_ONLY = ("s7", "rglru")
 
+_NUMBA_REAL_MAX_ROWS = 32  # batch*dim below which auto takes numba for real A, any method
+
+
+def _numba_slower(xp, dtype, *, state_dtype, rows, method):
+    """``auto_skip`` for numba: real A with many rows and a method other than mamba.
+
+    Measured (issue 13, 2 cores, float32, variable B/C, fwd/VJP ms numba vs generic): complex A
+    2-5x faster on numba. Real A, quiet machine: mamba faster at every size tried (B1 D256 L1024
+    N16 9.8/38 vs 10.5/50; B2 D256 +z 20/79 vs 28/114; B8 D512 L256 +z 40/155 vs 52/176); zoh
+    with deltaA, z, N=64 at B2 D128 forward 89 vs 81 (VJP 325 vs 440); few long rows
+    (batch*dim < 32) numba for every method (1x65536 N16 6.1/25 vs 63/197, 16x4096 4.9/19 vs
+    6.2/22). (An earlier measurement on a loaded machine had real A 1.5-2x slower on numba: idle
+    OpenMP workers spinning, since capped by numba_support's GOMP_SPINCOUNT.) ``impl="numba"``
+    runs it for real A at any size.
+    """
+    if (not xp.isdtype(state_dtype, "complex floating") and rows >= _NUMBA_REAL_MAX_ROWS
+            and method != "mamba"):
+        return "real A at this size: generic measured faster"
+    return None
+
+
 # Constant (2-D) B and C are parameters too; they are value-checked by hand (variable ones are
 # activations), see _check_values.
 SPEC = OpSpec(
@@ -27,29 +48,13 @@ SPEC = OpSpec(
     impls={"reference": "_ref", "generic": "_generic", "cuda": "_cuda", "numba": "_numba"},
     supports={"cuda": float_dtypes("float32", "float64")},  # the real compute dtype
     options={"discretization": METHODS},
+    auto_skip={"numba": _numba_slower},
 )
 
 
-_NUMBA_REAL_MAX_ROWS = 32  # batch*dim below which auto takes numba for real A, any method
-
-
-def _resolve(impl, xp, rt, st, rows, method):
-    """The implementation; ``auto`` keeps some real-A calls off the numba tier.
-
-    Measured (issue 13, 2 cores, float32, variable B/C, fwd/VJP ms numba vs generic): complex A
-    2-5x faster on numba. Real A, quiet machine: mamba faster at every size tried (B1 D256 L1024
-    N16 9.8/38 vs 10.5/50; B2 D256 +z 20/79 vs 28/114; B8 D512 L256 +z 40/155 vs 52/176); zoh
-    with deltaA, z, N=64 at B2 D128 forward 89 vs 81 (VJP 325 vs 440); few long rows
-    (batch*dim < 32) numba for every method (1x65536 N16 6.1/25 vs 63/197, 16x4096 4.9/19 vs
-    6.2/22). (An earlier measurement on a loaded machine had real A 1.5-2x slower on numba: idle
-    OpenMP workers spinning, since capped by numba_support's GOMP_SPINCOUNT.) ``impl="numba"``
-    runs it for real A at any size.
-    """
-    name = SPEC.resolve(impl, xp, rt)
-    if (impl == "auto" and name == "numba" and not xp.isdtype(st, "complex floating")
-            and rows >= _NUMBA_REAL_MAX_ROWS and method != "mamba"):
-        return "generic"
-    return name
+def _rows(a):
+    """batch * dim: the row count the numba rule looks at."""
+    return int(a["u"].shape[0]) * int(a["u"].shape[1])
 
 
 _COTANGENTS = {"dout": Arg("dout", "real"), "dlast_state": Arg("dlast_state", required=False)}
@@ -267,8 +272,7 @@ def selective_scan(
                        options={"discretization": discretization}, check_finite=check_finite)
     rt, st = _shapes(xp, a, discretization)
     _check_values(xp, a, discretization, check_finite)
-    name = _resolve(impl, xp, rt, st, int(a["u"].shape[0]) * int(a["u"].shape[1]),
-                    discretization)
+    name = SPEC.resolve(impl, xp, rt, state_dtype=st, rows=_rows(a), method=discretization)
     out, last = SPEC.get(name, "forward")(
         xp, *_canonical(xp, a, rt, st), softplus=bool(delta_softplus), method=discretization
     )
@@ -354,8 +358,7 @@ def selective_scan_vjp(
                        extra=_COTANGENTS)
     rt, st = _shapes(xp, a, discretization, dout, dlast_state)
     _check_values(xp, a, discretization, check_finite)
-    name = _resolve(impl, xp, rt, st, int(a["u"].shape[0]) * int(a["u"].shape[1]),
-                    discretization)
+    name = SPEC.resolve(impl, xp, rt, state_dtype=st, rows=_rows(a), method=discretization)
     g = SPEC.get(name, "backward")(
         xp, dout if dout.dtype == rt else xp.astype(dout, rt), *_canonical(xp, a, rt, st),
         dlast_state if dlast_state is None or dlast_state.dtype == st else (

@@ -10,6 +10,17 @@ __all__ = ["selective_state_update", "METHODS"]
 # The order is the kernel's method code (raw_kernels/selective_state_update.cu).
 METHODS = ("zoh", "bilinear", "dirac", "mamba", "rglru", "s7")
 
+
+def _numba_slower(xp, dtype):
+    """``auto_skip`` for numba: real states.
+
+    Measured (issue 13, 2 cores, float32): numba is level with generic at B32 D256 N16 and
+    1.3-2x slower at B2 D2048-4096 for real states (NumPy's SIMD passes), 2-5x faster for complex
+    ones (no complex exp). ``impl="numba"`` still runs it for real states.
+    """
+    return None if xp.isdtype(dtype, "complex floating") else "real state: generic measured faster"
+
+
 SPEC = OpSpec(
     "selective_state_update",
     __package__,
@@ -21,6 +32,7 @@ SPEC = OpSpec(
     # The kernel computes at the state's precision (it writes the state in place).
     supports={"cuda": float_dtypes("float32", "float64", "complex64", "complex128")},
     options={"discretization": METHODS},
+    auto_skip={"numba": _numba_slower},
 )
 
 
@@ -158,11 +170,6 @@ def _resolve(impl, xp, state, ct):
     except (KeyError, TypeError):  # TypeError: an unhashable impl, rejected by resolve below
         pass
     name = SPEC.resolve(impl, xp, ct)
-    if impl == "auto" and name == "numba" and not xp.isdtype(ct, "complex floating"):
-        # Measured (issue 13, 2 cores, float32): numba is level with generic at B32 D256 N16 and
-        # 1.3-2x slower at B2 D2048-4096 for real states (NumPy's SIMD passes), 2-5x faster for
-        # complex ones (no complex exp). impl="numba" still runs it for real states.
-        name = "generic"
     if name == "cuda" and state.dtype != ct:
         # The kernel computes at the state's precision; a lower-precision state would demote.
         if impl == "cuda":
