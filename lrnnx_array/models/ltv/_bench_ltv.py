@@ -1,11 +1,24 @@
 """LTV model benchmarks (``BENCHES`` in ``lrnnx_array._harness`` format) for ``bench --models``.
 
 Grid: lrnnx's benchmark models (spec §6: Mamba N=16, expand 2, H=128, B=32) plus RG-LRU,
-S5-LTV (N=16) and S7 (N=16). CPU sizes are scaled down (B=4, L=512) to finish in seconds.
-Each forward case times the model next to its scan op alone on the same sizes (baseline
-``scan op``), so the overhead of projections, conv and gates is visible; each step case
-(B=1, d_model=128 on CPU) times one token next to the bare state-update op
-(``state update op``), whose difference is the model's per-token validation and dispatch.
+S5-LTV (N=16) and S7 (N=16), at L=512 and B=4..32 on CPU.
+
+Forward baselines (issue 11's yardstick is the sum of the model's ops):
+
+* ``sum of ops``: the public ops and layer calls of the model's forward, in its order (the
+  projections as ``Linear`` calls on 2-D (B*L, C) arrays, ``causal_conv1d``, the scan op with
+  ``check_finite=False`` as the models call it, the activations and gate products), each on
+  arrays built beforehand in the layout that call takes (contiguous, channels-first for the
+  ops). ``ratio_vs_sum of ops`` is then the price of everything the model adds: layout changes,
+  copies, casts, checks, parameter processing.
+* ``projections``: the matmuls alone (their BLAS share of the sum).
+* ``scan op``: the scan alone.
+
+Step baselines (B=1, d_model=128: one token): ``sum of ops`` (the step's public ops and layer
+calls on pre-built arrays), ``state update op`` (the public state-update op alone, validated,
+``check_finite=False``) and ``state update impl`` (its resolved implementation function called on
+canonical arrays). step - sum of ops is the model's own per-token overhead; state update op -
+state update impl is the op's validation and dispatch.
 """
 
 from __future__ import annotations
@@ -14,7 +27,14 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
+from ..._ops.selective_state_update._api import SPEC as _SSU_SPEC
+from ..._ops.selective_state_update._api import _resolve as _ssu_resolve
+from ..._ops.simplified_state_update._api import SPEC as _S5U_SPEC
+from ..._ops.simplified_state_update._api import _shapes as _s5u_shapes
+from ...layers import gelu, sigmoid
 from ...ops import (
+    causal_conv1d,
+    causal_conv1d_update,
     rglru_scan,
     s5_inner,
     s7_scan,
@@ -27,6 +47,8 @@ from .rglru import RGLRU
 from .s5 import S5
 from .s7 import S7
 
+_NOCHECK = {"check_finite": False}
+
 
 def _model(kind, H, N, xp, dtype):
     kw = dict(seed=0, dtype=dtype, xp=xp)
@@ -36,65 +58,337 @@ def _model(kind, H, N, xp, dtype):
             "s7": lambda: S7(H, N, **kw)}[kind]()
 
 
-def _scan_alone(kind, m, xp, dtype, B, L):
-    """The model's scan op on inputs of the model's sizes (the cost floor of a forward)."""
-    rng = np.random.default_rng(1)
+def _contig(xp, v):
+    """A C-ordered copy of ``v`` (a flat reshape of a strided view copies in C order)."""
+    return xp.reshape(xp.reshape(v, (-1,)), tuple(v.shape))
 
-    def r(*shape, lo=None):
-        v = rng.uniform(0.1, 0.9, shape) if lo else rng.standard_normal(shape)
-        return testing.from_numpy(xp, v, dtype)
 
-    H, N = m.d_model, getattr(m, "d_state", 1)
-    if kind == "mamba":
-        D = m.d_inner
-        args = (r(B, D, L), r(B, D, L), -r(D, N, lo=1), r(B, N, L), r(B, N, L))
-        return lambda: selective_scan(*args, delta_softplus=True)
-    if kind == "rglru":
-        D = m.d_inner
-        args = (r(B, D, L), r(B, D, L, lo=1), r(D, 1, lo=1))
-        return lambda: rglru_scan(*args)
-    if kind == "s5":
-        A = testing.from_numpy(xp, -0.5 + 1j * np.arange(N), "complex64" if dtype == "float32"
-                               else "complex128")
-        Bc = testing.from_numpy(xp, rng.standard_normal((N, H)) + 0j, A.dtype.name
-                                if hasattr(A.dtype, "name") else None)
-        Cc = testing.from_numpy(xp, rng.standard_normal((H, N)) + 0j, A.dtype.name
-                                if hasattr(A.dtype, "name") else None)
-        args = (r(B, H, L), r(N, lo=1), A, Bc, Cc, r(H))
-        return lambda: s5_inner(*args, discretization="zoh", conj_sym=False)
-    args = (r(B, H, L), r(B, N, L), r(B, N, H, L), r(B, H, N, L), r(B, N, L))
-    return lambda: s7_scan(*args)
+def _cf(xp, v2, B, L):
+    """(B*L, C) -> contiguous (B, C, L): the channels-first layout the ops take."""
+    return _contig(xp, xp.permute_dims(xp.reshape(v2, (B, L, v2.shape[-1])), (0, 2, 1)))
+
+
+def _cl(xp, v):
+    """(B, C, L) -> contiguous (B*L, C): the layout a Linear call takes."""
+    B, C, L = v.shape
+    return _contig(xp, xp.reshape(_contig(xp, xp.permute_dims(v, (0, 2, 1))), (B * L, C)))
+
+
+def _T(xp, w):
+    return xp.matrix_transpose(w)
+
+
+# -- forward: the model's ops on pre-built arrays ------------------------------------------------
+
+
+def _mamba_ops(m, x):
+    xp = m.xp
+    B, L, H = x.shape
+    Di, N, r = m.d_inner, m.d_state, m.dt_rank
+    x2 = _contig(xp, xp.reshape(x, (B * L, H)))
+    xz2 = m.in_proj(x2)
+    u_pre, z = _cf(xp, xz2[:, :Di], B, L), _cf(xp, xz2[:, Di:], B, L)
+    w = xp.reshape(m.conv1d.weight, (Di, m.d_conv))
+    cb = m.conv1d.bias if m.conv1d.has_bias else None
+    u = causal_conv1d(u_pre, w, cb, "silu")
+    u2 = _cl(xp, u)
+    x_dbl = m.x_proj(u2)
+    dtin = _contig(xp, x_dbl[:, :r])
+    W_dt, b_dt = m.dt_proj.weight, m.dt_proj.bias
+    delta = _cf(xp, xp.matmul(dtin, _T(xp, W_dt)), B, L)
+    Bm, Cm = _cf(xp, x_dbl[:, r:r + N], B, L), _cf(xp, x_dbl[:, r + N:], B, L)
+    A = -xp.exp(m.A_log)
+    scan_args = (u, delta, A, Bm, Cm, m.D, z)
+    scan_kw = dict(delta_bias=b_dt, delta_softplus=True, discretization=m.discretization,
+                   **_NOCHECK)
+    out2 = _cl(xp, selective_scan(*scan_args, **scan_kw))
+
+    def scan():
+        return selective_scan(*scan_args, **scan_kw)
+
+    def projections():
+        m.in_proj(x2)
+        m.x_proj(u2)
+        xp.matmul(dtin, _T(xp, W_dt))
+        return m.out_proj(out2)
+
+    def ops():
+        m.in_proj(x2)
+        causal_conv1d(u_pre, w, cb, "silu", **_NOCHECK)
+        m.x_proj(u2)
+        xp.matmul(dtin, _T(xp, W_dt))
+        -xp.exp(m.A_log)
+        scan()
+        return m.out_proj(out2)
+
+    return ops, projections, scan
+
+
+def _rglru_ops(m, x):
+    xp = m.xp
+    B, L, H = x.shape
+    Di = m.d_inner
+    x2 = _contig(xp, xp.reshape(x, (B * L, H)))
+    g_pre = m.gate_proj(x2)
+    gate = gelu(g_pre, xp)
+    u_pre = _cf(xp, m.in_proj(x2), B, L)
+    w = xp.reshape(m.conv1d.weight, (Di, m.d_conv))
+    cb = m.conv1d.bias if m.conv1d.has_bias else None
+    u = causal_conv1d(u_pre, w, cb)
+    u2 = _cl(xp, u)
+    r_pre, i_pre = m.recurrent_gate_proj(u2), m.input_gate_proj(u2)
+    r_, i_ = sigmoid(r_pre, xp), sigmoid(i_pre, xp)
+    delta, iu = _cf(xp, m.c * r_, B, L), _cf(xp, i_ * u2, B, L)
+    a = sigmoid(m.a_log, xp)
+    h2 = _cl(xp, rglru_scan(iu, delta, a, **_NOCHECK))
+    gh2 = gate * h2
+
+    def scan():
+        return rglru_scan(iu, delta, a, **_NOCHECK)
+
+    def projections():
+        m.gate_proj(x2)
+        m.in_proj(x2)
+        m.recurrent_gate_proj(u2)
+        m.input_gate_proj(u2)
+        return m.out_proj(gh2)
+
+    def ops():
+        gelu(m.gate_proj(x2), xp)
+        m.in_proj(x2)
+        causal_conv1d(u_pre, w, cb, **_NOCHECK)
+        sigmoid(m.recurrent_gate_proj(u2), xp)
+        sigmoid(m.input_gate_proj(u2), xp)
+        m.c * r_
+        i_ * u2
+        sigmoid(m.a_log, xp)
+        scan()
+        gate * h2
+        return m.out_proj(gh2)
+
+    return ops, projections, scan
+
+
+def _s5_ops(m, x):
+    xp = m.xp
+    u = _contig(xp, xp.permute_dims(x, (0, 2, 1)))
+    A, Bc, Cc, D, dt = m._ssm(x.dtype)
+    kw = dict(discretization=m.discretization, conj_sym=m.conj_sym, **_NOCHECK)
+
+    def scan():
+        return s5_inner(u, dt, A, Bc, Cc, D, None, **kw)
+
+    def ops():
+        m._ssm(x.dtype)  # exp(log_dt) and the complex parameters from their (re, im) views
+        return scan()
+
+    return ops, None, scan
+
+
+def _s7_ops(m, h):
+    xp = m.xp
+    B, L, H = h.shape
+    N = m.d_state
+    h2 = _contig(xp, xp.reshape(h, (B * L, H)))
+    x2 = m.in_proj(h2)
+    p = m.x_proj(x2)
+    a = _cf(xp, p[:, :N] + m.base_params, B, L)
+    Bm = _contig(xp, xp.permute_dims(xp.reshape(p[:, N:N + H * N], (B, L, H, N)), (0, 3, 2, 1)))
+    Cm = _contig(xp, xp.permute_dims(xp.reshape(p[:, N + H * N:N + 2 * H * N], (B, L, H, N)),
+                                     (0, 2, 3, 1)))
+    D2 = _contig(xp, p[:, N + 2 * H * N:N + 2 * H * N + H])
+    bias = _cf(xp, p[:, N + 2 * H * N + H:], B, L)
+    u = _cf(xp, x2, B, L)
+    y2 = _cl(xp, s7_scan(u, a, Bm, Cm, bias, **_NOCHECK)) + D2 * x2
+    gy = gelu(y2, xp)
+    g = sigmoid(m.gate_proj(gy), xp)
+
+    def scan():
+        return s7_scan(u, a, Bm, Cm, bias, **_NOCHECK)
+
+    def projections():
+        m.in_proj(h2)
+        m.x_proj(x2)
+        return m.gate_proj(gy)
+
+    def ops():
+        m.in_proj(h2)
+        m.x_proj(x2)
+        p[:, :N] + m.base_params
+        scan()
+        y2 + D2 * x2
+        sigmoid(m.gate_proj(gelu(y2, xp)), xp)
+        return g * y2 + h2
+
+    return ops, projections, scan
+
+
+_FORWARD_OPS = {"mamba": _mamba_ops, "rglru": _rglru_ops, "s5": _s5_ops, "s7": _s7_ops}
 
 
 def _make_forward(kind):
     def make(xp, dtype, B, L, H, N=16):
         m = _model(kind, H, N, xp, dtype)
         x = testing.from_numpy(xp, np.random.default_rng(0).standard_normal((B, L, H)), dtype)
+        ops, projections, scan = _FORWARD_OPS[kind](m, x)
+        base = {"sum of ops": ops, "scan op": scan}
+        if projections is not None:
+            base["projections"] = projections
         s = np.dtype(dtype).itemsize
-        return Case(fwd=lambda: m(x), fwd_work=Work(bytes=2 * s * B * L * H),
-                    baselines={"scan op": _scan_alone(kind, m, xp, dtype, B, L)})
+        return Case(fwd=lambda: m(x), fwd_work=Work(bytes=2 * s * B * L * H), baselines=base)
     return make
 
 
-def _step_alone(kind, m, cache, xp, dtype, B):
-    """The bare state-update op on a copy of the model's state (no model checks)."""
+# -- step: the model's per-token ops on pre-built arrays -------------------------------------------
+
+
+def _ssu_impl(xp, state, x, dt, A, B, C, D=None, z=None, *, dt_bias=None, deltaA=None,
+              method):
+    """The resolved implementation of selective_state_update, called on canonical arrays."""
+    fn = _SSU_SPEC.get(_ssu_resolve("auto", xp, state, state.dtype), "step")
+    softplus = dt_bias is not None
+    return lambda: fn(xp, state, None, x, dt, z, deltaA, A, B, C, D, dt_bias,
+                      softplus=softplus, method=method)
+
+
+def _mamba_step_ops(m, B):
+    xp = m.xp
+    H, Di, N, r, K = m.d_model, m.d_inner, m.d_state, m.dt_rank, m.d_conv
     rng = np.random.default_rng(2)
-    if kind == "s5":
-        P, H = m.d_state, m.d_model
-        state = xp.zeros((B, P), dtype=cache["ssm_state"].dtype)
-        args = (state, testing.from_numpy(xp, rng.standard_normal((B, H)), dtype), cache["dt"],
-                cache["A"], cache["B_tilde"], cache["C_tilde"])
-        return lambda: simplified_state_update(*args, discretization="zoh", conj_sym=False)
-    D, N = (m.d_inner, m.d_state) if kind == "mamba" else (m.d_inner, 1) if kind == "rglru" \
-        else (m.d_state, 1)
-    disc = {"mamba": "mamba", "rglru": "rglru", "s7": "s7"}[kind]
-    state = xp.zeros((B, D, N), dtype=testing.xp_dtype(xp, dtype))
-    x = testing.from_numpy(xp, rng.standard_normal((B, D)), dtype)
-    dt = testing.from_numpy(xp, rng.uniform(0.1, 0.9, (B, D)), dtype)
-    A = testing.from_numpy(xp, rng.uniform(0.1, 0.9, (D, N)) * (-1 if kind == "mamba" else 1),
-                           dtype)
-    BC = testing.from_numpy(xp, rng.standard_normal((B, N)), dtype)
-    return lambda: selective_state_update(state, x, dt, A, BC, BC, discretization=disc)
+    f = m.dtype.name
+    x = testing.from_numpy(xp, rng.standard_normal((B, H)), f)
+    u0 = testing.from_numpy(xp, rng.standard_normal((B, Di)), f)
+    conv_state = xp.zeros((B, Di, K), dtype=x.dtype)
+    w = xp.reshape(m.conv1d.weight, (Di, K))
+    u = causal_conv1d_update(u0, xp.zeros((B, Di, K), dtype=x.dtype), w, m.conv1d.bias, "silu")
+    x_db = m.x_proj(u)
+    dtin = _contig(xp, x_db[:, :r])
+    dt = xp.matmul(dtin, _T(xp, m.dt_proj.weight))
+    Bm, Cm = _contig(xp, x_db[:, r:r + N]), _contig(xp, x_db[:, r + N:])
+    A = -xp.exp(m.A_log)
+    state = xp.zeros((B, Di, N), dtype=x.dtype)
+    z = testing.from_numpy(xp, rng.standard_normal((B, Di)), f)
+    y = testing.from_numpy(xp, rng.standard_normal((B, Di)), f)
+    kw = dict(dt_bias=m.dt_proj.bias, dt_softplus=True, discretization=m.discretization)
+
+    def op():
+        return selective_state_update(state, u, dt, A, Bm, Cm, m.D, z, **kw, **_NOCHECK)
+
+    def ops():
+        m.in_proj(x)
+        causal_conv1d_update(u0, conv_state, w, m.conv1d.bias, "silu", **_NOCHECK)
+        m.x_proj(u)
+        xp.matmul(dtin, _T(xp, m.dt_proj.weight))
+        -xp.exp(m.A_log)
+        op()
+        return m.out_proj(y)
+
+    impl = _ssu_impl(xp, state, u, dt, A, Bm, Cm, m.D, z, dt_bias=m.dt_proj.bias,
+                     method=m.discretization)
+    return ops, op, impl
+
+
+def _rglru_step_ops(m, B):
+    xp = m.xp
+    H, Di, K = m.d_model, m.d_inner, m.d_conv
+    rng = np.random.default_rng(2)
+    f = m.dtype.name
+    x = testing.from_numpy(xp, rng.standard_normal((B, H)), f)
+    u0 = testing.from_numpy(xp, rng.standard_normal((B, Di)), f)
+    conv_state = xp.zeros((B, Di, K), dtype=x.dtype)
+    w = xp.reshape(m.conv1d.weight, (Di, K))
+    u = causal_conv1d_update(u0, xp.zeros((B, Di, K), dtype=x.dtype), w, m.conv1d.bias)
+    gate = gelu(m.gate_proj(x), xp)
+    r_, i_ = sigmoid(m.recurrent_gate_proj(u), xp), sigmoid(m.input_gate_proj(u), xp)
+    delta, iu = m.c * r_, i_ * u
+    a = sigmoid(m.a_log, xp)
+    ones = xp.ones((B, 1), dtype=x.dtype)
+    state = xp.zeros((B, Di, 1), dtype=x.dtype)
+    y = testing.from_numpy(xp, rng.standard_normal((B, Di)), f)
+
+    def op():
+        return selective_state_update(state, iu, delta, a, ones, ones, discretization="rglru",
+                                      **_NOCHECK)
+
+    def ops():
+        gelu(m.gate_proj(x), xp)
+        causal_conv1d_update(m.in_proj(x), conv_state, w, m.conv1d.bias, **_NOCHECK)
+        sigmoid(m.recurrent_gate_proj(u), xp)
+        sigmoid(m.input_gate_proj(u), xp)
+        m.c * r_
+        i_ * u
+        sigmoid(m.a_log, xp)
+        xp.ones((B, 1), dtype=x.dtype)
+        op()
+        return m.out_proj(gate * y)
+
+    return ops, op, _ssu_impl(xp, state, iu, delta, a, ones, ones, method="rglru")
+
+
+def _s5_step_ops(m, B):
+    xp = m.xp
+    rng = np.random.default_rng(2)
+    x = testing.from_numpy(xp, rng.standard_normal((B, m.d_model)), m.dtype.name)
+    A, Bc, Cc, D, dt = m._ssm(x.dtype)
+    state = xp.zeros((B, m.d_state), dtype=A.dtype)
+    kw = dict(discretization=m.discretization, conj_sym=m.conj_sym)
+
+    def op():
+        return simplified_state_update(state, x, dt, A, Bc, Cc, **kw, **_NOCHECK)
+
+    def ops():
+        m._ssm(x.dtype)
+        return op() + D * x
+
+    name = _S5U_SPEC.resolve("auto", xp, A.dtype)
+    fn = _S5U_SPEC.get(name, "step")
+    dt2, _ = _s5u_shapes(xp, state, x, dt, A, Bc, Cc, None, None)
+
+    def impl():
+        return fn(xp, state, x, dt2, A, Bc, Cc, None, None, disc=m.discretization,
+                  conj_sym=m.conj_sym)
+
+    return ops, op, impl
+
+
+def _s7_step_ops(m, B):
+    xp = m.xp
+    H, N = m.d_model, m.d_state
+    rng = np.random.default_rng(2)
+    f = m.dtype.name
+    h = testing.from_numpy(xp, rng.standard_normal((B, H)), f)
+    x = m.in_proj(h)
+    p = m.x_proj(x)
+    a = p[:, :N] + m.base_params
+    Bm = xp.reshape(p[:, N:N + H * N], (B, H, N))
+    Cm = xp.reshape(p[:, N + H * N:N + 2 * H * N], (B, H, N))
+    D = p[:, N + 2 * H * N:N + 2 * H * N + H]
+    bias = p[:, N + 2 * H * N + H:]
+    Bu = xp.sum(Bm * x[:, :, None], axis=1) + bias
+    ones = xp.ones((B, 1), dtype=x.dtype)
+    zA = xp.zeros((N, 1), dtype=x.dtype)
+    state = xp.zeros((B, N, 1), dtype=x.dtype)
+    s = state[:, :, 0]
+    y = xp.sum(Cm * s[:, None, :], axis=2) + D * x
+
+    def op():
+        return selective_state_update(state, Bu, a, zA, ones, ones, discretization="s7",
+                                      **_NOCHECK)
+
+    def ops():
+        m.in_proj(h)
+        m.x_proj(x)
+        p[:, :N] + m.base_params
+        xp.sum(Bm * x[:, :, None], axis=1) + bias
+        op()
+        xp.sum(Cm * s[:, None, :], axis=2) + D * x
+        return sigmoid(m.gate_proj(gelu(y, xp)), xp) * y + h
+
+    return ops, op, _ssu_impl(xp, state, Bu, a, zA, ones, ones, method="s7")
+
+
+_STEP_OPS = {"mamba": _mamba_step_ops, "rglru": _rglru_step_ops, "s5": _s5_step_ops,
+             "s7": _s7_step_ops}
 
 
 def _make_step(kind):
@@ -102,9 +396,11 @@ def _make_step(kind):
         m = _model(kind, H, N, xp, dtype)
         cache = m.allocate_inference_cache(B, 1)
         x = testing.from_numpy(xp, np.random.default_rng(0).standard_normal((B, 1, H)), dtype)
+        ops, op, impl = _STEP_OPS[kind](m, B)
         s = np.dtype(dtype).itemsize
         return Case(fwd=lambda: m.step(x, cache), fwd_work=Work(bytes=2 * s * B * H),
-                    baselines={"state update op": _step_alone(kind, m, cache, xp, dtype, B)})
+                    baselines={"sum of ops": ops, "state update op": op,
+                               "state update impl": impl})
     return make
 
 
@@ -112,7 +408,7 @@ BENCHES = []
 for _kind in ("mamba", "rglru", "s5", "s7"):
     BENCHES.append(Bench(f"{_kind} forward", _make_forward(_kind), sizes={
         "small": [dict(B=1, L=64, H=32)],
-        "cpu": [dict(B=4, L=512, H=128)],
+        "cpu": [dict(B=4, L=512, H=128), dict(B=32, L=512, H=128)],
         "gpu": [dict(B=32, L=512, H=128), dict(B=32, L=2048, H=128)],
     }))
     BENCHES.append(Bench(f"{_kind} step", _make_step(_kind), sizes={
