@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from .._shared.grouping import blocks, bmm
+from .._shared.numerics import exp
 
 _BLOCK = 1 << 19  # complex elements of E per block
 
@@ -36,8 +37,9 @@ def vand_matrix(xp, x, l0, l1, dtype):
     x64 = xp.astype(x, hi)[:, :, None]
     j = xp.astype(xp.arange(T, dtype=xp.float64), hi)
     k = xp.astype(xp.arange(K, dtype=xp.float64) * T + l0, hi)
-    A = xp.astype(xp.exp(x64 * j), dtype)  # (rb, N, T)
-    B = xp.astype(xp.exp(x64 * k), dtype)  # (rb, N, K)
+    # Complex exps through the numerics layer: e^a (cos b, sin b) of real parts (SIMD ufuncs).
+    A = xp.astype(exp(xp, x64 * j), dtype)  # (rb, N, T)
+    B = xp.astype(exp(xp, x64 * k), dtype)  # (rb, N, K)
     E = B[:, :, :, None] * A[:, :, None, :]
     E = xp.reshape(E, (rb, N, K * T))
     return E[:, :, :lc] if K * T != lc else E
