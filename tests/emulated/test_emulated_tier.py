@@ -4,7 +4,8 @@ Each run is a child process whose ``import cupy`` is cuemu's NumPy-backed stand-
 (``lrnnx_array._cuda.emulate.child_env``): it runs the CuPy rows of ``tests/ops`` (the
 ``impl="cuda"`` rows against the float64 oracles with the tolerance table, and the ``impl="auto"``
 rows on CuPy input) plus ``tests/emulated/test_emulated_{launchers,race_cases}.py``, under the
-round-robin, greedy and greedy-reverse schedules, and once more with the UBSan build (fixed-size
+round-robin, greedy and greedy-reverse schedules (the round-robin run also runs every model on
+CuPy, ``tests/models/test_models_cupy.py``), and once more with the UBSan build (fixed-size
 and shared arrays bounds-checked, arrays starting at a guard page). The ThreadSanitizer build
 runs the race cases. A deliberately broken kernel (``kernels/missing_barrier.cu``) shows that a
 missing barrier is reported under every schedule and as a data race under ThreadSanitizer.
@@ -42,6 +43,11 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=f"emulated CUDA tier:
 
 CHILD_TESTS = ["tests/ops", "tests/emulated/test_emulated_launchers.py",
                "tests/emulated/test_emulated_race_cases.py"]
+# Every model on CuPy, its kernels counted (issues 10, 11): in the round-robin run only. The models
+# launch the ops' kernels at shapes tests/ops already covers under every schedule and the UB
+# build; here they check the models' wiring (CuPy arrays end to end, impl auto -> cuda, forward,
+# step loop and prefill agree with the NumPy model). About 4-9 s of that run (82 rows).
+EXTRA_TESTS = {"round-robin": ["tests/models/test_models_cupy.py"]}
 RUNS = {
     "round-robin": dict(sched="round-robin"),
     "greedy": dict(sched="greedy"),
@@ -72,7 +78,7 @@ def _pytest_run(name, tmp):
     report = tmp / f"{name}.json"
     env = emulate.child_env(**RUNS[name], extra={"LRNNX_EMULATED_REPORT": str(report)})
     r, secs = _child(["-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=short",
-                      *CHILD_TESTS], env)
+                      *CHILD_TESTS, *EXTRA_TESTS.get(name, ())], env)
     rep = json.loads(report.read_text()) if report.is_file() else None
     return {"rc": r.returncode, "out": r.stdout[-15000:] + r.stderr[-5000:], "report": rep,
             "seconds": secs}
