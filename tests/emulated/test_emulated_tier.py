@@ -18,6 +18,7 @@ to receive the counts (instantiations, launches, comparisons, seconds per run).
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures
 import importlib
 import json
@@ -145,6 +146,21 @@ def test_no_mistyped_or_suspicious_arguments(tier, name):
     assert rep is not None, tier[name]["out"]
     assert not [n for n in rep["notes"] if "a dummy?" in n], rep["notes"]
     assert not rep["warnings"], rep["warnings"]
+
+
+@pytest.mark.parametrize("name", list(EXTRA_TESTS))
+def test_extra_rows_ran_and_launched_kernels(tier, name):
+    # A file whose rows all skipped in the child (no cupy backend there, a marker gone wrong)
+    # would pass silently: every test function of an extra file must have launched kernels.
+    rep = tier[name]["report"]
+    assert rep is not None, tier[name]["out"]
+    for path in EXTRA_TESTS[name]:
+        tree = ast.parse((ROOT / path).read_text())
+        funcs = [f.name for f in tree.body
+                 if isinstance(f, ast.FunctionDef) and f.name.startswith("test_")]
+        silent = [f for f in funcs if not rep["tests_launching"].get(f"{path}::{f}")]
+        assert funcs and not silent, (
+            f"{path}: {silent or 'no tests'} launched no kernel under {name}:\n{tier[name]['out']}")
 
 
 def _tsan_counts(stderr: str) -> tuple[int, list[str]]:

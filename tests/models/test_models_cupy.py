@@ -230,6 +230,47 @@ def test_lti_model_on_cupy(cupy, case, dtype):
     testing.assert_close(xp.stack(ys, axis=1), y, err_msg="step loop vs forward")
 
 
+S4_OPTIONS = [  # the block's wiring options, lrnnx's default layout (transposed) included
+    (S4, dict(transposed=True)), (S4, dict(channels=2, gate=2, transposed=False)),
+    (S4, dict(bottleneck=2, n_ssm=2, transposed=False)), (S4, dict(is_real=True)),
+    (S4D, dict(transposed=True)), (S4D, dict(channels=2, gate=2, transposed=False)),
+    (S4D, dict(is_real=True, init="diag-real")),
+]
+S4_OPTION_IDS = [f"{c.__name__}-{'-'.join(f'{k}={v}' for k, v in kw.items())}"
+                 for c, kw in S4_OPTIONS]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cls,kw", S4_OPTIONS, ids=S4_OPTION_IDS)
+def test_s4_options_on_cupy(cupy, cls, kw, dtype):
+    """S4/S4D options and ``lengths`` masking (a CuPy integer array) on CuPy = on NumPy."""
+    xp = testing.backend_namespace("cupy")
+    ops = {"dplr_kernel", "cauchy"} if cls is S4 else {"s4d_kernel", "log_vandermonde"}
+    m_np, m_cp, _ = _pair(lambda **k: cls(H, d_state=N, verbose=False, **kw, **k), dtype, cupy)
+    x, _ = _data(dtype)
+    if m_np.transposed:
+        x = np.ascontiguousarray(np.swapaxes(x, 1, 2))  # (B, H, L)
+    xc = testing.from_numpy(xp, x)
+    lengths = np.array([L, 5])
+    with Trace(cupy) as tr:
+        y = _first(m_cp(xc))
+        y_len = _first(m_cp(xc, lengths=xp.asarray(lengths)))
+    tr.check(ops, f"{cls.__name__} {kw} forward")
+    _on_cupy(y, cupy)
+    _on_cupy(y_len, cupy)
+    testing.assert_close(y, testing.from_numpy(xp, _first(m_np(x))), err_msg="xp=cupy vs numpy")
+    testing.assert_close(y_len, testing.from_numpy(xp, _first(m_np(x, lengths=lengths))),
+                         err_msg="lengths: xp=cupy vs numpy")
+    assert not np.allclose(testing.to_numpy(y_len), testing.to_numpy(y))  # the mask acted
+    cache = m_cp.allocate_inference_cache(B)
+    ys = []
+    for t in range(L):
+        yt, cache = m_cp.step(xc[:, :, t] if m_cp.transposed else xc[:, t, :], cache)
+        ys.append(yt)
+    testing.assert_close(xp.stack(ys, axis=2 if m_cp.transposed else 1), y,
+                         err_msg="step loop vs forward")
+
+
 # -- LTV ---------------------------------------------------------------------------------------
 
 
