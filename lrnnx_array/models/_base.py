@@ -10,6 +10,7 @@ arrays, or torch tensors, converted without importing torch here). Parameters ar
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -51,6 +52,70 @@ def as_host_array(value, name: str) -> np.ndarray:
     if mod == "cupy":
         return value.get()
     return np.asarray(value)
+
+
+def _param_token(value):
+    """What identifies the contents of one parameter array without holding a copy of it.
+
+    torch tensors carry a version counter that every in-place change (an optimizer step, a
+    ``copy_``) bumps; other arrays get a CRC of their bytes (NumPy / array_api_strict read in
+    place; CuPy copies to the host first). Parameters are small next to a kernel, so this costs
+    microseconds per forward.
+    """
+    mod = type(value).__module__.split(".")[0]
+    if mod == "torch":
+        return ("v", int(value._version))
+    host = getattr(value, "_array", value)  # array_api_strict wraps a NumPy array
+    if mod == "cupy":
+        host = value.get()
+    host = np.ascontiguousarray(np.asarray(host))
+    return ("crc", host.dtype.str, host.shape, zlib.crc32(memoryview(host).cast("B")))
+
+
+def _grad_live(values) -> bool:
+    """True when a torch forward would record a graph through these (a cached result would then
+    be backpropagated twice)."""
+    for v in values:
+        if type(v).__module__.split(".")[0] == "torch" and getattr(v, "requires_grad", False):
+            import torch
+
+            return bool(torch.is_grad_enabled())
+    return False
+
+
+class KernelCache:
+    """Results derived from parameters (kernels, C̃), reused in eval mode while the parameters
+    are unchanged.
+
+    An entry is valid for a ``key`` (length, rate, dtype...) and the exact parameter arrays it
+    was computed from: the same objects (held here, so their ids cannot be reused by new
+    arrays), with the same contents (:func:`_param_token`). A load, ``.to``, an assignment or an
+    in-place update (NumPy or torch) therefore recomputes. Nothing is cached in training mode, or
+    while torch would record gradients through the parameters; ``clear()`` drops everything.
+    """
+
+    def __init__(self):
+        self._entries: dict = {}  # kind -> (key, arrays, tokens, value): the latest one only
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def get(self, module, kind: str, key, params, compute):
+        """``compute()``, or its value from the last call with this ``kind``, ``key`` and
+        ``params`` (a sequence of the arrays the result depends on)."""
+        params = tuple(params)
+        if module.training or _grad_live(params):
+            return compute()
+        tokens = tuple(_param_token(p) for p in params)
+        hit = self._entries.get(kind)
+        if hit is not None:
+            k, arrays, toks, value = hit
+            if k == key and toks == tokens and len(arrays) == len(params) and \
+                    all(a is b for a, b in zip(arrays, params)):
+                return value
+        value = compute()
+        self._entries[kind] = (key, params, tokens, value)
+        return value
 
 
 class Module:

@@ -21,8 +21,9 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .. import ops
+from .._ops.dplr_kernel._lengths import kernel_lengths
 from ..layers.activations import sigmoid, softplus
-from ._base import Module
+from ._base import KernelCache, Module
 
 __all__ = ["S4KernelBase", "S4Kernel", "S4DKernel", "kernel_registry", "param_transform"]
 
@@ -48,6 +49,7 @@ _dplr_step = _unchecked(ops.dplr_step)
 _dplr_dense = _unchecked(ops.dplr_dense)
 _dplr_forward_state = _unchecked(ops.dplr_forward_state)
 _double_length = _unchecked(ops.double_length)
+_c_tilde = _unchecked(ops.c_tilde)
 _s4d_kernel = _unchecked(ops.s4d_kernel)
 _s4d_step_setup = _unchecked(ops.s4d_step_setup)
 _s4d_step = _unchecked(ops.s4d_step)
@@ -156,6 +158,13 @@ class S4KernelBase(Module):
         self.L = self.l_max = l_max
         object.__setattr__(self, "_step_setup", None)
         object.__setattr__(self, "_step_mode", None)
+        # eval mode: the kernel (and S4's C̃) of the current parameters, per length
+        object.__setattr__(self, "_kernel_cache", KernelCache())
+
+    def _cache_inputs(self):
+        """The arrays a kernel depends on (the aliased parameters, S4's l_kernel)."""
+        return tuple(self._params.values()) + tuple(
+            v for v in self._buffers.values() if v is not None)
 
     # -- parameters as the kernel sees them ----------------------------------------------------
 
@@ -258,10 +267,39 @@ class S4Kernel(S4KernelBase):
             if not lk:
                 raise ValueError("L is required: this kernel has no l_kernel or l_max yet")
             L = round(lk / rate)
+        if state is None:
+            # eval mode: reused while the parameters are unchanged (KernelCache)
+            return self._kernel_cache.get(self, "k", (L, rate, tilde, lk), self._cache_inputs(),
+                                          lambda: self._compute(L, rate, None, tilde, lk))
+        return self._compute(L, rate, state, tilde, lk)
+
+    def _compute(self, L, rate, state, tilde, lk):
         dt, A, B, C, P = self.process_params()
+        if not self.training:
+            # C̃ for the length the op would build it for, kept across calls (the op alone
+            # recomputes it from the plain C each time: a dense matrix power per channel)
+            C, lk = self._c_tilde_at(kernel_lengths(L, rate, lk, tilde)[0], tilde, lk,
+                                     dt, A, C, P)
+            tilde = True
         out = _dplr_kernel(A, B, C, P, dt, L, rate=rate, state=state, C_is_tilde=tilde,
                            l_kernel=lk, dt_tie=self._dt_tie())
         return out.k, out.k_state
+
+    def _c_tilde_at(self, length, tilde, lk, dt, A, C, P):
+        """(C̃ made for ``length``, ``length``) from the stored C (plain, or C̃ for ``lk``)."""
+        if tilde and lk >= length:
+            return C, lk
+
+        def compute():
+            if not tilde:
+                return _c_tilde(A, C, P, dt, length, dt_tie=self._dt_tie())
+            Ct, l0 = C, lk
+            while l0 < length:  # lrnnx's doublings C̃ (I + Ā^l), as the op does them
+                Ct, l0 = _double_length(Ct, A, P, dt, l0, dt_tie=self._dt_tie())
+            return Ct
+
+        return self._kernel_cache.get(self, "c_tilde", length, self._cache_inputs(),
+                                      compute), length
 
     def double_length(self):
         """Rewrite C̃ for twice ``l_kernel`` (C̃ (I + Ā^l)) and double ``l_kernel``, as lrnnx.
@@ -335,6 +373,13 @@ class S4DKernel(S4KernelBase):
     def forward(self, L, state=None, rate=1.0):
         """Kernel ``(k (channels, H, L), k_state (batch, channels, H, L) or None)``."""
         rate = _check_rate(rate)
+        if state is None:
+            # eval mode: reused while the parameters are unchanged (KernelCache)
+            return self._kernel_cache.get(self, "k", (L, rate), self._cache_inputs(),
+                                          lambda: self._compute(L, rate, None))
+        return self._compute(L, rate, state)
+
+    def _compute(self, L, rate, state):
         dt, A, B, C, _ = self.process_params(rate)
         out = _s4d_kernel(A, B, C, dt, L, disc=self.disc, state=state)
         return out.k, out.k_state

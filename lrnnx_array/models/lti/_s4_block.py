@@ -295,7 +295,8 @@ class S4Block(LTI_LRNN):
             if state is not None:
                 state = self._check_state(state, Bn)
             k, k_state = self._kernel(L, state, rate)
-            y = ops.fft_conv_channels(u[:, None, ...], self._cast(k, rdt))  # (B, c, H, L)
+            y = ops.fft_conv_channels(u[:, None, ...], self._cast(k, rdt),
+                                      check_finite=False)  # (B, c, H, L)
             if k_state is not None:
                 y = y + self._cast(k_state, rdt)
                 next_state = self.layer.kernel.forward_state(u, state)

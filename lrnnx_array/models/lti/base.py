@@ -22,7 +22,7 @@ from ... import _checks
 from ..._backend import namespace
 from ...ops import fft_conv_channels as _fft_conv_channels
 from ...ops import ssm_conv as _ssm_conv
-from .._base import Module
+from .._base import KernelCache, Module
 
 __all__ = ["LTI_LRNN", "with_unchecked"]
 
@@ -118,6 +118,9 @@ class LTI_LRNN(Module):  # noqa: N801 (lrnnx's name)
         self.seed = seed
         self.param_dtype = _param_dtype(dtype)
         self._rng = np.random.default_rng(seed)
+        # eval mode: what the forward derives from the parameters for one length (the kernel,
+        # the discretised input/output matrices), kept while the parameters are unchanged
+        object.__setattr__(self, "_kernel_cache", KernelCache())
 
     # -- the interface (abstract) --------------------------------------------------------------
 
@@ -287,6 +290,13 @@ class LTI_LRNN(Module):  # noqa: N801 (lrnnx's name)
             return self._cast(xp.exp(re) * xp.cos(phase), cdt)
         z = xp.astype(re, xp.complex128) + xp.astype(phase, xp.complex128) * 1j
         return self._cast(xp.exp(z), cdt)
+
+    def _kernel_parts(self, L: int, rdt, compute):
+        """``compute()`` (the forward's parameter-derived arrays for length ``L`` at ``rdt``),
+        reused in eval mode while every parameter and buffer is the same, unchanged array."""
+        arrays = tuple(self._params.values()) + tuple(
+            v for v in self._buffers.values() if v is not None)
+        return self._kernel_cache.get(self, "kernel", (int(L), str(rdt)), arrays, compute)
 
     def _ssm_conv(self, x, K, B_bar, C, rdt):
         """Re of the modal convolution (ops.ssm_conv) at real dtype ``rdt``; empty in, empty out."""

@@ -137,8 +137,9 @@ class CentaurusBase(LTI_LRNN):
         self.seq_len = L  # lrnnx keeps the last length on the module
         rdt, _ = self._dtypes(x)
         xc = self._cast(x, rdt)
-        K, _ = self.compute_kernel(L, rdt)
-        return self._ssm_conv(xc, K, self._effective_B(rdt), self._effective_C(rdt), rdt)
+        K, B_eff, C_eff = self._kernel_parts(L, rdt, lambda: (
+            self.compute_kernel(L, rdt)[0], self._effective_B(rdt), self._effective_C(rdt)))
+        return self._ssm_conv(xc, K, B_eff, C_eff, rdt)
 
     def allocate_inference_cache(self, batch_size, max_seqlen=1, dtype=None):
         """Zero state and the step matrices.
@@ -254,11 +255,14 @@ class CentaurusDWS(CentaurusBase):
         self.seq_len = L
         xp = self.xp
         rdt, _ = self._dtypes(x)
-        K, _ = self.compute_kernel(L, rdt)  # (H, L)
-        gain = self._delta(rdt) * self._cast(self._params["B"], rdt) * \
-            self._cast(self._params["C"], rdt)
+        def gained_kernel():
+            K, _ = self.compute_kernel(L, rdt)  # (H, L)
+            gain = self._delta(rdt) * self._cast(self._params["B"], rdt) * \
+                self._cast(self._params["C"], rdt)
+            return gain[:, None] * K
+
         u = xp.permute_dims(self._cast(x, rdt), (0, 2, 1))  # (B, H, L)
-        y = self._channel_conv(u, gain[:, None] * K, rdt)
+        y = self._channel_conv(u, self._kernel_parts(L, rdt, gained_kernel), rdt)
         return xp.permute_dims(y, (0, 2, 1))
 
     forward.__doc__ = CentaurusBase.forward.__doc__

@@ -155,10 +155,14 @@ class LRU(LTI_LRNN):
         _, L = self._check_sequence(x, self.d_model)
         rdt, cdt = self._dtypes(x)
         xc = self._cast(x, rdt)
-        _, Bc, C = self.discretize(rdt)
-        K = self._powers(self._log_lambda(rdt), L, cdt)
-        g = self._cast(self.xp.exp(self._cast(self._params["gamma_log"], rdt)), cdt)
-        y = self._ssm_conv(xc, K, Bc * g[:, None], C, rdt)
+        def parts():
+            _, Bc, C = self.discretize(rdt)
+            K = self._powers(self._log_lambda(rdt), L, cdt)
+            g = self._cast(self.xp.exp(self._cast(self._params["gamma_log"], rdt)), cdt)
+            return K, Bc * g[:, None], C
+
+        K, B_norm, C = self._kernel_parts(L, rdt, parts)
+        y = self._ssm_conv(xc, K, B_norm, C, rdt)
         return y + xc * self._cast(self._params["D"], rdt)
 
     def allocate_inference_cache(self, batch_size, max_seqlen=1, dtype=None):

@@ -142,8 +142,11 @@ class S5(LTI_LRNN):
         _, L = self._check_sequence(x, self.d_model)
         rdt, _ = self._dtypes(x)
         xc = self._cast(x, rdt)
-        A_bar, gamma_bar, C = self.discretize(rdt)
-        K, B_bar = self.compute_kernel(L, A_bar, gamma_bar)
+        def parts():
+            A_bar, gamma_bar, C = self.discretize(rdt)
+            return (*self.compute_kernel(L, A_bar, gamma_bar), C)
+
+        K, B_bar, C = self._kernel_parts(L, rdt, parts)
         D = self._cast(self._params["D"], rdt)
         return self._ssm_conv(xc, K, B_bar, C, rdt) + xc @ D
 
