@@ -180,7 +180,7 @@ def _s5_ops(m, x):
 
     def ops():
         m._ssm(x.dtype)  # exp(log_dt) and the complex parameters from their (re, im) views
-        return scan()
+        return xp.permute_dims(scan(), (0, 2, 1))
 
     return ops, None, scan
 

@@ -319,6 +319,32 @@ class LTV_LRNN(Module):
         y = layer(self.xp.reshape(v, (-1, v.shape[-1])))
         return self.xp.reshape(y, (*lead, y.shape[-1]))
 
+    def _w(self, layer, dtype, rows=None):
+        """``layer``'s weight (optionally a row slice) and bias in ``dtype``."""
+        w = layer.weight if rows is None else layer.weight[rows, :]
+        b = layer.bias if layer.has_bias else None
+        if b is not None and rows is not None:
+            b = b[rows]
+        return self._cast(w, dtype), (None if b is None else self._cast(b, dtype))
+
+    def _cf(self, layer, v, rows=None):
+        """``layer`` applied to the channels of v (B, C, L), channels first: (B, C_out, L).
+
+        ``W @ v`` per batch entry is one GEMM whose output is already in the scans' (B, D, L)
+        layout (no transpose copies); v may be a transposed view such as ``x.mT`` of a
+        (B, L, H) input (BLAS reads it as a column-major operand).
+        """
+        w, b = self._w(layer, v.dtype, rows)
+        y = self.xp.matmul(w, v)
+        return y if b is None else y + b[:, None]
+
+    def _cl(self, layer, v):
+        """``layer`` applied to the channels of v (B, C, L), returned channels last (B, L, C_out)
+        (the (B, L, H) output layout) as one GEMM on the transposed view of v."""
+        w, b = self._w(layer, v.dtype)
+        y = self.xp.matmul(self._bmT(v), self.xp.matrix_transpose(w))
+        return y if b is None else y + b
+
     @staticmethod
     def _flag(name, value):
         return check_flag(name, value)

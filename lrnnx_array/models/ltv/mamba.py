@@ -158,23 +158,25 @@ class Mamba(LTV_LRNN):
         xp = self.xp
         dtype = x.dtype
         Di, N, r = self.d_inner, self.d_state, self.dt_rank
-        xz = self._bmT(self._lin(self.in_proj, x))  # (B, 2D, L)
+        # Channels first throughout: each projection is a GEMM whose output is already the
+        # scan's (B, D, L) layout, so no transpose is ever copied.
+        xz = self._cf(self.in_proj, self._bmT(x))  # (B, 2D, L)
         u, z = xz[:, :Di, :], xz[:, Di:, :]
         if cache is not None:
             cache["conv_state"][...] = self._cast(last_inputs(xp, u, self.d_conv),
                                                   cache["conv_state"].dtype)
         u = self.conv1d(u, "silu")
-        x_dbl = self._lin(self.x_proj, self._bmT(u))  # (B, L, r + 2N)
+        x_dbl = self._cf(self.x_proj, u)  # (B, r + 2N, L)
         A, D, W_dt, b_dt = self._ssm_params(dtype)
-        delta = self._bmT(xp.matmul(x_dbl[:, :, :r], xp.matrix_transpose(W_dt)))
-        Bm, Cm = self._bmT(x_dbl[:, :, r:r + N]), self._bmT(x_dbl[:, :, r + N:])
+        delta = xp.matmul(W_dt, x_dbl[:, :r, :])  # (B, D, L)
+        Bm, Cm = x_dbl[:, r:r + N, :], x_dbl[:, r + N:, :]
         out = _SCAN(u, delta, A, Bm, Cm, D, z, delta_bias=b_dt, delta_softplus=True,
                     return_last_state=cache is not None, discretization=self.discretization,
                     deltaA=self._delta_A(ts, dtype))
         if cache is not None:
             out, last = out
             cache["lrnn_state"][...] = self._cast(last, cache["lrnn_state"].dtype)
-        return self._lin(self.out_proj, self._bmT(out))
+        return self._cl(self.out_proj, out)
 
     def _step(self, x, cache, ts):
         xp = self.xp

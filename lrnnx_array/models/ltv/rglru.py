@@ -106,19 +106,21 @@ class RGLRU(LTV_LRNN):
 
     def _forward(self, x, ts, cache):
         xp = self.xp
-        gate = gelu(self._lin(self.gate_proj, x), xp)
-        u = self._bmT(self._lin(self.in_proj, x))  # (B, D, L), pre-convolution
+        # Channels first throughout (every projection a GEMM into the scan's (B, D, L) layout).
+        xT = self._bmT(x)
+        gate = gelu(self._cf(self.gate_proj, xT), xp)
+        u = self._cf(self.in_proj, xT)  # (B, D, L), pre-convolution
         if cache is not None:
             cache["conv_state"][...] = self._cast(last_inputs(xp, u, self.d_conv),
                                                   cache["conv_state"].dtype)
-        u = self._bmT(self.conv1d(u))  # (B, L, D)
-        delta, i = self._gates(u)
-        out = _SCAN(self._bmT(i * u), self._bmT(delta), self._a(x.dtype),
-                    return_last_state=cache is not None)
+        u = self.conv1d(u)
+        delta = self.c * sigmoid(self._cf(self.recurrent_gate_proj, u), xp)
+        i = sigmoid(self._cf(self.input_gate_proj, u), xp)
+        out = _SCAN(i * u, delta, self._a(x.dtype), return_last_state=cache is not None)
         if cache is not None:
             out, last = out
             cache["lrnn_state"][...] = self._cast(last, cache["lrnn_state"].dtype)
-        return self._lin(self.out_proj, gate * self._bmT(out))
+        return self._cl(self.out_proj, gate * out)
 
     def _step(self, x, cache, ts):
         xp = self.xp

@@ -98,15 +98,28 @@ class S7(LTV_LRNN):
 
     def _forward(self, h, ts, cache):
         xp = self.xp
-        x = self._lin(self.in_proj, h)  # (B, L, H)
-        a, Bm, Cm, D, bias = self._project(x)
-        y = _SCAN(self._bmT(x), self._bmT(a), xp.permute_dims(Bm, (0, 3, 2, 1)),
-                  xp.permute_dims(Cm, (0, 2, 3, 1)), self._bmT(bias),
-                  return_last_state=cache is not None)
+        H, N = self.d_model, self.d_state
+        Bsz, L, _ = h.shape
+        x = self._cf(self.in_proj, self._bmT(h))  # (B, H, L)
+        # x_proj in row blocks, each a GEMM straight into the layout s7_scan reads (L the
+        # contiguous axis): a (B, N, L); B as (B, N, H, L) through the weight's rows reordered
+        # n-major (they are h-major, lrnnx's reshape of B to (H, N)); C (B, H, N, L); D (B, H, L);
+        # bias (B, N, L). One (B, L, 4256) output would need strided views (2-5x slower scan).
+        xw = self.x_proj
+        a = self._cf(xw, x, slice(0, N)) + self._cast(self.base_params, x.dtype)[:, None]
+        WB = self._cast(xw.weight[N:N + H * N, :], x.dtype)
+        WB = xp.reshape(xp.permute_dims(xp.reshape(WB, (H, N, H)), (1, 0, 2)), (N * H, H))
+        Bm = xp.reshape(xp.matmul(WB, x), (Bsz, N, H, L))
+        Cm = xp.reshape(self._cf(xw, x, slice(N + H * N, N + 2 * H * N)), (Bsz, H, N, L))
+        D = self._cf(xw, x, slice(N + 2 * H * N, N + 2 * H * N + H))
+        bias = self._cf(xw, x, slice(N + 2 * H * N + H, 2 * N + 2 * H * N + H))
+        y = _SCAN(x, a, Bm, Cm, bias, return_last_state=cache is not None)
         if cache is not None:
             y, last = y
             cache["lrnn_state"][...] = self._cast(last, cache["lrnn_state"].dtype)
-        return self._output(self._bmT(y) + D * x, h)
+        y = y + D * x  # (B, H, L)
+        g = sigmoid(self._cf(self.gate_proj, gelu(y, xp)), xp)
+        return self._bmT(g * y) + h
 
     def _step(self, h, cache, ts):
         xp = self.xp
