@@ -58,17 +58,18 @@ def _param_token(value):
     """What identifies the contents of one parameter array without holding a copy of it.
 
     torch tensors carry a version counter that every in-place change (an optimizer step, a
-    ``copy_``) bumps; other arrays get a CRC of their bytes (NumPy / array_api_strict read in
-    place; CuPy copies to the host first). Parameters are small next to a kernel, so this costs
-    microseconds per forward.
+    ``copy_``) bumps; host arrays (NumPy, array_api_strict) get a CRC of their bytes, read in
+    place: parameters are small next to a kernel, so this costs microseconds per forward. None
+    for device arrays (CuPy): checking their contents would cost a device-to-host copy and a
+    synchronisation per parameter, more than rebuilding the kernel, so they are not cached.
     """
     mod = type(value).__module__.split(".")[0]
     if mod == "torch":
         return ("v", int(value._version))
     host = getattr(value, "_array", value)  # array_api_strict wraps a NumPy array
-    if mod == "cupy":
-        host = value.get()
-    host = np.ascontiguousarray(np.asarray(host))
+    if not isinstance(host, np.ndarray):
+        return None
+    host = np.ascontiguousarray(host)
     return ("crc", host.dtype.str, host.shape, zlib.crc32(memoryview(host).cast("B")))
 
 
@@ -90,8 +91,9 @@ class KernelCache:
     An entry is valid for a ``key`` (length, rate, dtype...) and the exact parameter arrays it
     was computed from: the same objects (held here, so their ids cannot be reused by new
     arrays), with the same contents (:func:`_param_token`). A load, ``.to``, an assignment or an
-    in-place update (NumPy or torch) therefore recomputes. Nothing is cached in training mode, or
-    while torch would record gradients through the parameters; ``clear()`` drops everything.
+    in-place update (NumPy or torch) therefore recomputes. Nothing is cached in training mode,
+    while torch would record gradients through the parameters, or for device arrays whose
+    contents cannot be checked cheaply (CuPy); ``clear()`` drops everything.
     """
 
     def __init__(self):
@@ -107,6 +109,8 @@ class KernelCache:
         if module.training or _grad_live(params):
             return compute()
         tokens = tuple(_param_token(p) for p in params)
+        if None in tokens:
+            return compute()
         hit = self._entries.get(kind)
         if hit is not None:
             k, arrays, toks, value = hit
