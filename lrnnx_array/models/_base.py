@@ -248,7 +248,15 @@ class Module:
         for key, arr in staged:
             mod, store, name = self._slot(key)
             store[name] = _as_leaf(arr) if store is mod._params else arr
+        self._drop_kernel_caches()
         self._after_load()
+
+    def _drop_kernel_caches(self) -> None:
+        """Free kept kernels (they would be recomputed anyway: their arrays were replaced)."""
+        for _, mod in self.named_modules():
+            cache = mod.__dict__.get("_kernel_cache")
+            if cache is not None:
+                cache.clear()
 
     def _after_load(self) -> None:
         """Hook for models that derive cached quantities from their parameters."""
@@ -281,6 +289,7 @@ class Module:
                         cast = np.result_type(np.dtype(dtype), np.complex64)
                     arr = mod.asarray(host.astype(cast))
                     store[name] = _as_leaf(arr) if store is mod._params else arr
+        self._drop_kernel_caches()
         return self
 
     def train(self, mode: bool = True):

@@ -50,6 +50,9 @@ def _kept_c_tilde(xp, A, B, C, P, dt, L):
         def __init__(self, inner):
             self.inner = inner
 
+        def clear(self):
+            self.inner.clear()
+
         def get(self, module, kind, key, params, compute):
             return compute() if kind == "k" else self.inner.get(module, kind, key, params,
                                                                    compute)

@@ -105,6 +105,9 @@ class _CTildeOnly:
 
         self._inner = KernelCache()
 
+    def clear(self):
+        self._inner.clear()
+
     def get(self, module, kind, key, params, compute):
         if kind == "k":
             return compute()
