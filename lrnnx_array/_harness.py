@@ -221,6 +221,46 @@ RATIO_DOC = (
 )
 
 
+# `bench --no-peers` sets this False: no JAX / torch baselines are built (they compile on build).
+PEERS = True
+
+# What each peer baseline is (printed by `bench --table`; names are the bench record's keys).
+BASELINE_DOC = {
+    "generic": "ours, impl='generic' (the array-API path); fwd is impl='auto' (numba when it "
+               "imports)",
+    "generic_vjp": "ours, impl='generic', the VJP (forward recomputed inside, as in ours)",
+    "floor_*": "one elementwise a*b+b NumPy pass over the state volume (the issue's floor)",
+    "jax_lax.scan": "JAX jit of jax.lax.scan of the same recurrence (lrnnx_array._bench_jax)",
+    "jax_associative_scan": "JAX jit of jax.lax.associative_scan of the same recurrence",
+    "jax_lax.scan_vjp": "JAX jit of jax.vjp of the lax.scan form, forward + backward",
+    "torch_lrnnx-ref-alg": "torch CPU, lrnnx's reference algorithm as spec/lrnnx_reference.md "
+                           "describes it, transcribed by us (lrnnx_array._bench_torch); not lrnnx",
+}
+
+
+def peers(xp, *, jax=None, torch=None) -> dict:
+    """JAX and torch baselines of a scan case on NumPy (empty elsewhere, without the packages,
+    or with ``bench --no-peers``).
+
+    ``jax = (scan_fn, assoc_fn, numpy_args, output_cotangent)`` (see ``_bench_jax.baselines``);
+    ``torch = (fn, numpy_args)`` with ``fn(torch, *tensors)`` (see ``_bench_torch.baseline``).
+    """
+    from ._backend import is_numpy
+
+    if not PEERS or not is_numpy(xp):
+        return {}
+    out = {}
+    if jax is not None:
+        from . import _bench_jax
+
+        out.update(_bench_jax.baselines(*jax))
+    if torch is not None:
+        from . import _bench_torch
+
+        out.update(_bench_torch.baseline(*torch))
+    return out
+
+
 def measure_case(case: Case, xp, *, repeat: int = 5, warmup: int = 1,
                  budget_s: float = 20.0) -> dict:
     """Time ``case``'s fwd, bwd and baselines interleaved; returns the bench record's fields."""

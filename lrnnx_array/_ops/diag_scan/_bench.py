@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from ... import testing
+from ... import _bench_jax, testing
 from ..._backend import is_numpy
-from ..._harness import Bench, Case, Work
+from ..._harness import Bench, Case, Work, peers
 from ._api import diag_scan, diag_scan_vjp
 
 
@@ -22,11 +22,14 @@ def _make(xp, dtype, rows, L):
         bwd_work=Work(bytes=5 * s * n),
         # One elementwise pass over the same data: the CPU floor (numba: <= 2x fwd,
         # <= 4x VJP).
-        baselines={"elementwise_a*b+b": lambda: a * b + b},
+        baselines={"floor_a*b+b": lambda: a * b + b},
     )
     if is_numpy(xp):  # impl="auto" is the numba tier when numba imports: generic beside it
         case.baselines["generic"] = lambda: diag_scan(a, b, impl="generic")
         case.baselines["generic_vjp"] = lambda: diag_scan_vjp(dh, a, b, impl="generic")
+    # JAX: the same recurrence jitted (lrnnx has no diag_scan, so no torch reference here).
+    case.baselines.update(peers(xp, jax=(_bench_jax.diag_scan_scan, _bench_jax.diag_scan_assoc,
+                                         (a, b), dh)))
     return case
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from ... import testing
+from ... import _bench_jax, _bench_torch, testing
 from ..._backend import is_numpy
-from ..._harness import Bench, Case, Work
+from ..._harness import Bench, Case, Work, peers
 from ._api import rglru_scan, rglru_scan_vjp
 
 
@@ -22,6 +22,11 @@ def _make(xp, dtype, B, D, L, N=1):
         baselines["generic_vjp"] = lambda: rglru_scan_vjp(dout, u, delta, A, impl="generic")
         fa = np.ones(n * N, dtype)  # one elementwise pass over the state volume B*D*N*L
         baselines["floor_state_a*b+b"] = lambda: fa * fa + fa
+    # Peers: JAX's lax.scan / associative_scan / vjp of the recurrence, and lrnnx's reference
+    # algorithm ((B, D, L, N) gates in log space, a loop) in torch.
+    baselines.update(peers(xp, jax=(_bench_jax.rglru_scan_scan, _bench_jax.rglru_scan_assoc,
+                                    (u, delta, A), dout),
+                           torch=(_bench_torch.rglru_ref_alg, (u, delta, A))))
     return Case(
         fwd=lambda: rglru_scan(u, delta, A),
         bwd=lambda: rglru_scan_vjp(dout, u, delta, A),

@@ -6,9 +6,9 @@ bias and writes s, y; bwd reads u, A, B, C, s, dout and writes du, dA, dB, dC, d
 
 import numpy as np
 
-from ... import testing
+from ... import _bench_jax, _bench_torch, testing
 from ..._backend import is_numpy
-from ..._harness import Bench, Case, Work
+from ..._harness import Bench, Case, Work, peers
 from ._api import s7_scan, s7_scan_vjp
 
 
@@ -29,6 +29,12 @@ def _make(xp, dtype, B, H, N, L):
         baselines["generic_vjp"] = lambda: s7_scan_vjp(dout, u, A, Bm, Cm, bias, impl="generic")
         fa = np.ones(B * N * H * L, dtype)  # one elementwise pass over B (B*N*H*L), S7's bulk
         baselines["floor_B_a*b+b"] = lambda: fa * fa + fa
+    # Peers: JAX's lax.scan / associative_scan / vjp of the recurrence, and lrnnx's reference
+    # algorithm (a loop over L) in torch.
+    peer_args = (u, A, Bm, Cm, bias)
+    baselines.update(peers(xp, jax=(_bench_jax.s7_scan_scan, _bench_jax.s7_scan_assoc,
+                                    peer_args, dout),
+                           torch=(_bench_torch.s7_ref_alg, peer_args)))
     return Case(
         fwd=lambda: s7_scan(u, A, Bm, Cm, bias),
         bwd=lambda: s7_scan_vjp(dout, u, A, Bm, Cm, bias),

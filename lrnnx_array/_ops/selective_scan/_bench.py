@@ -6,25 +6,14 @@ gpu: B=8 D=1536 L=2048 N=16 variable B/C with z (issue: fwd >= 60 %, bwd >= 40 %
 roofline) and lrnnx's benchmark grid B=32 D=256 L in {512, 2048}.
 """
 
+import functools
 import math
 
 import numpy as np
 
-from ... import testing
-from ..._harness import Bench, Case, Work
+from ... import _bench_jax, _bench_torch, testing
+from ..._harness import Bench, Case, Work, peers
 from ._api import selective_scan, selective_scan_vjp
-
-
-def _naive_numpy(u, dt, A, B, C):
-    """lrnnx-ref-style NumPy loop: materialises (B, D, L, N) Ā and B̄u, then loops over L."""
-    dA = np.exp(np.einsum("bdl,dn->bdln", dt, A))
-    dBu = np.einsum("bdl,bnl,bdl->bdln", dt, B, u)
-    h = np.zeros((u.shape[0], u.shape[1], A.shape[1]), dtype=u.dtype)
-    y = np.empty(u.shape, dtype=u.dtype)
-    for t in range(u.shape[2]):
-        h = dA[:, :, t] * h + dBu[:, :, t]
-        y[:, :, t] = np.einsum("bdn,bn->bd", h, C[:, :, t])
-    return y
 
 
 def _make(xp, dtype, Bsz, Dm, L, N, z=False, G=1, method="mamba", deltaA=False, cplx=False):
@@ -67,10 +56,18 @@ def _make(xp, dtype, Bsz, Dm, L, N, z=False, G=1, method="mamba", deltaA=False, 
     bwd_bytes = s * (5 + 3 * nz) * bdl + 2 * bgnl * (s + 8)
     sfu = Bsz * Dm * L * N
     baselines = {}
-    if xp.__name__.endswith("numpy") and G == 1 and method == "mamba" and not z and not deltaA:
-        h = {k: np.asarray(v, dtype=dtype) for k, v in host.items() if v is not None}
-        dt = np.logaddexp(0, h["delta"] + h["delta_bias"][:, None]).astype(dtype)
-        baselines["naive_numpy_loop"] = lambda: _naive_numpy(h["u"], dt, h["A"], h["B"], h["C"])
+    if G == 1:
+        # Peers on the same arrays: JAX's lax.scan / associative_scan / vjp of the recurrence,
+        # and lrnnx's reference algorithm (materialised (B, D, L, N) gates, a loop) in torch.
+        names = ("D", "z", "delta_bias", "deltaA")
+        extra = dict(zip(names, (args[5], args[6], args[7], kw["deltaA"])))
+        has = tuple(k for k in names if extra[k] is not None)
+        scan, assoc = _bench_jax.selective_scan_fns(method, True, has)
+        jargs = tuple(args[:5]) + tuple(extra[k] for k in has)
+        tfn = functools.partial(_bench_torch.selective_scan_ref_alg, softplus=True,
+                                method=method)
+        baselines.update(peers(xp, jax=(scan, assoc, jargs, dout),
+                               torch=(tfn, (*args[:5], *(extra[k] for k in names)))))
     if xp.__name__.endswith("numpy"):
         # impl="auto" is the numba tier when numba imports: the array-API path side by side, and
         # one elementwise a*b+b pass over the state volume B*D*N*L (the issue's floor).

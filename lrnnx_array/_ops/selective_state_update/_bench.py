@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from ... import testing
+from ... import _bench_torch, testing
 from ..._backend import is_numpy
-from ..._harness import Bench, Case, Work
+from ..._harness import Bench, Case, Work, peers
 from ._api import SPEC, selective_state_update
 
 
@@ -31,6 +31,10 @@ def _make(xp, dtype, B, D, N, nh=None, method="mamba"):
         # ratio_vs_generic is only meaningful next to ratio_vs_fwd_again (the position bias).
         baselines["fwd_again"] = lambda: selective_state_update(
             state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method)
+    if nh is None and method == "mamba":
+        # lrnnx's selective_state_update_ref algorithm (spec §3.6) in torch, on its own state copy.
+        baselines.update(peers(xp, torch=(_bench_torch.selective_state_update_ref_alg,
+                                          (state, x, dt, A, Bm, Cm, Dp, z, bias))))
     return Case(
         fwd=lambda: selective_state_update(
             state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method

@@ -6,27 +6,14 @@ exp per element when the steps vary in time. The GEMMs (B u, C x, and in the VJP
 dB, dC) are timed separately as baselines, so the fused-vs-GEMM split can be judged.
 """
 
+import functools
+
 import numpy as np
 
-from ... import testing
-from ..._harness import Bench, Case, Work
+from ... import _bench_jax, _bench_torch, testing
+from ..._harness import Bench, Case, Work, peers
 from ...models.init import make_s5_params
 from ._api import s5_inner, s5_inner_vjp
-
-
-def _naive_lrnnx_style(u, dt, A, B, C, D):
-    """lrnnx's simplified_scan_ref shape of work on NumPy: materialised (B,P,L) steps, a loop."""
-    Bsz, H, L = u.shape
-    P = A.shape[0]
-    d3 = np.broadcast_to(dt[None, :, None], (Bsz, P, L)).copy()
-    Ab = np.exp(d3 * A[None, :, None])
-    Bu = np.einsum("ph,bhl->bpl", B, u.astype(A.dtype)) * (Ab - 1) / A[None, :, None]
-    x = np.zeros((Bsz, P), A.dtype)
-    xs = np.empty((Bsz, P, L), A.dtype)
-    for t in range(L):
-        x = Ab[..., t] * x + Bu[..., t]
-        xs[..., t] = x
-    return 2 * np.einsum("hp,bpl->bhl", C, xs).real + D[:, None] * u
 
 
 def _make(xp, dtype, B, H, P, L, disc="zoh", var=False):
@@ -47,11 +34,13 @@ def _make(xp, dtype, B, H, P, L, disc="zoh", var=False):
     uc = xp.astype(u, xp.complex64 if dtype == "complex64" else xp.complex128)
     x = xp.matmul(Bx, uc)
     baselines = {"gemm_Bu": lambda: xp.matmul(Bx, uc), "gemm_Cx": lambda: xp.matmul(Cx, x)}
+    # Peers on the same arrays: JAX's lax.scan / associative_scan / vjp of the recurrence, and
+    # lrnnx's simplified_scan_ref algorithm ((B, P, L) gates, a loop, then C) in torch.
+    scan, assoc = _bench_jax.s5_inner_fns(disc)
+    tfn = functools.partial(_bench_torch.s5_inner_ref_alg, method=disc)
+    peer_args = (u, dtx, Ax, Bx, Cx, Dx)
+    baselines.update(peers(xp, jax=(scan, assoc, peer_args, g), torch=(tfn, peer_args)))
     if type(u).__module__.startswith("numpy"):
-        if not var:
-            args = (u_np.astype(rdt), dt.astype(rdt), A.astype(dtype), Bm.astype(dtype),
-                    C.astype(dtype), D.astype(rdt))
-            baselines["lrnnx_style_ref"] = lambda: _naive_lrnnx_style(*args)
         # impl="auto" is the numba tier when numba imports: the array-API path beside it, and
         # one elementwise a*b+b pass over the state volume B*P*L (the issue's floor).
         baselines["generic"] = lambda: s5_inner(u, dtx, Ax, Bx, Cx, Dx, None, disc,
