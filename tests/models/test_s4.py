@@ -244,6 +244,13 @@ def test_bad_inputs(xp):
     cache = model.allocate_inference_cache(2)
     with pytest.raises(ValueError, match="batch"):
         model.step(xp.zeros((3, 8)), cache)
+    # the messages name the argument (they once said "2 must have shape ...")
+    with pytest.raises(ValueError, match=r"^x must have shape \(batch, d_model=8\)"):
+        model.step(xp.zeros((2, 7)), cache)
+    with pytest.raises(TypeError, match="^x must be an array"):
+        model.step(None, cache)
+    with pytest.raises(TypeError, match="^inference_cache must be the dict"):
+        model.step(xp.zeros((2, 8)), [])
     with pytest.raises(KeyError, match="lrnn_state"):
         model.step(xp.zeros((2, 8)), {})
     with pytest.raises(ValueError, match="shape"):

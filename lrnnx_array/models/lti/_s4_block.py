@@ -347,9 +347,8 @@ class S4Block(LTI_LRNN):
     def step(self, x, inference_cache):
         """One token: x (B, d_model) -> ``(y (B, d_model), inference_cache)`` (cache updated)."""
         xp = self.xp
-        state = inference_cache.get("lrnn_state") if hasattr(inference_cache, "get") else None
-        batch = None if state is None else state.shape[0]
-        self._check_token(x, self.d_model, inference_cache, ("lrnn_state",), batch)
+        self._check_token(x, self.d_model, inference_cache, ("lrnn_state",))
+        state = inference_cache["lrnn_state"]
         kern = self.layer.kernel
         if kern._step_setup is None:
             raise ValueError("call allocate_inference_cache (or setup_step) before step")

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ... import _checks
+from ... import _backend, _checks
 from ..._backend import namespace
 from ...ops import fft_conv_channels as _fft_conv_channels
 from ...ops import ssm_conv as _ssm_conv
@@ -218,6 +218,11 @@ class LTI_LRNN(Module):  # noqa: N801 (lrnnx's name)
     def _check_array(self, name: str, x, layout: str):
         if x is None:
             raise TypeError(f"{name} must be an array of shape {layout}, got None")
+        if type(x) is np.ndarray and self.device is None and _backend.is_numpy(self.xp):
+            # a plain NumPy array for a NumPy model: the namespace is known (decode steps call
+            # this per token; the general detection costs several microseconds)
+            _checks.check_array_dtype(self.xp, name, x, allow_complex=False)
+            return
         xp = namespace(x, names=(name,))
         if xp is not self.xp:
             raise TypeError(
