@@ -28,7 +28,8 @@ def test_step_baselines_run(bench):
     case = bench.make(xnp, "float32", **bench.sizes["small"][0])
     y, cache = case.fwd()
     assert y.shape == (bench.sizes["small"][0]["B"], 1, bench.sizes["small"][0]["H"])
-    assert set(case.baselines) == {"sum of ops", "state update op", "state update impl"}
+    assert set(case.baselines) == {"sum of ops", "sum of impls", "state update op",
+                                   "state update impl"}
     op, impl = case.baselines["state update op"], case.baselines["state update impl"]
     assert op().shape == impl().shape  # the impl is the op's own function, on the same arrays
     for thunk in case.baselines.values():

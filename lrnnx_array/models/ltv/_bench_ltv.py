@@ -15,10 +15,12 @@ Forward baselines (issue 11's yardstick is the sum of the model's ops):
 * ``scan op``: the scan alone.
 
 Step baselines (B=1, d_model=128: one token): ``sum of ops`` (the step's public ops and layer
-calls on pre-built arrays), ``state update op`` (the public state-update op alone, validated,
-``check_finite=False``) and ``state update impl`` (its resolved implementation function called on
-canonical arrays). step - sum of ops is the model's own per-token overhead; state update op -
-state update impl is the op's validation and dispatch.
+calls on pre-built arrays), ``sum of impls`` (the same work with every op's resolved
+implementation function and bare matmuls: no checks, no dispatch), ``state update op`` (the
+public state-update op alone, validated, ``check_finite=False``) and ``state update impl`` (its
+implementation function on canonical arrays). step / sum of impls is the model's own per-token
+overhead (its token and cache checks); sum of ops - sum of impls is what per-op validation and
+dispatch would cost; state update op - state update impl is that of the state update alone.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 
 from ... import testing
 from ..._harness import Bench, Case, Work
+from ..._ops.causal_conv1d._api import UPDATE_SPEC as _CONV_SPEC
 from ..._ops.selective_state_update._api import SPEC as _SSU_SPEC
 from ..._ops.selective_state_update._api import _resolve as _ssu_resolve
 from ..._ops.simplified_state_update._api import SPEC as _S5U_SPEC
@@ -251,6 +254,24 @@ def _ssu_impl(xp, state, x, dt, A, B, C, D=None, z=None, *, dt_bias=None, deltaA
                       softplus=softplus, method=method)
 
 
+def _mm(xp, layer, v):
+    """``layer``'s affine map as a bare matmul (no layer checks): the impl-level projection."""
+    y = xp.matmul(v, _T(xp, layer.weight))
+    return y + layer.bias if layer.has_bias else y
+
+
+def _conv_impl(xp, x, conv_state, weight, bias, activation):
+    """causal_conv1d_update's resolved implementation on canonical arrays, state written."""
+    fn = _CONV_SPEC.get(_CONV_SPEC.resolve("auto", xp, x.dtype), "update")
+
+    def call():
+        out, new = fn(xp, x[:, :, None], conv_state, weight, bias, activation=activation)
+        conv_state[...] = new
+        return out[:, :, 0]
+
+    return call
+
+
 def _mamba_step_ops(m, B):
     xp = m.xp
     H, Di, N, r, K = m.d_model, m.d_inner, m.d_state, m.dt_rank, m.d_conv
@@ -285,7 +306,18 @@ def _mamba_step_ops(m, B):
 
     impl = _ssu_impl(xp, state, u, dt, A, Bm, Cm, m.D, z, dt_bias=m.dt_proj.bias,
                      method=m.discretization)
-    return ops, op, impl
+    conv = _conv_impl(xp, u0, conv_state, w, m.conv1d.bias, "silu")
+
+    def impls():
+        _mm(xp, m.in_proj, x)
+        conv()
+        _mm(xp, m.x_proj, u)
+        xp.matmul(dtin, _T(xp, m.dt_proj.weight))
+        -xp.exp(m.A_log)
+        impl()
+        return _mm(xp, m.out_proj, y)
+
+    return ops, impls, op, impl
 
 
 def _rglru_step_ops(m, B):
@@ -322,7 +354,23 @@ def _rglru_step_ops(m, B):
         op()
         return m.out_proj(gate * y)
 
-    return ops, op, _ssu_impl(xp, state, iu, delta, a, ones, ones, method="rglru")
+    impl = _ssu_impl(xp, state, iu, delta, a, ones, ones, method="rglru")
+    conv = _conv_impl(xp, u0, conv_state, w, m.conv1d.bias, None)
+
+    def impls():
+        gelu(_mm(xp, m.gate_proj, x), xp)
+        _mm(xp, m.in_proj, x)
+        conv()
+        sigmoid(_mm(xp, m.recurrent_gate_proj, u), xp)
+        sigmoid(_mm(xp, m.input_gate_proj, u), xp)
+        m.c * r_
+        i_ * u
+        sigmoid(m.a_log, xp)
+        xp.ones((B, 1), dtype=x.dtype)
+        impl()
+        return _mm(xp, m.out_proj, gate * y)
+
+    return ops, impls, op, impl
 
 
 def _s5_step_ops(m, B):
@@ -348,7 +396,11 @@ def _s5_step_ops(m, B):
         return fn(xp, state, x, dt2, A, Bc, Cc, None, None, disc=m.discretization,
                   conj_sym=m.conj_sym)
 
-    return ops, op, impl
+    def impls():
+        m._ssm(x.dtype)
+        return impl() + D * x
+
+    return ops, impls, op, impl
 
 
 def _s7_step_ops(m, B):
@@ -384,7 +436,18 @@ def _s7_step_ops(m, B):
         xp.sum(Cm * s[:, None, :], axis=2) + D * x
         return sigmoid(m.gate_proj(gelu(y, xp)), xp) * y + h
 
-    return ops, op, _ssu_impl(xp, state, Bu, a, zA, ones, ones, method="s7")
+    impl = _ssu_impl(xp, state, Bu, a, zA, ones, ones, method="s7")
+
+    def impls():
+        _mm(xp, m.in_proj, h)
+        _mm(xp, m.x_proj, x)
+        p[:, :N] + m.base_params
+        xp.sum(Bm * x[:, :, None], axis=1) + bias
+        impl()
+        xp.sum(Cm * s[:, None, :], axis=2) + D * x
+        return sigmoid(_mm(xp, m.gate_proj, gelu(y, xp)), xp) * y + h
+
+    return ops, impls, op, impl
 
 
 _STEP_OPS = {"mamba": _mamba_step_ops, "rglru": _rglru_step_ops, "s5": _s5_step_ops,
@@ -396,10 +459,10 @@ def _make_step(kind):
         m = _model(kind, H, N, xp, dtype)
         cache = m.allocate_inference_cache(B, 1)
         x = testing.from_numpy(xp, np.random.default_rng(0).standard_normal((B, 1, H)), dtype)
-        ops, op, impl = _STEP_OPS[kind](m, B)
+        ops, impls, op, impl = _STEP_OPS[kind](m, B)
         s = np.dtype(dtype).itemsize
         return Case(fwd=lambda: m.step(x, cache), fwd_work=Work(bytes=2 * s * B * H),
-                    baselines={"sum of ops": ops, "state update op": op,
+                    baselines={"sum of ops": ops, "sum of impls": impls, "state update op": op,
                                "state update impl": impl})
     return make
 

@@ -18,6 +18,7 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
+from ..._backend import is_numpy
 from ..._dispatch import check_flag
 from ...layers._common import check_input, host_rng
 from ...ops import causal_conv1d as _causal_conv1d
@@ -101,9 +102,10 @@ class DepthwiseConv1d(Module):
 
     def _wb(self, dtype):
         xp = self.xp
-        w = xp.reshape(self.weight, (self.weight.shape[0], self.weight.shape[2]))
+        p = self._params
+        w = p["weight"][:, 0, :]  # (D, 1, K) -> (D, K), a view (xp.reshape's wrapper: ~2 us)
         w = w if w.dtype == dtype else xp.astype(w, dtype)
-        b = self.bias if self.has_bias else None
+        b = p["bias"] if self.has_bias else None
         if b is not None and b.dtype != dtype:
             b = xp.astype(b, dtype)
         return w, b
@@ -117,6 +119,17 @@ class DepthwiseConv1d(Module):
         """x (B, D), conv_state (B, D, K) updated in place -> (B, D)."""
         w, b = self._wb(x.dtype)
         return _CONV_UPDATE(x, conv_state, w, b, activation)
+
+
+_NP_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_NP_XP: dict = {}
+
+
+def _is_np_xp(xp) -> bool:
+    found = _NP_XP.get(xp)
+    if found is None:
+        found = _NP_XP[xp] = bool(is_numpy(xp))
+    return found
 
 
 def last_inputs(xp, x, K):
@@ -175,7 +188,8 @@ class LTV_LRNN(Module):
 
     def _compute_dtype(self, x):
         xp = self.xp
-        p = self.parameters()[0]
+        # The first parameter (every LTV model has its own; parameters() walks every child).
+        p = next(iter(self._params.values()))
         return xp.result_type(x.dtype, xp.float32 if p.dtype == xp.float32 else p.dtype)
 
     def _timesteps(self, ts, batch, length=None):
@@ -264,26 +278,40 @@ class LTV_LRNN(Module):
     def step(self, x, inference_cache, integration_timesteps=None):
         """One token: x (B, 1, H) -> ((B, 1, H), inference_cache), the cache updated in place.
 
-        Every argument is checked before any state is written.
+        Every argument is checked before any state is written: the token's type, dtype and
+        shape, the cache's keys and shapes for this batch size, the time steps' shape and
+        values. Parameters are not re-checked per token (they are checked when set or loaded).
         """
+        owner = type(self).__name__
         if inference_cache is None:
-            raise TypeError(f"{type(self).__name__}.step: inference_cache is required (a dict "
+            raise TypeError(f"{owner}.step: inference_cache is required (a dict "
                             "from allocate_inference_cache), got None")
-        x = check_input(self, "x", x, min_ndim=1)
+        x = self._step_token(x)
         if x.ndim == 3 and x.shape[1] != 1:
-            raise ValueError(f"{type(self).__name__}.step: x must have shape (batch, 1, d_model), "
+            raise ValueError(f"{owner}.step: x must have shape (batch, 1, d_model), "
                              f"got {tuple(x.shape)}")
-        x3 = x if x.ndim == 3 else x[:, None, :] if x.ndim == 2 and self._accepts_2d_step else x
-        x3 = self._input(x3)
-        Bsz = x3.shape[0]
+        if x.ndim == 2 and self._accepts_2d_step:
+            x = x[:, None, :]
+        if x.ndim != 3 or x.shape[-1] != self.d_model:
+            self._input(x)  # raises with the layout message
+        Bsz = x.shape[0]
         self._cache(inference_cache, Bsz)
         ts = self._timesteps(integration_timesteps, Bsz)
-        dt = self._compute_dtype(x3)
-        tok = x3[:, 0, :]
+        dt = self._compute_dtype(x)
+        tok = x[:, 0, :]
         tok = tok if tok.dtype == dt else self.xp.astype(tok, dt)
         y = self._step(tok, inference_cache, ts)
         inference_cache["seqlen_offset"] = int(inference_cache["seqlen_offset"]) + 1
         return y[:, None, :], inference_cache
+
+    def _step_token(self, x):
+        """``check_input`` of a step's x, with a fast path for the common case (a float32 or
+        float64 NumPy array for a NumPy model on the default device): a decode loop calls this
+        once per token per layer, and the full check (namespace detection) cost several us."""
+        if (type(x) is np.ndarray and x.dtype in _NP_FLOATS and self.device is None
+                and _is_np_xp(self.xp)):
+            return x
+        return check_input(self, "x", x, min_ndim=1)
 
     _accepts_2d_step = False
 
@@ -309,23 +337,20 @@ class LTV_LRNN(Module):
         """(B, L, C) <-> (B, C, L)."""
         return self.xp.permute_dims(x, (0, 2, 1))
 
-    def _lin(self, layer, v):
-        """``layer(v)`` on v (..., C) flattened to 2-D: NumPy's stacked 3-D matmul against a
-        transposed weight skips BLAS and was measured 7-10x slower than the 2-D product (and
-        the flattening copy of a transposed view costs far less than that)."""
-        if v.ndim <= 2:
-            return layer(v)
-        lead = tuple(v.shape[:-1])
-        y = layer(self.xp.reshape(v, (-1, v.shape[-1])))
-        return self.xp.reshape(y, (*lead, y.shape[-1]))
-
     def _w(self, layer, dtype, rows=None):
         """``layer``'s weight (optionally a row slice) and bias in ``dtype``."""
-        w = layer.weight if rows is None else layer.weight[rows, :]
-        b = layer.bias if layer.has_bias else None
-        if b is not None and rows is not None:
-            b = b[rows]
+        p = layer._params  # the dict itself: attribute lookup goes through Module.__getattr__
+        w, b = p["weight"], p.get("bias")
+        if rows is not None:
+            w, b = w[rows, :], (None if b is None else b[rows])
         return self._cast(w, dtype), (None if b is None else self._cast(b, dtype))
+
+    def _rows(self, layer, v):
+        """``layer`` on v (B, C) without the layer's input checks (the model checked it); the
+        operators, not xp.matmul/matrix_transpose, whose wrappers cost ~3 us a call here."""
+        w, b = self._w(layer, v.dtype)
+        y = v @ w.T
+        return y if b is None else y + b
 
     def _cf(self, layer, v, rows=None):
         """``layer`` applied to the channels of v (B, C, L), channels first: (B, C_out, L).

@@ -8,13 +8,12 @@ import numpy as np
 
 from ...layers import Linear, softplus
 from ...ops import selective_scan as _selective_scan
-from ...ops import selective_state_update as _selective_state_update
+from ._direct import conv_update, selective_update
 from .base import LTV_LRNN, DepthwiseConv1d, check_int, check_real, last_inputs, unchecked
 
 __all__ = ["Mamba"]
 
 _SCAN = unchecked(_selective_scan)
-_UPDATE = unchecked(_selective_state_update)
 DISCRETIZATIONS = ("mamba", "zoh", "bilinear", "dirac")
 
 
@@ -182,13 +181,13 @@ class Mamba(LTV_LRNN):
         xp = self.xp
         dtype = x.dtype
         Di, N, r = self.d_inner, self.d_state, self.dt_rank
-        xz = self._lin(self.in_proj, x)  # (B, 2D)
+        xz = self._rows(self.in_proj, x)  # (B, 2D)
         u, z = xz[:, :Di], xz[:, Di:]
-        u = self.conv1d.step(u, cache["conv_state"], "silu")
-        x_db = self._lin(self.x_proj, u)
+        u = conv_update(xp, u, cache["conv_state"], *self.conv1d._wb(dtype), "silu")
+        x_db = self._rows(self.x_proj, u)
         A, D, W_dt, b_dt = self._ssm_params(dtype)
-        dt = xp.matmul(x_db[:, :r], xp.matrix_transpose(W_dt))
-        y = _UPDATE(cache["lrnn_state"], u, dt, A, x_db[:, r:r + N], x_db[:, r + N:], D, z,
-                    dt_bias=b_dt, dt_softplus=True, deltaA=self._delta_A(ts, dtype),
-                    discretization=self.discretization)
-        return self._lin(self.out_proj, y)
+        dt = x_db[:, :r] @ W_dt.T
+        y = selective_update(xp, cache["lrnn_state"], u, dt, A, x_db[:, r:r + N],
+                             x_db[:, r + N:], D, z, dt_bias=b_dt, softplus=True,
+                             deltaA=self._delta_A(ts, dtype), method=self.discretization)
+        return self._rows(self.out_proj, y)

@@ -6,13 +6,12 @@ import numpy as np
 
 from ...layers import Linear, gelu, sigmoid
 from ...ops import rglru_scan as _rglru_scan
-from ...ops import selective_state_update as _selective_state_update
+from ._direct import conv_update, selective_update
 from .base import LTV_LRNN, DepthwiseConv1d, check_int, check_real, last_inputs, unchecked
 
 __all__ = ["RGLRU"]
 
 _SCAN = unchecked(_rglru_scan)
-_UPDATE = unchecked(_selective_state_update)
 
 
 class RGLRU(LTV_LRNN):
@@ -94,13 +93,6 @@ class RGLRU(LTV_LRNN):
         return {"conv_state": (batch, self.d_inner, self.d_conv),
                 "lrnn_state": (batch, self.d_inner, 1)}
 
-    def _gates(self, u_last):
-        """(δ = c·r, i) on the channels-last conv output."""
-        xp = self.xp
-        r = sigmoid(self._lin(self.recurrent_gate_proj, u_last), xp)
-        i = sigmoid(self._lin(self.input_gate_proj, u_last), xp)
-        return self.c * r, i
-
     def _a(self, dtype):
         return sigmoid(self._cast(self.a_log, dtype), self.xp)
 
@@ -124,10 +116,12 @@ class RGLRU(LTV_LRNN):
 
     def _step(self, x, cache, ts):
         xp = self.xp
-        gate = gelu(self._lin(self.gate_proj, x), xp)
-        u = self.conv1d.step(self._lin(self.in_proj, x), cache["conv_state"])
-        delta, i = self._gates(u)
+        gate = gelu(self._rows(self.gate_proj, x), xp)
+        u = conv_update(xp, self._rows(self.in_proj, x), cache["conv_state"],
+                        *self.conv1d._wb(x.dtype), None)
+        delta = self.c * sigmoid(self._rows(self.recurrent_gate_proj, u), xp)
+        i = sigmoid(self._rows(self.input_gate_proj, u), xp)
         ones = xp.ones((x.shape[0], 1), dtype=x.dtype)
-        y = _UPDATE(cache["lrnn_state"], i * u, delta, self._a(x.dtype), ones, ones,
-                    discretization="rglru")
-        return self._lin(self.out_proj, gate * y)
+        y = selective_update(xp, cache["lrnn_state"], i * u, delta, self._a(x.dtype), ones, ones,
+                             method="rglru")
+        return self._rows(self.out_proj, gate * y)

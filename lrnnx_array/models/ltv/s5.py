@@ -6,15 +6,14 @@ import numpy as np
 
 from ...ops import s5_inner as _s5_inner
 from ...ops import simplified_scan as _simplified_scan
-from ...ops import simplified_state_update as _simplified_state_update
 from ..init import make_s5_params
+from ._direct import s5_update
 from .base import LTV_LRNN, check_int, check_real, unchecked
 
 __all__ = ["S5"]
 
 _INNER = unchecked(_s5_inner)
 _SCAN = unchecked(_simplified_scan)
-_UPDATE = unchecked(_simplified_state_update)
 DISCRETIZATIONS = ("bilinear", "zoh", "dirac")
 
 
@@ -146,7 +145,6 @@ class S5(LTV_LRNN):
     def _step(self, x, cache, ts):
         A, B, C, D, dt = self._ssm(x.dtype)
         deltaA = None if ts is None else self._cast(ts, x.dtype)[:, None] * dt[None, :]
-        y = _UPDATE(cache["ssm_state"], x, dt, A, B, C, None, deltaA,
-                    discretization=self.discretization, conj_sym=self.conj_sym)
+        y = s5_update(self.xp, cache["ssm_state"], x, dt, A, B, C, deltaA,
+                      discretization=self.discretization, conj_sym=self.conj_sym)
         return y + D * x
-

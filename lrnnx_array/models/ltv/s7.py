@@ -6,14 +6,13 @@ import numpy as np
 
 from ...layers import Linear, gelu, sigmoid
 from ...ops import s7_scan as _s7_scan
-from ...ops import selective_state_update as _selective_state_update
 from ..init import make_dplr_hippo
+from ._direct import selective_update
 from .base import LTV_LRNN, check_int, unchecked
 
 __all__ = ["S7"]
 
 _SCAN = unchecked(_s7_scan)
-_UPDATE = unchecked(_selective_state_update)
 
 
 class S7(LTV_LRNN):
@@ -78,24 +77,6 @@ class S7(LTV_LRNN):
     def _cache_shapes(self, batch):
         return {"lrnn_state": (batch, self.d_state)}
 
-    def _project(self, x):
-        """a (.., N), B (.., H, N), C (.., H, N), D (.., H), bias (.., N) from x (.., H)."""
-        xp = self.xp
-        H, N = self.d_model, self.d_state
-        p = self._lin(self.x_proj, x)
-        lead = tuple(p.shape[:-1])
-        a = p[..., :N] + self._cast(self.base_params, p.dtype)
-        Bm = xp.reshape(p[..., N:N + H * N], (*lead, H, N))
-        Cm = xp.reshape(p[..., N + H * N:N + 2 * H * N], (*lead, H, N))
-        D = p[..., N + 2 * H * N:N + 2 * H * N + H]
-        bias = p[..., N + 2 * H * N + H:]
-        return a, Bm, Cm, D, bias
-
-    def _output(self, y, h):
-        xp = self.xp
-        g = sigmoid(self._lin(self.gate_proj, gelu(y, xp)), xp)
-        return g * y + h
-
     def _forward(self, h, ts, cache):
         xp = self.xp
         H, N = self.d_model, self.d_state
@@ -123,15 +104,21 @@ class S7(LTV_LRNN):
 
     def _step(self, h, cache, ts):
         xp = self.xp
-        N = self.d_state
-        x = self._lin(self.in_proj, h)  # (B, H)
-        a, Bm, Cm, D, bias = self._project(x)
+        H, N = self.d_model, self.d_state
+        x = self._rows(self.in_proj, h)  # (B, H)
+        p = self._rows(self.x_proj, x)
+        a = p[:, :N] + self._cast(self.base_params, p.dtype)
+        Bm = xp.reshape(p[:, N:N + H * N], (-1, H, N))
+        Cm = xp.reshape(p[:, N + H * N:N + 2 * H * N], (-1, H, N))
+        D = p[:, N + 2 * H * N:N + 2 * H * N + H]
+        bias = p[:, N + 2 * H * N + H:]
         Bu = xp.sum(Bm * x[:, :, None], axis=1) + bias  # (B, N)
         ones = xp.ones((x.shape[0], 1), dtype=x.dtype)
         state = xp.astype(cache["lrnn_state"], x.dtype)[:, :, None]
         # The s7 update: s <- (1 - 1/(a^2 + 1/2)) s + Bu, one channel per state (dstate 1).
-        s = _UPDATE(state, Bu, a, xp.zeros((N, 1), dtype=x.dtype), ones, ones,
-                    discretization="s7")
+        s = selective_update(xp, state, Bu, a, xp.zeros((N, 1), dtype=x.dtype), ones, ones,
+                             method="s7")
         cache["lrnn_state"][...] = self._cast(s, cache["lrnn_state"].dtype)
         y = xp.sum(Cm * s[:, None, :], axis=2) + D * x
-        return self._output(y, h)
+        g = sigmoid(self._rows(self.gate_proj, gelu(y, xp)), xp)
+        return g * y + h
