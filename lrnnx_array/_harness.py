@@ -302,3 +302,80 @@ def measure_case(case: Case, xp, *, repeat: int = 5, warmup: int = 1,
         if "bwd" in fns:
             rec[f"bwd_ratio_vs_{name}"] = rec["bwd_ms"] / rec[f"{name}_ms"]
     return rec
+
+
+# ---- `bench --table`: the issue-13 comparison, one row per scan case ---------------------------
+# (bench name, size): the issue's floor sizes (4096 state rows x L=1024, 16 rows x L=65536) for
+# each scan, and lrnnx's benchmark size of the review (B2 D256 L1024 N16) for selective_scan.
+TABLE_CASES = (
+    ("diag_scan", dict(rows=4096, L=1024)),
+    ("diag_scan", dict(rows=16, L=65536)),
+    ("selective_scan", dict(Bsz=1, Dm=256, L=1024, N=16)),
+    ("selective_scan", dict(Bsz=1, Dm=1, L=65536, N=16)),
+    ("selective_scan", dict(Bsz=1, Dm=256, L=1024, N=16, cplx=True)),
+    ("selective_scan", dict(Bsz=1, Dm=1, L=65536, N=16, cplx=True)),
+    ("selective_scan", dict(Bsz=2, Dm=256, L=1024, N=16, z=True)),
+    ("selective_scan", dict(Bsz=2, Dm=256, L=1024, N=16, z=True, cplx=True)),
+    ("s5_inner", dict(B=16, H=16, P=256, L=1024, var=True)),
+    ("s5_inner", dict(B=1, H=16, P=16, L=65536, var=True)),
+    ("rglru_scan", dict(B=16, D=256, L=1024)),
+    ("rglru_scan", dict(B=1, D=16, L=65536)),
+    ("s7_scan", dict(B=1, H=8, N=16, L=65536)),
+    ("s7_scan", dict(B=2, H=64, N=32, L=1024)),
+)
+
+# Columns of the table: (heading, numerator key, denominator key or None); ms columns are mins.
+TABLE_COLUMNS = (
+    ("ours fwd ms", "fwd_ms", None),
+    ("generic fwd ms", "generic_ms", None),
+    ("floor ms", "floor", None),
+    ("JAX scan ms", "jax_lax.scan_ms", None),
+    ("JAX assoc ms", "jax_associative_scan_ms", None),
+    ("torch ref-alg ms", "torch_lrnnx-ref-alg_ms", None),
+    ("fwd/floor", "fwd_ms", "floor"),
+    ("fwd/JAX scan", "fwd_ms", "jax_lax.scan_ms"),
+    ("fwd/torch", "fwd_ms", "torch_lrnnx-ref-alg_ms"),
+    ("ours VJP ms", "bwd_ms", None),
+    ("generic VJP ms", "generic_vjp_ms", None),
+    ("JAX vjp ms", "jax_lax.scan_vjp_ms", None),
+    ("VJP/floor", "bwd_ms", "floor"),
+    ("VJP/JAX vjp", "bwd_ms", "jax_lax.scan_vjp_ms"),
+)
+
+TABLE_DOC = (
+    "ms: min over interleaved rounds in one process. ours = impl='auto' (the numba tier where "
+    "numba imports), generic = impl='generic'; floor = one NumPy a*b+b pass over the state "
+    "volume; JAX scan / assoc / vjp = jitted jax.lax.scan, jax.lax.associative_scan, and "
+    "jax.vjp of the lax.scan form (forward + backward) of the same recurrence; torch ref-alg = "
+    "lrnnx's reference algorithm transcribed by us in torch (forward; not lrnnx). Ratios above "
+    "1: ours slower. '-': no such baseline (jax/torch not importable, or none for the op)."
+)
+
+
+def table_jobs(benches) -> list:
+    """(bench, size) of every TABLE_CASES entry whose bench is among ``benches``."""
+    by_name = {b.name: b for b in benches}
+    return [(by_name[n], s) for n, s in TABLE_CASES if n in by_name]
+
+
+def _table_value(rec, key):
+    if key == "floor":
+        key = next((k for k in rec if k.startswith("floor") and k.endswith("_ms")
+                    and not k.endswith(("_median_ms", "_max_ms"))), None)
+    return None if key is None else rec.get(key)
+
+
+def format_table(records) -> str:
+    """Markdown table of ``bench --table`` records (one per TABLE_CASES row)."""
+    head = "| op | size | " + " | ".join(h for h, _, _ in TABLE_COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (2 + len(TABLE_COLUMNS))]
+    for rec in records:
+        size = " ".join(f"{k}{v}" for k, v in rec["size"].items())
+        cells = []
+        for _, num, den in TABLE_COLUMNS:
+            a = _table_value(rec, num)
+            b = None if den is None else _table_value(rec, den)
+            v = a if den is None else (None if a is None or b is None else a / b)
+            cells.append("-" if v is None else f"{v:.3g}")
+        lines.append(f"| {rec['op']} {rec['dtype']} | {size} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

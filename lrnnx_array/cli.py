@@ -170,6 +170,10 @@ def cmd_bench(args) -> int:
         raise CLIError(f"--out must end in .json or .csv (the format), got {args.out!r}")
     if args.repeat < 1:
         raise CLIError(f"--repeat must be >= 1, got {args.repeat}")
+    if args.no_peers:
+        _harness.PEERS = False
+    if args.table:
+        return _bench_table(args)
     backends = _backends(args.backend, ["numpy"])
     pool = (_harness.model_benches() if args.models else []) + (
         _harness.generate_benches() if args.generate else []
@@ -202,6 +206,43 @@ def cmd_bench(args) -> int:
         print("  ".join(f"{k}={_fmt(v)}" for k, v in rec.items()))
     if args.out:
         _write(args.out, results)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _bench_table(args) -> int:
+    """``bench --table``: TABLE_CASES on NumPy at their bench dtypes, then one markdown table."""
+    import os
+
+    from . import _backend, _bench_jax, _harness
+
+    if args.models or args.generate or args.dask or args.backend or args.size or args.dtype:
+        raise CLIError("--table runs the scan cases on numpy at fixed sizes: it takes only "
+                       "--ops, --repeat, --out and --no-peers")
+    jobs = _harness.table_jobs(_select(_harness.all_benches(), args.ops, "bench"))
+    if not jobs:
+        raise CLIError(f"no --table case matches --ops {args.ops!r}")
+    xp = _backend.backend_namespace("numpy")
+    load0 = os.getloadavg()
+    results = []
+    for i, (b, size) in enumerate(jobs, 1):
+        _progress(i, len(jobs), f"{b.name} {size}")
+        case = b.make(xp, b.dtype, **size)
+        rec = {"op": b.name, "backend": "numpy", "dtype": b.dtype, "size": size}
+        rec.update(_harness.measure_case(case, xp, repeat=args.repeat))
+        results.append(rec)
+    _progress(len(jobs), len(jobs), "done", end=True)
+    load1 = os.getloadavg()
+    print(_harness.format_table(results))
+    print()
+    print(_harness.TABLE_DOC)
+    print(f"threads: {_bench_jax.THREADS_NOTE or 'jax not loaded'}; OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; rounds {args.repeat}; load "
+          f"average (1/5/15 min) {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f} before, "
+          f"{load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f} after")
+    if args.out:
+        flat = [{**{k: v for k, v in r.items() if k != "size"}, **r["size"]} for r in results]
+        _write(args.out, flat)
         print(f"wrote {args.out}")
     return 0
 
@@ -274,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=5, help="interleaved rounds per job (default 5; "
                    "min, median and max are reported, ratios from the mins)")
     b.add_argument("--out", help="write the results; the suffix picks the format: .json or .csv")
+    b.add_argument("--table", action="store_true",
+                   help="the issue-13 table: each scan at the issue's sizes, ours (auto/numba, "
+                   "generic) vs the floor, JAX (lax.scan, associative_scan, vjp) and torch "
+                   "lrnnx-ref-alg, with ratios, as markdown (numpy; --ops filters)")
+    b.add_argument("--no-peers", action="store_true",
+                   help="skip the JAX and torch baselines (they compile when a case is built)")
     return p
 
 

@@ -104,6 +104,8 @@ def test_pairs_refuse_a_missing_oracle_value():
         (("bench", "--out", "x.txt"), "--out must end in .json or .csv"),
         (("check", "--backend", "torch"), "unknown backend 'torch'"),
         (("bench", "--backend", "torch"), "unknown backend 'torch'"),
+        (("bench", "--table", "--size", "small"), "--table runs the scan cases"),
+        (("bench", "--table", "--ops", "cauchy"), "no --table case matches"),
     ],
 )
 def test_usage_errors_are_one_line(args, words):
@@ -157,3 +159,34 @@ def test_bench_models_and_generate_run(tmp_path, flag, name):
     assert rows and all(row["fwd_ms"] > 0 for row in rows)
     if name:
         assert all(name in row["op"] for row in rows)
+
+
+def test_bench_table_prints_one_row_per_case(monkeypatch, capsys, tmp_path):
+    """``bench --table``: a markdown row per TABLE_CASES entry (here shrunk), its columns
+    documented, the load average noted; without peers their cells read '-'."""
+    monkeypatch.setattr(_harness, "TABLE_CASES", (("diag_scan", dict(rows=8, L=64)),
+                                                  ("rglru_scan", dict(B=1, D=4, L=32))))
+    out_file = tmp_path / "t.json"
+    assert cli.main(["bench", "--table", "--repeat", "1", "--no-peers", "--out",
+                     str(out_file)]) == 0
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "float32" in ln]
+    assert [r.split(" | ")[0] for r in rows] == ["| diag_scan float32", "| rglru_scan float32"]
+    head = next(ln for ln in out.splitlines() if ln.startswith("| op |"))
+    assert len(head.split("|")) == len(rows[0].split("|"))
+    jax_col = head.split(" | ").index("JAX scan ms")
+    assert all(r.split(" | ")[jax_col] == "-" for r in rows)  # --no-peers
+    assert "load average" in out and "torch ref-alg" in out
+    data = json.loads(out_file.read_text())["results"]
+    assert [r["op"] for r in data] == ["diag_scan", "rglru_scan"] and data[0]["rows"] == 8
+
+
+def test_format_table_ratios_and_missing_cells():
+    rec = {"op": "x", "dtype": "float32", "size": {"L": 4}, "fwd_ms": 2.0, "bwd_ms": 6.0,
+           "floor_state_a*b+b_ms": 0.5, "floor_state_a*b+b_median_ms": 9.0,
+           "jax_lax.scan_ms": 4.0}
+    row = _harness.format_table([rec]).splitlines()[2].split(" | ")
+    heads = _harness.format_table([rec]).splitlines()[0].split(" | ")
+    cell = dict(zip(heads, row))
+    assert cell["fwd/floor"] == "4" and cell["VJP/floor"] == "12"
+    assert cell["fwd/JAX scan"] == "0.5" and cell["torch ref-alg ms"] == "-"
