@@ -162,7 +162,7 @@ OUT_SUFFIXES = (".json", ".csv")
 
 
 def cmd_bench(args) -> int:
-    from . import _backend, _harness
+    from . import _harness
 
     if args.dtype is not None and args.dtype not in DTYPES:
         raise CLIError(f"unknown --dtype {args.dtype!r}; choose from {', '.join(DTYPES)}")
@@ -170,10 +170,17 @@ def cmd_bench(args) -> int:
         raise CLIError(f"--out must end in .json or .csv (the format), got {args.out!r}")
     if args.repeat < 1:
         raise CLIError(f"--repeat must be >= 1, got {args.repeat}")
-    if args.no_peers:
-        _harness.PEERS = False
-    if args.table:
-        return _bench_table(args)
+    peers_before = _harness.PEERS
+    _harness.PEERS = peers_before and not args.no_peers
+    try:
+        return _bench_table(args) if args.table else _bench_jobs(args)
+    finally:
+        _harness.PEERS = peers_before
+
+
+def _bench_jobs(args) -> int:
+    from . import _backend, _harness
+
     backends = _backends(args.backend, ["numpy"])
     pool = (_harness.model_benches() if args.models else []) + (
         _harness.generate_benches() if args.generate else []
