@@ -21,7 +21,9 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .. import ops
+from .._ops.dplr_kernel._api import SPEC as _DPLR_SPEC
 from .._ops.dplr_kernel._lengths import kernel_lengths
+from .._ops.s4d_kernel._api import SPEC as _S4D_SPEC
 from ..layers.activations import sigmoid, softplus
 from ._base import KernelCache, Module
 
@@ -209,6 +211,26 @@ class S4KernelBase(Module):
             self.setup_step()
         return self._step_setup
 
+    def _step_impl(self, spec, u, state, arrays, ref_shape):
+        """The op's resolved step implementation when ``u`` and ``state`` are already what the
+        public op would pass it (same array type, the set-up's dtypes, the right shapes), else
+        None (the public op then validates and casts). Resolved once per set-up: a decode loop
+        then skips the op's validation and dispatch on every token."""
+        got = self.__dict__.get("_step_impl_cache")
+        if got is None or got[0] is not self._step_setup:
+            cdt = arrays[0].dtype
+            same = all(a is None or a.dtype == cdt for a in arrays)
+            rdt = self.xp.float32 if cdt == self.xp.complex64 else self.xp.float64
+            fn = spec.get(spec.resolve("auto", self.xp, cdt), "step") if same else None
+            got = (self._step_setup, fn, cdt, rdt, type(arrays[0]))
+            object.__setattr__(self, "_step_impl_cache", got)
+        _, fn, cdt, rdt, kind = got
+        if fn is None or type(u) is not kind or type(state) is not kind or u.dtype != rdt or \
+                state.dtype != cdt or u.ndim != 2 or u.shape[1] != ref_shape[0] or \
+                tuple(state.shape) != (u.shape[0],) + tuple(ref_shape):
+            return None
+        return fn
+
 
 def _check_rate(rate) -> float:
     if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
@@ -341,7 +363,12 @@ class S4Kernel(S4KernelBase):
 
     def step(self, u, state):
         """One step: ``u`` (B, H) real -> ``(y (B, channels, H) real, new_state)``."""
-        return _dplr_step(u, state, self._ensure_setup())
+        setup = self._ensure_setup()
+        ref = setup.D if self._step_mode == "linear" else setup.dB
+        fn = self._step_impl(_DPLR_SPEC, u, state, tuple(setup), ref.shape)
+        if fn is not None:
+            return fn(self.xp, u, state, tuple(setup), mode=self._step_mode)
+        return _dplr_step(u, state, setup)
 
     def forward_state(self, u, state):
         """State after the sequence ``u`` (B, H, L) from ``state`` (B, H, N or 2N, or None)."""
@@ -403,6 +430,9 @@ class S4DKernel(S4KernelBase):
     def step(self, u, state):
         """One step: ``u`` (B, H) -> ``(y (B, channels, H) = 2 Re(C x'), new_state)``."""
         s = self._ensure_setup()
+        fn = self._step_impl(_S4D_SPEC, u, state, (s.dA, s.dB, s.dC), s.dA.shape)
+        if fn is not None:
+            return fn(self.xp, u, state, s.dA, s.dB, s.dC)
         return _s4d_step(u, state, s.dA, s.dB, s.dC)
 
     def forward_state(self, u, state):

@@ -114,3 +114,29 @@ def test_s4_lengths_and_double_length():
     t.layer.kernel.double_length()
     assert int(t.layer.kernel.l_kernel) == 32
     testing.assert_close(t.layer.kernel()[0], m.layer.kernel(L=32)[0])
+
+
+@pytest.mark.parametrize("kind,mode", [("s4", "dense"), ("s4", "linear"), ("s4", "diagonal"),
+                                       ("s4d", "diagonal")])
+def test_kernel_step_equals_the_public_op_on_every_path(kind, mode):
+    """The kernel module calls the op's step implementation directly when its inputs are
+    already canonical, and the public op otherwise: the same numbers either way."""
+    cls = S4 if kind == "s4" else S4D
+    kern = cls(4, d_state=8, seed=5, rank=2, init="legt").layer.kernel
+    setup = kern.setup_step(mode)
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((3, 4)).astype(np.float32)
+    state = kern.default_state(3) + 0.1
+    op = ops.dplr_step if kind == "s4" else (lambda u, x, s: ops.s4d_step(u, x, s.dA, s.dB, s.dC))
+    y, new = kern.step(u, state)
+    y_op, new_op = op(u, state, setup)
+    np.testing.assert_array_equal(y, y_op)
+    np.testing.assert_array_equal(new, new_op)
+    # not canonical (float64 input for a float32 set-up): the op promotes, so does the module
+    y64, new64 = kern.step(u.astype(np.float64), state)
+    assert new64.dtype == np.complex128
+    y_op64, new_op64 = op(u.astype(np.float64), state, setup)
+    np.testing.assert_array_equal(y64, y_op64)
+    np.testing.assert_array_equal(new64, new_op64)
+    with pytest.raises(ValueError, match="state"):
+        kern.step(u, state[:, :2])

