@@ -217,7 +217,7 @@ def time_call(fn, xp, *, repeat: int = 5, warmup: int = 1, budget_s: float = 5.0
 RATIO_DOC = (
     "fwd_ms/bwd_ms: min over rounds (also _median_ms, _max_ms); X_ms: baseline X the same way; "
     "ratio_vs_X = fwd_ms / X_ms and bwd_ratio_vs_X = bwd_ms / X_ms (mins, one interleaved run; "
-    "above 1 is slower than X)"
+    "above 1 is slower than X); what each baseline X is: BASELINE_DOC"
 )
 
 
