@@ -14,7 +14,8 @@ Forward baselines (issue 11's yardstick is the sum of the model's ops):
 * ``projections``: the matmuls alone (their BLAS share of the sum).
 * ``scan op``: the scan alone.
 
-Step baselines (B=1, d_model=128: one token): ``sum of ops`` (the step's public ops and layer
+Step cases time ``STEP_TOKENS`` (16) tokens per call, each contender alike (per-token cost =
+figure / 16). Step baselines (B=1, d_model=128): ``sum of ops`` (the step's public ops and layer
 calls on pre-built arrays), ``sum of impls`` (the same work with every op's resolved
 implementation function and bare matmuls: no checks, no dispatch), ``state update op`` (the
 public state-update op alone, validated, ``check_finite=False``) and ``state update impl`` (its
@@ -461,10 +462,26 @@ def _make_step(kind):
         x = testing.from_numpy(xp, np.random.default_rng(0).standard_normal((B, 1, H)), dtype)
         ops, impls, op, impl = _STEP_OPS[kind](m, B)
         s = np.dtype(dtype).itemsize
-        return Case(fwd=lambda: m.step(x, cache), fwd_work=Work(bytes=2 * s * B * H),
-                    baselines={"sum of ops": ops, "sum of impls": impls, "state update op": op,
-                               "state update impl": impl})
+        base = {"sum of ops": ops, "sum of impls": impls, "state update op": op,
+                "state update impl": impl}
+        return Case(fwd=_tokens(lambda: m.step(x, cache)),
+                    fwd_work=Work(bytes=2 * s * B * H * STEP_TOKENS),
+                    baselines={k: _tokens(v) for k, v in base.items()})
     return make
+
+
+#: Tokens per timed step call: one token takes 20-300 us, and single timed calls that short read
+#: up to 2.5x slow on the loaded shared machine (S5: 74 us in the harness, 30 us of CPU time per
+#: token in a loop); a call of STEP_TOKENS tokens is steadier (per token = figure / STEP_TOKENS).
+STEP_TOKENS = 16
+
+
+def _tokens(fn):
+    def run():
+        for _ in range(STEP_TOKENS - 1):
+            fn()
+        return fn()
+    return run
 
 
 BENCHES = []
