@@ -10,9 +10,10 @@ Every model and mode, float32 and float64:
 * built with ``xp=cupy`` and loaded with the NumPy model's ``state_dict``, and moved there with
   ``.to(cupy)``, its forward equals the NumPy model's (tolerance table), on CuPy arrays;
 * its step loop equals its forward; for the LTV models prefill + steps equals it too;
-* ``impl="auto"`` resolved to ``cuda`` for every op that has a kernel, and the ops that ran a
-  kernel are the expected ones; on the emulator the kernels launched are exactly those expected
-  (counted through cuemu, as ``$LRNNX_EMULATED_REPORT`` does).
+* ``impl="auto"`` took ``cuda`` for every op with a kernel: the kernels launched (counted at the
+  launchers, on a GPU and on cuemu; cuemu's own counts, those of ``$LRNNX_EMULATED_REPORT``,
+  must agree) are exactly the expected ones, and none has an empty grid;
+* float16 input computes and returns float32; empty batch or sequence gives an empty output.
 
 cuemu's fake has no ``cupyx``, whose ``cupyx.scipy.special.erfc`` the exact GELU uses on CuPy
 (S4, S4D, RG-LRU, S7): on the fake only, a stand-in computes it with SciPy on the host copy.
@@ -22,6 +23,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
+import importlib
+import pkgutil
 import sys
 import types
 
@@ -39,8 +43,8 @@ pytestmark = pytest.mark.cuda
 B, H, N, L = 2, 8, 4, 8
 DTYPES = ["float32", "float64"]
 
-# (constructor, ops resolved to cuda by the forward, by a step): the op names are the public
-# ones (the OpSpec names), the kernels the CUDA function names without their template arguments.
+# (constructor, ops run on cuda by the forward, by a step): the op names are the OpSpec names,
+# the kernels the CUDA function names without their template arguments and lrnnx_ prefix.
 LTI_CASES = {
     "S4": (lambda **k: S4(H, d_state=N, transposed=False, verbose=False, **k),
            {"dplr_kernel", "cauchy"}, {"dplr_kernel"}),
@@ -110,27 +114,58 @@ def _erfc_stand_in(cp):
         yield
 
 
+@functools.cache
+def _launcher_modules():
+    """Every kernel launcher module (``lrnnx_array._ops.<family>._cuda``); none imports cupy."""
+    import lrnnx_array._ops as ops_pkg
+
+    return [importlib.import_module(i.name)
+            for i in pkgutil.walk_packages(ops_pkg.__path__, prefix="lrnnx_array._ops.")
+            if i.name.endswith("._cuda")]
+
+
+def _kernel_name(expression: str) -> str:
+    return expression.split("<")[0].removeprefix("lrnnx_")
+
+
 class Trace:
-    """What ran inside ``with``: op resolutions ``(op, impl)`` and, on cuemu, kernel launches."""
+    """What ran inside ``with``: the kernels launched (through the launchers' ``get_function``,
+    on a GPU and on cuemu alike; cross-checked against cuemu's own launch counts there), their
+    grids, and the implementations the dispatch handed out (``OpSpec.get``; the models' decode
+    steps resolve once per dtype and then call the implementation directly, so not every call
+    shows there)."""
 
     def __init__(self, cp):
         self.fake = getattr(cp, "_FAKE", False)
         self.resolved = collections.Counter()
         self.kernels = collections.Counter()
+        self.grids = []
 
     @staticmethod
-    def _launches():
+    def _cuemu_launches():
         import cuemu
 
         out = collections.Counter()
         for mod in cuemu.MODULES:
             for expr, k in mod._kernels.items():
-                out[expr.split("<")[0].removeprefix("lrnnx_")] += k.launches
+                out[_kernel_name(expr)] += k.launches
         return out
 
+    def _counting(self, get_function):
+        def get(name, expression, all_expressions):
+            fn = get_function(name, expression, all_expressions)
+
+            def launch(grid, block, args, *a, **k):
+                self.kernels[_kernel_name(expression)] += 1
+                self.grids.append((expression, tuple(grid), tuple(block)))
+                return fn(grid, block, args, *a, **k)
+
+            return launch
+
+        return get
+
     def __enter__(self):
-        # OpSpec.get runs on every call (resolutions are cached per dtype in some families)
-        self._orig = orig = _dispatch.OpSpec.get
+        self._get = orig = _dispatch.OpSpec.get
         seen = self.resolved
 
         def get(spec, impl, fn="forward"):
@@ -138,27 +173,40 @@ class Trace:
             return orig(spec, impl, fn)
 
         _dispatch.OpSpec.get = get
-        self._before = self._launches() if self.fake else None
+        self._launchers = [(m, m.get_function) for m in _launcher_modules()]
+        for mod, orig_get in self._launchers:
+            mod.get_function = self._counting(orig_get)
+        self._before = self._cuemu_launches() if self.fake else None
         return self
 
     def __exit__(self, *exc):
-        _dispatch.OpSpec.get = self._orig
+        _dispatch.OpSpec.get = self._get
+        for mod, orig_get in self._launchers:
+            mod.get_function = orig_get
         if self.fake:
-            after = self._launches()
-            self.kernels = collections.Counter(
-                {k: n - self._before[k] for k, n in after.items() if n > self._before[k]})
+            after = self._cuemu_launches()
+            emulated = {k: n - self._before[k] for k, n in after.items() if n > self._before[k]}
+            assert emulated == dict(self.kernels), (
+                f"cuemu counted launches {emulated}, the launchers {dict(self.kernels)}")
 
     def check(self, ops: set, what: str):
-        """Every op with a kernel took it, those that did are ``ops``, and (emulated) the
-        kernels launched are exactly theirs."""
+        """The kernels launched are exactly those of ``ops`` (``impl="auto"`` took cuda for
+        each op with a kernel), no op with a kernel was handed another implementation, and no
+        launch had an empty grid."""
+        want = set().union(*(KERNELS[o] for o in ops))
+        assert set(self.kernels) == want, (
+            f"{what}: kernels launched {dict(self.kernels)}, expected {sorted(want)}")
         not_cuda = sorted({(op, impl) for op, impl, has in self.resolved if has and impl != "cuda"})
         assert not not_cuda, f"{what}: ops with a kernel that did not take it on CuPy: {not_cuda}"
         took = {op for op, impl, _ in self.resolved if impl == "cuda"}
-        assert took == ops, f"{what}: ops resolved to cuda {sorted(took)}, expected {sorted(ops)}"
-        if self.fake:
-            want = set().union(*(KERNELS[o] for o in ops))
-            assert set(self.kernels) == want, (
-                f"{what}: kernels launched {dict(self.kernels)}, expected {sorted(want)}")
+        assert took <= ops, f"{what}: ops resolved to cuda {sorted(took)}, expected {sorted(ops)}"
+        self.no_empty_launch(what)
+
+    def no_empty_launch(self, what: str):
+        """CUDA rejects an empty grid or block (invalid configuration): empty inputs must skip
+        the launch."""
+        empty = [g for g in self.grids if 0 in g[1] or 0 in g[2]]
+        assert not empty, f"{what}: launches with an empty grid or block: {empty}"
 
 
 def _on_cupy(a, cp):
@@ -269,6 +317,31 @@ def test_s4_options_on_cupy(cupy, cls, kw, dtype):
         ys.append(yt)
     testing.assert_close(xp.stack(ys, axis=2 if m_cp.transposed else 1), y,
                          err_msg="step loop vs forward")
+
+
+EDGE_CASES = ["S4", "S4D-zoh", "S5-zoh", "LRU", "Centaurus-neck", "mamba-zoh", "s5-zoh-nocs",
+              "rglru", "s7"]
+
+
+@pytest.mark.parametrize("case", EDGE_CASES)
+def test_half_and_empty_inputs_on_cupy(cupy, case):
+    """float16 input computes and returns float32 (= the float32 forward of the same values);
+    an empty batch or sequence gives an empty CuPy output, launching no empty grid."""
+    xp = testing.backend_namespace("cupy")
+    make = LTI_CASES[case][0] if case in LTI_CASES else LTV_CASES[case][0]
+    m = make(seed=0, dtype="float32", xp=cupy).eval()
+    x16, _ = _data("float16")
+    y = _first(m(testing.from_numpy(xp, x16)))
+    _on_cupy(y, cupy)
+    assert y.dtype == xp.float32
+    testing.assert_close(y, _first(m(testing.from_numpy(xp, x16, "float32"))),
+                         err_msg="float16 input vs its float32 values")
+    for shape in [(0, L, H), (B, 0, H)]:
+        with Trace(cupy) as tr:
+            y = _first(m(testing.from_numpy(xp, np.zeros(shape, np.float32))))
+        _on_cupy(y, cupy)
+        assert tuple(y.shape) == shape and y.dtype == xp.float32, (shape, y.shape, y.dtype)
+        tr.no_empty_launch(f"{case} {shape}")
 
 
 # -- LTV ---------------------------------------------------------------------------------------
