@@ -15,8 +15,6 @@ explicit method that rewrites C̃ (for 2 ``l_kernel``), as lrnnx's does.
 from __future__ import annotations
 
 import inspect
-import math
-from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -24,13 +22,12 @@ from .. import ops
 from .._ops.dplr_kernel._api import SPEC as _DPLR_SPEC
 from .._ops.dplr_kernel._lengths import kernel_lengths
 from .._ops.s4d_kernel._api import SPEC as _S4D_SPEC
-from ..layers.activations import sigmoid, softplus
 from ._base import KernelCache, Module
+from ._s4_kernel_parts import _AliasParams, _as_complex, _check_rate, _tile0, param_transform
 
 __all__ = ["S4KernelBase", "S4Kernel", "S4DKernel", "kernel_registry", "param_transform"]
 
 STEP_MODES = ("dense", "linear", "diagonal")
-_TRANSFORMS = ("none", "exp", "relu", "sigmoid", "softplus")
 
 
 def _unchecked(fn):
@@ -56,60 +53,6 @@ _s4d_kernel = _unchecked(ops.s4d_kernel)
 _s4d_step_setup = _unchecked(ops.s4d_step_setup)
 _s4d_step = _unchecked(ops.s4d_step)
 _s4d_forward_state = _unchecked(ops.s4d_forward_state)
-
-
-def param_transform(xp, p, transform: str):
-    """The positive quantity a stored parameter stands for (lrnnx ``param_transform``)."""
-    if transform == "none":
-        return p
-    if transform == "exp":
-        return xp.exp(p)
-    if transform == "relu":
-        return xp.maximum(p, xp.zeros_like(p)) + 1e-4
-    if transform == "sigmoid":
-        return sigmoid(p, xp)
-    if transform == "softplus":
-        return softplus(p, xp)
-    raise ValueError(f"transform must be one of {_TRANSFORMS}, got {transform!r}")
-
-
-def _as_complex(xp, v, cdt, is_view: bool):
-    """A complex array from a (..., 2) real view, or from a plain real array."""
-    if is_view:
-        return xp.astype(v[..., 0], cdt) + xp.astype(v[..., 1], cdt) * 1j
-    return xp.astype(v, cdt)
-
-
-def _tile0(xp, a, reps: int, axis: int):
-    """lrnnx's ``repeat('t n -> (v t) n')``: the n_ssm copies tiled ``reps`` times."""
-    return a if reps == 1 else xp.concat([a] * reps, axis=axis)
-
-
-class _AliasParams(MutableMapping):
-    """The kernel's parameter dict: a window onto the owner's, in lrnnx's alias key order."""
-
-    def __init__(self, target: dict, names):
-        self._target = target
-        self._names = tuple(names)
-
-    def __getitem__(self, key):
-        if key not in self._names:
-            raise KeyError(key)
-        return self._target[key]
-
-    def __setitem__(self, key, value):
-        if key not in self._names:
-            raise KeyError(f"{key!r} is not one of the aliased parameters {self._names}")
-        self._target[key] = value
-
-    def __delitem__(self, key):  # pragma: no cover - never needed
-        raise TypeError("aliased parameters cannot be deleted")
-
-    def __iter__(self):
-        return (n for n in self._names if n in self._target)
-
-    def __len__(self):
-        return sum(1 for _ in self)
 
 
 class S4KernelBase(Module):
@@ -232,21 +175,18 @@ class S4KernelBase(Module):
         return fn
 
 
-def _check_rate(rate) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
-        raise TypeError(f"rate must be a positive number, got {type(rate).__name__}")
-    rate = float(rate)
-    if not (rate > 0 and math.isfinite(rate)):
-        raise ValueError(f"rate must be positive and finite, got {rate}")
-    return rate
-
-
 class S4Kernel(S4KernelBase):
     """DPLR kernel (lrnnx ``S4Kernel``): Cauchy + Woodbury at the bilinear nodes, C̃ semantics.
 
     ``l_kernel`` (a persistent int64 buffer, ``layer.kernel.l_kernel``) is 0 while ``C`` holds
     the plain C, and the length C̃ was built for otherwise (what lrnnx checkpoints hold after a
     forward).
+
+    In eval mode the module keeps C̃ for the length the op would build it for, and the kernel
+    of the last (L, rate), while the parameters are unchanged (``models._base.KernelCache``), and
+    passes the kept C̃ to ``dplr_kernel`` with ``C_is_tilde=True``: the op alone rebuilds C̃
+    from the plain C on every call (a dense matrix power per channel). ``C`` itself is never
+    rewritten. Training mode recomputes everything (gradients reach the plain C).
 
     Examples
     --------

@@ -95,6 +95,12 @@ class LTI_LRNN(Module):  # noqa: N801 (lrnnx's name)
     H) unless a model says otherwise; step inputs are (B, H) and the cache dict is updated and
     returned. Parameters are never modified by a forward or a step.
 
+    In eval mode (``.eval()``) a forward keeps what it derives from the parameters for its
+    length (the kernel, the discretised matrices) and reuses it while every parameter is the
+    same array with the same contents (a CRC of NumPy arrays, the version counter of torch
+    tensors), so a load, ``.to``, an assignment or an in-place/optimizer update recomputes it.
+    Training mode, torch with gradients enabled, and CuPy arrays always recompute.
+
     Examples
     --------
     >>> from lrnnx_array.models.lti import LTI_LRNN
