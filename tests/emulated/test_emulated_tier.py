@@ -47,7 +47,7 @@ CHILD_TESTS = ["tests/ops", "tests/emulated/test_emulated_launchers.py",
 # Every model on CuPy, its kernels counted (issues 10, 11): in the round-robin run only. The models
 # launch the ops' kernels at shapes tests/ops already covers under every schedule and the UB
 # build; here they check the models' wiring (CuPy arrays end to end, impl auto -> cuda, forward,
-# step loop and prefill agree with the NumPy model). About 4-9 s of that run (82 rows).
+# step loop and prefill agree with the NumPy model). About 8 s of that run (105 rows, load 5-8).
 EXTRA_TESTS = {"round-robin": ["tests/models/test_models_cupy.py"]}
 RUNS = {
     "round-robin": dict(sched="round-robin"),
