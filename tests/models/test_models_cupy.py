@@ -58,7 +58,7 @@ LTI_CASES = {
                                      disc="bilinear", **k),
                      {"s4d_kernel", "log_vandermonde"}, {"s4d_kernel"}),
     **{f"S5-{d}": (lambda d=d, **k: S5(H, N, d, **k), set(), set())
-       for d in ("zoh", "bilinear", "dirac")},
+       for d in ("zoh", "bilinear", "dirac", "no_discretization")},
     "LRU": (lambda **k: LRU(H, N, **k), set(), set()),
     "Centaurus-neck": (lambda **k: Centaurus(H, N, 2, mode="neck", **k), set(), set()),
     "Centaurus-pointwise": (lambda **k: Centaurus(H, N, 2, mode="pointwise", **k), set(), set()),
@@ -66,6 +66,9 @@ LTI_CASES = {
     "Centaurus-full": (lambda **k: Centaurus(4, 16, 2, mode="full", **k), set(), set()),
 }
 STEP_MODE = {"S4-linear": "linear", "S4-diagonal": "diagonal"}
+# raw A: |A|^l grows like (pi n)^l, so the small entries are cancellations of large terms and
+# only a bound relative to the output's scale means anything (as tests/models/test_s5_lti.py)
+NORMWISE = {"S5-no_discretization"}
 KERNELS = {  # op -> the kernels its cuda impl launches (a composite's are its children's)
     "dplr_kernel": set(), "cauchy": {"cauchy_fwd"}, "s4d_kernel": set(),
     "log_vandermonde": {"vand_fwd"}, "s5_inner": {"simplified_scan_fwd"},
@@ -258,7 +261,8 @@ def test_lti_model_on_cupy(cupy, case, dtype):
         y = _first(m_cp(xc))
     _on_cupy(y, cupy)
     tr.check(fwd_ops, f"{case} forward")
-    testing.assert_close(y, testing.from_numpy(xp, want), err_msg="xp=cupy vs numpy")
+    nw = case in NORMWISE
+    testing.assert_close(y, testing.from_numpy(xp, want), normwise=nw, err_msg="xp=cupy vs numpy")
     testing.assert_close(_first(moved(xc)), y, err_msg=".to(cupy) vs xp=cupy")
 
     mode = STEP_MODE.get(case)
@@ -275,7 +279,7 @@ def test_lti_model_on_cupy(cupy, case, dtype):
         tr.check(step_ops, f"{case} step")
         _on_cupy(yt, cupy)
         ys.append(yt)
-    testing.assert_close(xp.stack(ys, axis=1), y, err_msg="step loop vs forward")
+    testing.assert_close(xp.stack(ys, axis=1), y, normwise=nw, err_msg="step loop vs forward")
 
 
 S4_OPTIONS = [  # the block's wiring options, lrnnx's default layout (transposed) included
