@@ -234,3 +234,18 @@ def test_eval_reuse_on_every_namespace(name, xp):
     model.eval()
     testing.assert_close(_out(model, x), want)
     testing.assert_close(_out(model, x), want)
+
+
+def test_lti_benches_build_and_run_at_small_sizes():
+    import array_api_compat.numpy as xp
+
+    from lrnnx_array.models.lti._bench_lti import BENCHES
+
+    names = {b.name for b in BENCHES}
+    for kind in ("S5", "LRU", "Centaurus.neck", "Centaurus.pointwise", "Centaurus.dws"):
+        assert {f"{kind}.forward", f"{kind}.forward_eval", f"{kind}.step"} <= names
+    for bench in BENCHES:
+        case = bench.make(xp, "float32", **bench.sizes["small"][0])
+        out = case.fwd()
+        for name, thunk in case.baselines.items():
+            testing.assert_close(thunk(), out, err_msg=f"{bench.name} {name}")
