@@ -185,10 +185,16 @@ class OpSpec:
             if not isinstance(value, str) or value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if check_finite:
-            for name, value in arrays.items():
-                if value is not None and spec[name].param:
-                    check_finite_array(xp, name, value)
+            self.check_values(xp, arrays, extra)
         return xp
+
+    def check_values(self, xp, arrays: Mapping[str, object], extra=None) -> None:
+        """The ``check_finite`` value checks of :meth:`validate` alone (the parameters' NaN/inf);
+        a :class:`CallCache` hit runs these every call."""
+        spec = self._by_name if not extra else {**self._by_name, **extra}
+        for name, value in arrays.items():
+            if value is not None and spec[name].param:
+                check_finite_array(xp, name, value)
 
     # -- resolution ----------------------------------------------------------------------------
 
@@ -246,6 +252,61 @@ class OpSpec:
             return f"{self.name} has no CUDA kernel"
         pred = self.supports.get(impl)
         return None if pred is None or dtype is None else pred(xp, dtype)
+
+
+class CallCache:
+    """Per-signature memo of what a public op's checks decide (the decode-step lever).
+
+    ``SPEC.validate`` (without its value checks), an op's shape rules and its dtype promotion
+    read only each array argument's type, dtype, shape and device and the flags' and options'
+    types and values. A decode loop calls a state update with the same signature every token, so
+    an op can key those results on the signature and skip them on a repeat: :meth:`key` builds
+    the key (``None`` when some argument is not an array-like with a hashable signature: such
+    calls always take the full checks, which word the error), :meth:`get` / :meth:`put` hold up to
+    ``maxsize`` entries (cleared when full). Only a call that passed every check is stored, so a
+    bad call never hits. What reads values (``check_finite``'s checks, a state's writeability)
+    and the implementation choice (``SPEC.resolve``) stay per call.
+    """
+
+    def __init__(self, maxsize: int = 64):
+        self._memo: dict = {}
+        self._maxsize = maxsize
+
+    @staticmethod
+    def key(arrays, scalars=()):
+        """The signature of a call: ``arrays`` in signature order, ``scalars`` its flags and
+        options (typed: ``True`` and ``1`` differ)."""
+        try:
+            # list comprehensions: a generator into tuple() cost 0.4 us more per decode call
+            k = (tuple([None if a is None else
+                        (type(a), a.dtype, a.shape) if type(a) is np.ndarray else
+                        (type(a), a.dtype, tuple(a.shape), getattr(a, "device", None))
+                        for a in arrays]),
+                 tuple([(type(v), v) for v in scalars]))
+        except AttributeError:  # not an array: the full checks word the error
+            return None
+        return k
+
+    def get(self, key):
+        if key is None:
+            return None
+        try:
+            return self._memo.get(key)
+        except TypeError:  # an unhashable part (a list option, an exotic dtype or device)
+            return None
+
+    def put(self, key, value) -> None:
+        if key is None:
+            return
+        if len(self._memo) >= self._maxsize:
+            self._memo.clear()
+        try:
+            self._memo[key] = value
+        except TypeError:
+            pass
+
+    def clear(self) -> None:
+        self._memo.clear()
 
 
 _KIND_OK: set = set()  # (kind, dtype) pairs already accepted: xp.isdtype costs ~1 us a call,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import _checks
-from ..._dispatch import Arg, OpSpec, float_dtypes
+from ..._dispatch import Arg, CallCache, OpSpec, float_dtypes
 from .._shared.s5_shapes import DISCRETIZATIONS
 
 __all__ = ["simplified_state_update"]
@@ -20,6 +20,8 @@ SPEC = OpSpec(
     options={"discretization": DISCRETIZATIONS},
 )
 
+_CALLS = CallCache()
+
 
 def _steps2(xp, d, name, Bsz, P):
     if d.ndim == 1:
@@ -31,6 +33,11 @@ def _steps2(xp, d, name, Bsz, P):
 
 def _cast(xp, v, dtype):
     return None if v is None else (v if v.dtype == dtype else xp.astype(v, dtype))
+
+
+def _check_writeable(state):
+    if not getattr(getattr(state, "flags", None), "writeable", True):
+        raise ValueError("state must be writeable: it is updated in place, got a read-only array")
 
 
 def _shapes(xp, state, x, dt, A, B, C, D, deltaA):
@@ -55,9 +62,7 @@ def _shapes(xp, state, x, dt, A, B, C, D, deltaA):
         _checks.check_shape("C", C, (H, P), "(H, P)")
         if D is not None:
             _checks.check_shape("D", D, (H, H), "(H, H)")
-    writeable = getattr(getattr(state, "flags", None), "writeable", True)
-    if not writeable:
-        raise ValueError("state must be writeable: it is updated in place, got a read-only array")
+    _check_writeable(state)
     return _steps2(xp, dt, "dt", Bsz, P), (None if deltaA is None
                                             else _steps2(xp, deltaA, "deltaA", Bsz, P))
 
@@ -117,13 +122,28 @@ def simplified_state_update(state, x, dt, A, B, C, D=None, deltaA=None,
     >>> y, s
     (array([[2.]]), array([[1.+0.j]]))
     """
-    arrays = {"state": state, "x": x, "dt": dt, "A": A, "B": B, "C": C, "D": D,
-              "deltaA": deltaA}
-    xp = SPEC.validate(arrays, flags={"conj_sym": conj_sym},
-                       options={"discretization": discretization}, check_finite=check_finite)
-    dt2, dtA2 = _shapes(xp, state, x, dt, A, B, C, D, deltaA)
-    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, state, x, dt, A, B, C, D, deltaA))
-    rdt = _checks.real_dtype_of(xp, cdt)
+    # A decode loop repeats one signature per token: what the checks decide is memoised on it
+    # (_dispatch.CallCache); the value checks and the writeability check still run every call.
+    key = _CALLS.key((state, x, dt, A, B, C, D, deltaA), (conj_sym, discretization, check_finite))
+    hit = _CALLS.get(key)
+    if hit is None:
+        arrays = {"state": state, "x": x, "dt": dt, "A": A, "B": B, "C": C, "D": D,
+                  "deltaA": deltaA}
+        xp = SPEC.validate(arrays, flags={"conj_sym": conj_sym},
+                           options={"discretization": discretization},
+                           check_finite=check_finite)
+        dt2, dtA2 = _shapes(xp, state, x, dt, A, B, C, D, deltaA)
+        cdt = _checks.complex_dtype_of(
+            xp, _checks.result_dtype(xp, state, x, dt, A, B, C, D, deltaA))
+        rdt = _checks.real_dtype_of(xp, cdt)
+        _CALLS.put(key, (xp, cdt, rdt))
+    else:
+        xp, cdt, rdt = hit
+        if check_finite:
+            SPEC.check_values(xp, {"dt": dt, "A": A, "B": B, "C": C, "D": D, "deltaA": deltaA})
+        _check_writeable(state)
+        dt2 = dt if dt.ndim == 2 else dt[None, :]
+        dtA2 = deltaA if deltaA is None or deltaA.ndim == 2 else deltaA[None, :]
     name = SPEC.resolve(impl, xp, cdt)
     # Every check is done: the implementation writes the new state into ``state`` (cast to its
     # dtype) and nothing before this line has touched it.
