@@ -50,6 +50,7 @@ class Adapter:
     out = "bdt"
     LABELS: dict = {}
     reverse = False
+    piecewise = True  # a block may run in time pieces carrying h0 (see _engine.block_forward)
 
     def __init__(self, **config):
         self.config = dict(config)
@@ -189,6 +190,7 @@ class S5Inner(SimplifiedScan):
     """
 
     name = "s5_inner"
+    piecewise = False  # its final state is a second op call: pieces would double the work
     fn, vjp_fn = staticmethod(ops.s5_inner), staticmethod(ops.s5_inner_vjp)
 
     @staticmethod

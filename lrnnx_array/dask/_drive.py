@@ -4,6 +4,10 @@
 initial state, then every block rerun from it in parallel. ``method="sequential"``: each block
 starts from the previous block's final state (parallel over the non-time grid cells only).
 The VJP mirrors it in reverse on the final-state cotangent (see ``_engine``).
+
+Every block task makes its per-block input chunks inside it (``_inline``) and runs the op in
+time pieces (``_engine.block_forward``): a worker holds the running block's inputs and result,
+not chunks made ahead of the scans, so its peak memory stays near two blocks.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from .._dispatch import check_flag
 from ._engine import (
     TIME,
     Grid,
+    block_task,
     delayed,
     from_pieces,
     grid_sizes,
@@ -114,9 +119,9 @@ def _forward_states(op, st, grid, a, order, h, method):
         for k in order:
             starts[k] = h
             if k != order[-1]:
-                h = delayed(task_chain, nout=2)(op, st, a[k], h, False)[1]
+                h = block_task(task_chain, nout=2)(op, st, a[k], h, False)[1]
         return starts, None
-    summaries = {k: delayed(task_summary)(op, st, a[k]) for k in order}
+    summaries = {k: block_task(task_summary)(op, st, a[k]) for k in order}
     seq = ([delayed(task_start)(h)] if h is not None else []) + [summaries[k] for k in order]
     incl = inclusive_scan(seq, delayed(task_combine))
     off = 0 if h is not None else -1
@@ -136,17 +141,17 @@ def forward(op, arrays, h0, kw, *, return_last_state, method):
     outs, lasts = {}, {}
     for cell in grid.cells():
         key = _cell_key(grid, cell)
-        a = {k: grid.block_args(cell, k, names) for k in order}
+        a = {k: grid.inline_args(cell, k, names) for k in order}
         h = grid.block_args(cell, 0, ["h0"])["h0"] if h0 is not None else None
         if method == "sequential":
             for k in order:
-                o, h = delayed(task_chain, nout=2)(op, st, a[k], h, True)
+                o, h = block_task(task_chain, nout=2)(op, st, a[k], h, True)
                 outs[grid.chunk_index(out_labels, _nb(grid, out_labels), cell, k)] = o
             lasts[key] = h
         else:
             starts, _ = _forward_states(op, st, grid, a, order, h, method)
             for k in order:
-                outs[grid.chunk_index(out_labels, _nb(grid, out_labels), cell, k)] = delayed(
+                outs[grid.chunk_index(out_labels, _nb(grid, out_labels), cell, k)] = block_task(
                     task_rerun)(op, st, a[k], starts[k])
             lasts[key] = delayed(state_of)(starts["final"])
     out = from_pieces(grid.result_chunks(out_labels, out_like.shape), outs, out_like.dtype,
@@ -176,8 +181,8 @@ def vjp(op, dout, arrays, h0, dlast, kw, *, method):
     for cell in grid.cells():
         key = _cell_key(grid, cell)
         cells[key] = cell
-        a = {k: grid.block_args(cell, k, names) for k in order}
-        d = {k: grid.block_args(cell, k, ["dout"])["dout"] for k in order}
+        a = {k: grid.inline_args(cell, k, names) for k in order}
+        d = {k: grid.inline_args(cell, k, ["dout"])["dout"] for k in order}
         h = grid.block_args(cell, 0, ["h0"])["h0"] if h0 is not None else None
         lam = grid.block_args(cell, 0, ["dlast"])["dlast"] if dlast is not None else None
         starts, summaries = _forward_states(op, st, grid, a, order, h, method)
@@ -185,20 +190,20 @@ def vjp(op, dout, arrays, h0, dlast, kw, *, method):
         rev = order[::-1]
         if method == "sequential":
             for k in rev:
-                g = delayed(task_vjp)(op, st, a[k], d[k], starts[k], lam,
+                g = block_task(task_vjp)(op, st, a[k], d[k], starts[k], lam,
                                       k != first or h is not None)
                 gs[(key, k)] = g
                 lam = delayed(task_field)(g, "h0")
             continue
         # Reverse tree on the final-state cotangents: element k maps lambda_k to dh0_k.
         belems = [delayed(task_backward_element)(
-            summaries[k], delayed(task_dh0_zero_dlast)(op, st, a[k], d[k])) for k in rev[:-1]]
+            summaries[k], block_task(task_dh0_zero_dlast)(op, st, a[k], d[k])) for k in rev[:-1]]
         seq = ([delayed(task_start)(lam)] if lam is not None else []) + belems
         incl = inclusive_scan(seq, delayed(task_combine))
         off = 0 if lam is not None else -1
         for j, k in enumerate(rev):
             eb = incl[j + off] if j + off >= 0 else None
-            gs[(key, k)] = delayed(task_vjp)(op, st, a[k], d[k], starts[k], eb,
+            gs[(key, k)] = block_task(task_vjp)(op, st, a[k], d[k], starts[k], eb,
                                              k != first or h is not None)
     grads = {}
     for n in names:

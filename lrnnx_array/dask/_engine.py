@@ -23,6 +23,7 @@ import dask.array as da
 import numpy as np
 
 from .._ops._shared import threads as _threads
+from ._inline import Inliner, block_call
 
 TIME = "t"
 
@@ -46,6 +47,20 @@ def one_thread(fn):
     return capped
 
 
+def block_task(task, nout=None):
+    """``delayed(task)`` for a block task ``task(op, st, a, *rest)``; the values of the dict
+    ``a`` (and of ``rest``) may be Delayed chunks or :class:`~._inline.Inline` ones."""
+    def call(op, st, a, *rest):
+        return block_call(apply_block, task, op, st, tuple(a), *a.values(), *rest, nout=nout,
+                          name=task.__name__.removeprefix("task_"))
+
+    return call
+
+
+def apply_block(task, op, st, names, *values):
+    return task(op, st, dict(zip(names, values[:len(names)])), *values[len(names):])
+
+
 # -- the block tasks (module level: they travel to worker processes by pickle) -----------------
 
 def _namespace(a):
@@ -62,10 +77,62 @@ def ones_state(op, st, a):
     return _namespace(a).ones(op.state_shape(a), dtype=st["state_dtype"])
 
 
+# A block's scan runs in pieces of at least SUB_STEPS steps, at most SUB_PIECES of them, the
+# state carried between pieces by h0: the op's own output and temporaries then exist for one
+# piece at a time (the output written into the block's result in place), so a task holds its
+# inputs, its result and about 1/SUB_PIECES of a block more.
+SUB_STEPS, SUB_PIECES = 1 << 12, 8
+
+
+def _time_axis(op, name, x):
+    labels = op.labels(name, x.ndim)
+    return labels.index(TIME) if TIME in labels else None
+
+
+def _steps(op, a):
+    sizes = [int(x.shape[ax]) for n, x in a.items() if hasattr(x, "shape")
+             and (ax := _time_axis(op, n, x)) is not None]
+    return max(sizes, default=0)
+
+
+def _piece(op, a, lo, hi, steps):
+    """The block's arguments cut to time steps lo:hi (broadcast-in-time ones kept whole)."""
+    out = {}
+    for n, x in a.items():
+        ax = _time_axis(op, n, x) if hasattr(x, "shape") else None
+        if ax is not None and int(x.shape[ax]) == steps:
+            x = x[(slice(None),) * ax + (slice(lo, hi),)]
+        out[n] = x
+    return out
+
+
+def block_forward(op, st, a, h0, want_out, want_last=True):
+    """(out or None, final state or None) of one block from ``h0``, run piecewise (see
+    SUB_STEPS)."""
+    steps = _steps(op, a)
+    n = min(SUB_PIECES, steps // SUB_STEPS) if op.piecewise else 1
+    if n <= 1:
+        return op.forward(a, h0, st, out=want_out, last=want_last)
+    bounds = [steps * i // n for i in range(n + 1)]
+    pieces = range(n - 1, -1, -1) if op.reverse else range(n)
+    out, h = None, h0
+    for i in pieces:
+        o, h = op.forward(_piece(op, a, bounds[i], bounds[i + 1], steps), h, st,
+                          out=want_out, last=want_last or i != pieces[-1])
+        if want_out:
+            ax = op.labels("dout", o.ndim).index(TIME)
+            if out is None:
+                shape = tuple(steps if d == ax else int(s) for d, s in enumerate(o.shape))
+                out = _namespace(a).empty(shape, dtype=o.dtype)
+            out[(slice(None),) * ax + (slice(bounds[i], bounds[i + 1]),)] = o
+        del o
+    return out, h
+
+
 @one_thread
 def task_summary(op, st, a):
     """(P, S) of one time block: its total transition and its final state from zero."""
-    return op.transition(a, st), op.forward(a, None, st, out=False)[1]
+    return op.transition(a, st), block_forward(op, st, a, None, False)[1]
 
 
 def task_combine(e1, e2):
@@ -94,13 +161,13 @@ def task_start(s):
 @one_thread
 def task_rerun(op, st, a, e):
     """A block rerun from its true initial state (the state of prefix element ``e``)."""
-    return op.forward(a, state_of(e), st, last=False)[0]
+    return block_forward(op, st, a, state_of(e), True, want_last=False)[0]
 
 
 @one_thread
 def task_chain(op, st, a, h0, want_out):
     """A block run from the previous block's final state: (out or None, final state)."""
-    return op.forward(a, h0, st, out=want_out)
+    return block_forward(op, st, a, h0, want_out)
 
 
 def task_backward_element(summary, g):
@@ -194,6 +261,7 @@ class Grid:
 
     def __init__(self, op, arrays, primary):
         self.op = op
+        self.inliner = Inliner()
         self.labels, self.arrays, self.blocks = {}, {}, {}
         sizes, chunks = grid_sizes(op, arrays), {}
         order = [primary] + [n for n in arrays if n != primary]
@@ -244,6 +312,23 @@ class Grid:
             x = self.arrays[n]
             out[n] = None if x is None else self.blocks[n][
                 self.chunk_index(self.labels[n], x.numblocks, cell, k)]
+        return out
+
+    def per_block(self, name):
+        """Whether ``name`` has a chunk per grid block (not one chunk broadcast to all)."""
+        x = self.arrays[name]
+        return x is not None and any(
+            nb > 1 and (lab == TIME or lab in self.cell_labels)
+            for lab, nb in zip(self.labels[name], x.numblocks))
+
+    def inline_args(self, cell, k, names):
+        """``block_args`` with every per-block chunk made inside the task that reads it
+        (``_inline``); a chunk broadcast to every block is computed once, as a shared graph
+        key (small data goes inside the tasks)."""
+        out = self.block_args(cell, k, names)
+        for n, blk in out.items():
+            if blk is not None:
+                out[n] = self.inliner.inline(blk, compute=self.per_block(n))
         return out
 
     def result_chunks(self, labels, like_shape, with_time=True):
