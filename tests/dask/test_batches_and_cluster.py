@@ -147,18 +147,39 @@ def test_long_forward_centaurus_equals_its_forward(mode, method):
     testing.assert_close(y.compute(), model(x))
 
 
-@pytest.mark.parametrize("kind", ["S4", "S4D"])
-def test_long_forward_s4_carries_the_state_between_blocks(kind):
+def _s4(kind, dtype=np.float64):
     from lrnnx_array.models.lti import S4, S4D
 
     cls = S4 if kind == "S4" else S4D
-    model = cls(d_model=4, d_state=8, transposed=False, seed=0, dtype=np.float64)
+    model = cls(d_model=4, d_state=8, transposed=False, seed=0, dtype=dtype)
     model.eval()
+    return model
+
+
+@pytest.mark.parametrize("method", ["rerun", "sequential"])
+@pytest.mark.parametrize("kind", ["S4", "S4D"])
+def test_long_forward_s4_carries_the_state_between_blocks(kind, method):
+    model = _s4(kind)
     x = np.random.default_rng(2).standard_normal((3, 37, 4))
     with dask.config.set(scheduler=_no_compute):
-        y = lxd.long_forward(model, da.from_array(x, chunks=(2, 10, 4)), method="sequential")
+        y = lxd.long_forward(model, da.from_array(x, chunks=(2, 10, 4)), method=method)
     want = model(x, state=model.default_state(3))[0]
     testing.assert_close(y.compute(), want)
     testing.assert_close(y.compute(), model(x)[0])
-    with pytest.raises(NotImplementedError, match="sequential"):
-        lxd.long_forward(model, da.from_array(x, chunks=(2, 10, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["S4", "S4D"])
+def test_long_forward_s4_rerun_uneven_blocks_and_length_one(kind, dtype):
+    """rerun: every block from zero for S_k, the tree over (Ā^{L_k}, S_k), every block rerun
+    from its state; equal to the unchunked forward, and the carried state matters (blocks run
+    from zero each differ from it)."""
+    model = _s4(kind, dtype)
+    x = np.random.default_rng(3).standard_normal((2, 64, 4)).astype(dtype)
+    chunks = (1, (20, 1, 1, 30, 12), 4)
+    y = lxd.long_forward(model, da.from_array(x, chunks=chunks), method="rerun").compute()
+    want = model(x)[0]
+    testing.assert_close(y, want)
+    cuts = np.cumsum((0,) + chunks[1])
+    alone = np.concatenate([model(x[:, a:b])[0] for a, b in zip(cuts[:-1], cuts[1:])], axis=1)
+    assert not np.allclose(alone, want, atol=1e-3)
