@@ -17,7 +17,8 @@ forward in eval mode, where the kernel is kept for the current parameters and le
 ``sum_of_ops_kernel_given`` (the same sequence without the kernel op). ``S4Kernel.forward``
 times the kernel module alone in eval mode with only C̃ kept (the kernel rebuilt from it each
 call) against the module in training mode (C̃ recomputed from the plain C by the op each call)
-and the op given C̃. Step cases time one token with a live cache (per-token cost).
+and the op given C̃. Step cases time ``STEP_TOKENS`` (16) tokens per call with a live cache
+(per-token cost = figure / 16).
 """
 
 from __future__ import annotations
@@ -121,11 +122,17 @@ def _make_step(kind):
         x = testing.from_numpy(xp, np.random.default_rng(0).standard_normal((B, H)), dtype)
         item = 4 if dtype == "float32" else 8
         n = N * N if kind == "S4" else N // 2  # dense (H, N, N) step vs diagonal (H, N/2)
-        return Case(fwd=lambda: model.step(x, cache),
-                    fwd_work=Work(bytes=2 * item * (B * H + 2 * n * H), fma=4 * B * n * H))
+        def tokens():
+            for _ in range(STEP_TOKENS):
+                model.step(x, cache)
+
+        return Case(fwd=tokens,
+                    fwd_work=Work(bytes=STEP_TOKENS * 2 * item * (B * H + 2 * n * H),
+                                    fma=STEP_TOKENS * 4 * B * n * H))
     return make
 
 
+STEP_TOKENS = 16  # tokens per timed step call: single sub-100-us calls read noisy when loaded
 _KINDS = ("S4", "S4D")
 _FWD_SIZES = {
     "small": [dict(B=2, L=64, H=8, N=8)],
