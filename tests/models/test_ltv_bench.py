@@ -34,3 +34,13 @@ def test_step_baselines_run(bench):
     assert op().shape == impl().shape  # the impl is the op's own function, on the same arrays
     for thunk in case.baselines.values():
         thunk()
+
+
+def test_cpu_time_runner_measures_every_case():
+    from lrnnx_array.models.ltv._cpu_time import main, measure
+
+    recs = measure("step", rounds=1, size="small")
+    assert [r["bench"] for r in recs] == [b.name for b in BENCHES if b.name.endswith("step")]
+    for r in recs:
+        assert r["model"] > 0 and r["model / sum of ops"] == r["model"] / r["sum of ops"]
+    assert main(["nosuch"]) == 2

@@ -78,5 +78,5 @@ def s5_update(xp, state, x, dt, A, B, C, deltaA, *, discretization, conj_sym):
                                        discretization=discretization, conj_sym=conj_sym,
                                        check_finite=False)
     fn = _impl(("s5u", xp, cdt), lambda: _S5U_SPEC.get(_S5U_SPEC.resolve("auto", xp, cdt), "step"))
-    return fn(xp, state, x, xp.reshape(dt, (1, -1)), A, B, C, None, deltaA,
+    return fn(xp, state, x, dt[None, :], A, B, C, None, deltaA,
               disc=discretization, conj_sym=conj_sym)
