@@ -45,16 +45,20 @@ def cache_dir() -> str:
     """Where compiled kernels are cached.
 
     numba invalidates a cached kernel when its own source file changes, not when a function it
-    calls from another module does; every kernel inlines this module's scalars, so the default
-    directory is keyed by a hash of this file (an edit or upgrade here starts a fresh cache).
+    calls from another module does; every kernel inlines this module's scalars and
+    ``numba_math``'s, so the default directory is keyed by a hash of both files (an edit or
+    upgrade there starts a fresh cache).
     """
     env = os.environ.get("NUMBA_CACHE_DIR")
     if env:
         return env
     import hashlib
 
-    with open(__file__, "rb") as f:
-        key = hashlib.sha1(f.read()).hexdigest()[:12]
+    h = hashlib.sha1()
+    for name in (__file__, os.path.join(os.path.dirname(__file__), "numba_math.py")):
+        with open(name, "rb") as f:
+            h.update(f.read())
+    key = h.hexdigest()[:12]
     return os.path.join(os.path.expanduser("~"), ".cache", "lrnnx_array", "numba", key)
 
 
@@ -138,8 +142,10 @@ def numba():
 
 def kernel(parallel: bool = True):
     """Decorator: ``numba.njit(cache=True, parallel=parallel)`` (no fastmath: IEEE semantics,
-    NaN propagation and the stable formulas' cancellations stay as written)."""
-    return numba().njit(cache=True, parallel=parallel, nogil=True)
+    NaN propagation and the stable formulas' cancellations stay as written). NumPy's error
+    model: a float division by 0 gives inf/NaN as IEEE (and the reference) do; Python's raised
+    ZeroDivisionError, and its check per division kept LLVM from vectorising loops."""
+    return numba().njit(cache=True, parallel=parallel, nogil=True, error_model="numpy")
 
 
 PARALLEL_MIN_ELEMS = 1 << 17
@@ -349,47 +355,13 @@ def _define():
         w = -Ab / g if g.real > 0 else z  # dgamma/dAbar; 0 where gamma = 0 (as lrnnx's kernel)
         return dAb_ddtA, dAb_dA, z, w * dAb_ddtA, w * dAb_dA
 
-    # ---- vectorisable e^x over a buffer ------------------------------------------------------
-    # numba has no SIMD exp (LLVM's is a scalar libm call, ~4 ns): this one is Cody-Waite range
-    # reduction x = k ln2 + r, |r| <= ln2/2, a Taylor polynomial for e^r (degree 7 for float32:
-    # 5e-9 relative; 12 for float64: 2e-16), and 2^(k-1) written into the exponent bits (times
-    # 2p). Branch-free (selects), so LLVM can vectorise the loop. x above the overflow bound gives
-    # inf, below ~-86.6 (float32) / -707 (float64) 0 (the bottom of the normal range is
-    # flushed), NaN stays NaN.
-    LN2_HI, LN2_LO, LOG2E = 0.693145751953125, 1.42860682030941723212e-06, 1.4426950408889634
+    # ---- vectorisable e^x over a buffer (numba_math: polynomial, no libm call) ------------
+    from . import numba_math
 
-    @register_jitable
-    def vexp32(x, out, n):
-        bits = out.view(np.int32)
-        for j in range(n):
-            xj = x[j]
-            xc = min(max(xj, np.float32(-86.6)), np.float32(88.72))
-            k = math.floor(xc * LOG2E + 0.5)
-            r = (xc - k * LN2_HI) - k * LN2_LO
-            p = 1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (
-                1 / 120 + r * (1 / 720 + r * (1 / 5040)))))))
-            bits[j] = np.int32((int(k) + 126) << 23)  # 2^(k-1): no overflow at k = 128
-            e = out[j] * (2 * p)
-            out[j] = (np.inf if xj > 88.72 else (0.0 if xj < -86.6 else e)) if xj == xj else xj
-
-    @register_jitable
-    def vexp64(x, out, n):
-        bits = out.view(np.int64)
-        for j in range(n):
-            xj = x[j]
-            xc = min(max(xj, -707.0), 709.782)
-            k = math.floor(xc * LOG2E + 0.5)
-            r = (xc - k * LN2_HI) - k * LN2_LO
-            p = 1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (
-                1 / 120 + r * (1 / 720 + r * (1 / 5040 + r * (1 / 40320 + r * (
-                    1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r * (
-                        1 / 479001600))))))))))))
-            bits[j] = (int(k) + 1022) << 52
-            e = out[j] * (2 * p)
-            out[j] = (np.inf if xj > 709.782 else (0.0 if xj < -707.0 else e)) if xj == xj else xj
+    _vexp_real = numba_math.helpers()["vexp"]
 
     def vexp(x, out, n):
-        """out[:n] = e^x[:n] (float32/float64 buffers as above; complex ones via cexp)."""
+        """out[:n] = e^x[:n] (real buffers by numba_math's polynomial; complex ones via cexp)."""
 
     @overload(vexp, jit_options={"cache": True})
     def _vexp(x, out, n):
@@ -399,9 +371,7 @@ def _define():
                     out[j] = cexp(x[j])
 
             return impl
-        if out.dtype == types.float32:
-            return lambda x, out, n: vexp32(x, out, n)
-        return lambda x, out, n: vexp64(x, out, n)
+        return lambda x, out, n: _vexp_real(x, out, n)
 
     return (cexp, exp_phi1, dphi1, softplus, sigmoid, rglru_abar_gamma, conj, sel_disc,
             sel_disc_grad, vexp)

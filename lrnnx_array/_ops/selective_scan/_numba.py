@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 from .._shared.threads import threads as _threads
 
@@ -26,6 +27,11 @@ prange = nbs.numba().prange
 (_cexp, _exp_phi1, _dphi1, _softplus, _sigmoid, _rg, _conj, sel_disc,
  sel_disc_grad, _vexp) = nbs.scalars()
 _CK = 64  # checkpoint interval (steps) of the backward
+_TT = 64  # time steps per tile of the forward: (Abar, gamma) of T*N elements in L1
+_M = nbm.helpers()
+_exp_outer, _zoh_outer, _vsoftplus, _vsigmoid = (
+    _M[k] for k in ("exp_outer", "zoh_outer", "softplus", "sigmoid"))
+
 # Scalars stay in the input precision (a literal 0 would promote float32 to float64 and make
 # every exp a double one, 3x slower): hence the "x if flag else y" forms below.
 
@@ -51,165 +57,325 @@ def _disc_row(method, A, lnA, d, dt, dtA, ab, gm):
             ab[n], gm[n] = sel_disc(method, A[d, n], dt, dtA, lnA[d, n])
 
 
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs):
+    """dts[:T], dtAs[:T]: the input and A steps of steps t0.. (softplus by the polynomial
+    helper: a loop over time LLVM vectorises)."""
+    for k in range(T):
+        x = delta[b, d, t0 + k] + bias[d] if hasb else delta[b, d, t0 + k]
+        dts[k] = _vsoftplus(x) if sp else x
+    for k in range(T):
+        dtAs[k] = dA_[b, d, t0 + k] if hasdA else dts[k]
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc):
+    """ab[k N + n], gm[k N + n] = (Abar, gamma) at step k of the tile, state n. mamba/dirac
+    (and zoh's Abar on its own step) take e^(dtA A) by the vectorisable exp over the whole
+    tile; real zoh's phi1 the vectorisable expm1; the rest the scalar formulas per step."""
+    N = A.shape[1]
+    zero = A[d, 0] * 0
+    if method == nbs.MAMBA or method == nbs.DIRAC:
+        _exp_outer(dtAs, A[d], T, ab, wx, ws, wc)
+        for k in range(T):
+            g = dts[k] if method == nbs.MAMBA else dts[k] * 0 + 1
+            for n in range(N):
+                gm[k * N + n] = zero + g
+        return
+    if method == nbs.ZOH and _zoh_outer(dts, A[d], T, ab, gm):  # (real A only)
+        same = True
+        for k in range(T):
+            same = same and dtAs[k] == dts[k]
+        if not same:
+            _exp_outer(dtAs, A[d], T, ab, wx, ws, wc)
+        return
+    for k in range(T):
+        _disc_row(method, A, lnA, d, dts[k], dtAs[k], ab[k * N:(k + 1) * N],
+                  gm[k * N:(k + 1) * N])
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _bu_tile(T, N, gm, us, Bc, Bv, bvar, b, g, d, t0, bu):
+    """bu[k N + n] = gm[k N + n] B[t0 + k, n] u[t0 + k] (gamma B u, the recurrence's input;
+    bu may be gm itself)."""
+    if bvar:
+        for k in range(T):
+            for n in range(N):
+                bu[k * N + n] = gm[k * N + n] * Bv[b, g, t0 + k, n] * us[k]
+    else:
+        for k in range(T):
+            for n in range(N):
+                bu[k * N + n] = gm[k * N + n] * Bc[d, n] * us[k]
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _rec_tile(T, N, ab, bu, h, hs, off):
+    """h <- the recurrence over the tile's T steps; hs[off + k N + n] = h after step k."""
+    for k in range(T):
+        for n in range(N):  # independent over n: vectorised
+            h[n] = ab[k * N + n] * h[n] + bu[k * N + n]
+            hs[off + k * N + n] = h[n]
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _scan_tile(T, N, ab, gm, us, Bc, Bv, bvar, b, g, d, t0, h, hs):
+    """h <- the recurrence over the tile's T steps; hs[k N + n] = h after step k."""
+    _bu_tile(T, N, gm, us, Bc, Bv, bvar, b, g, d, t0, gm)
+    _rec_tile(T, N, ab, gm, h, hs, 0)
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _dot_tile(T, N, hs, Cc, Cv, cvar, b, g, d, t0, ys):
+    """ys[k] = sum_n Re(C[t0 + k, n] hs[k N + n]) over four partial sums (one chain of N
+    dependent adds per step was latency-bound)."""
+    n4 = N - N % 4
+    for k in range(T):
+        j = k * N
+        a0 = a1 = a2 = a3 = (hs[j] * 0).real
+        if cvar:
+            for n in range(0, n4, 4):
+                a0 += (Cv[b, g, t0 + k, n] * hs[j + n]).real
+                a1 += (Cv[b, g, t0 + k, n + 1] * hs[j + n + 1]).real
+                a2 += (Cv[b, g, t0 + k, n + 2] * hs[j + n + 2]).real
+                a3 += (Cv[b, g, t0 + k, n + 3] * hs[j + n + 3]).real
+            for n in range(n4, N):
+                a0 += (Cv[b, g, t0 + k, n] * hs[j + n]).real
+        else:
+            for n in range(0, n4, 4):
+                a0 += (Cc[d, n] * hs[j + n]).real
+                a1 += (Cc[d, n + 1] * hs[j + n + 1]).real
+                a2 += (Cc[d, n + 2] * hs[j + n + 2]).real
+                a3 += (Cc[d, n + 3] * hs[j + n + 3]).real
+            for n in range(n4, N):
+                a0 += (Cc[d, n] * hs[j + n]).real
+        ys[k] = (a0 + a1) + (a2 + a3)
+
+
 @_kernel
 def _fwd(u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, out, last,
          flags, method, G):
-    """flags: (B_var, C_var, has_D, has_z, has_bias, has_deltaA, has_h0, softplus, cplx)."""
+    """flags: (B_var, C_var, has_D, has_z, has_bias, has_deltaA, has_h0, softplus, cplx).
+    Per row, tiles of _TT steps: steps, then (Abar, gamma) of the whole tile by the
+    vectorisable helpers, the recurrence, then y of the tile."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     Dg = Dm // G
     bvar, cvar, hasD, hasz, hasb, hasdA, hash0, sp, cplx = flags
+    rdt = u.dtype
+    TN = _TT * N
     for row in prange(Bsz * Dm):
         b, d = row // Dm, row % Dm
         g = d // Dg
         h = np.zeros(N, A.dtype)
-        ab, gm = np.empty(N, A.dtype), np.empty(N, A.dtype)
+        ab, gm, hs = np.empty(TN, A.dtype), np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        wx, ws, wc = np.empty(TN, rdt), np.empty(TN, rdt), np.empty(TN, rdt)
+        dts, dtAs = np.empty(_TT, rdt), np.empty(_TT, rdt)
+        us, ys = np.empty(_TT, rdt), np.empty(_TT, rdt)
         if hash0:
             for n in range(N):
                 h[n] = h0[b, d, n]
-        for t in range(L):
-            dt = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
-            if sp:
-                dt = _softplus(dt)
-            dtA = dA_[b, d, t] if hasdA else dt
-            ut = u[b, d, t]
-            y = ut * 0
-            _disc_row(method, A, lnA, d, dt, dtA, ab, gm)
-            for n in range(N):
-                bn = Bv[b, g, t, n] if bvar else Bc[d, n]
-                h[n] = ab[n] * h[n] + gm[n] * bn * ut
-                cn = Cv[b, g, t, n] if cvar else Cc[d, n]
-                y += (cn * h[n]).real
-            if cplx:
-                y = 2 * y
-            if hasD:
-                y += Dv[d] * ut
-            if hasz:
-                zt = z[b, d, t]
-                y *= zt * _sigmoid(zt)
-            out[b, d, t] = y
+        for t0 in range(0, L, _TT):
+            T = min(_TT, L - t0)
+            _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
+            for k in range(T):
+                us[k] = u[b, d, t0 + k]
+            _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc)
+            _scan_tile(T, N, ab, gm, us, Bc, Bv, bvar, b, g, d, t0, h, hs)
+            _dot_tile(T, N, hs, Cc, Cv, cvar, b, g, d, t0, ys)
+            for k in range(T):
+                y = 2 * ys[k] if cplx else ys[k]
+                if hasD:
+                    y += Dv[d] * us[k]
+                if hasz:
+                    zt = z[b, d, t0 + k]
+                    y *= zt * _vsigmoid(zt)
+                out[b, d, t0 + k] = y
         for n in range(N):
             last[b, d, n] = h[n]
 
 
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _gather_tile(T, N, Xc, Xv, xvar, b, g, d, t0, out):
+    """out[k N + n] = X at (t0 + k, n): the tile's B or C (constant or variable)."""
+    if xvar:
+        for k in range(T):
+            for n in range(N):
+                out[k * N + n] = Xv[b, g, t0 + k, n]
+    else:
+        for k in range(T):
+            for n in range(N):
+                out[k * N + n] = Xc[d, n]
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgtA, pgA):
+    """The five partials of (Abar, gamma) per tile element (sel_disc_grad); mamba/dirac's
+    are products (no transcendental), in a loop of their own."""
+    N = A.shape[1]
+    zero = A[d, 0] * 0
+    if method == nbs.MAMBA or method == nbs.DIRAC:
+        gt = zero + 1 if method == nbs.MAMBA else zero
+        for k in range(T):
+            for n in range(N):
+                j = k * N + n
+                pAt[j] = A[d, n] * Abs[j]
+                pAA[j] = dtAs[k] * Abs[j]
+                pgt[j] = gt
+                pgtA[j] = zero
+                pgA[j] = zero
+        return
+    for k in range(T):
+        for n in range(N):
+            j = k * N + n
+            pAt[j], pAA[j], pgt[j], pgtA[j], pgA[j] = sel_disc_grad(
+                method, A[d, n], dts[k], dtAs[k], lnA[d, n], Abs[j], gms[j])
+
+
+@nbs.numba().njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us, gys, lam,
+              acc_A, gBt, gCt, du_, ddt_, ddtA_):
+    """The reverse adjoint over the tile: lam_t = two conj(C_t) gy_t + conj(Abar_{t+1})
+    lam_{t+1}, and every gradient of step t. Branch-free over n (the flags became buffers and
+    the factor ``two``) and compiled with reassociation, so LLVM vectorises the sums over n
+    (rounding order only: NaN and inf propagate as before). gys: dy after the z gate."""
+    for k in range(T - 1, -1, -1):
+        gy = gys[k]
+        ut = us[k]
+        du_t = gy * 0
+        ddt_t = gy * 0
+        ddtA_t = gy * 0
+        j0 = k * N
+        for n in range(N):
+            j = j0 + n
+            ln = lam[n] + two * _conj(Ct[j]) * gy
+            G_Ab = ln * _conj(hs[j])
+            G_gam = ln * _conj(Bt[j]) * ut
+            gam = gms[j]
+            gBt[j] = ln * _conj(gam) * ut
+            gCt[j] = two * gy * _conj(hs[j + N])
+            du_t += (ln * _conj(gam * Bt[j])).real
+            ddt_t += (_conj(pgt[j]) * G_gam).real
+            ddtA_t += (_conj(pAt[j]) * G_Ab).real + (_conj(pgtA[j]) * G_gam).real
+            acc_A[n] += _conj(pAA[j]) * G_Ab + _conj(pgA[j]) * G_gam
+            lam[n] = _conj(Abs[j]) * ln
+        du_[k] = du_t
+        ddt_[k] = ddt_t
+        ddtA_[k] = ddtA_t
+
+
 @_kernel
 def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
-         du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags, method, G, S):
+         du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags, method, G, S, two):
     """Gradients; flags as ``_fwd`` plus has_dlast. Shared-parameter gradients per row:
-    gA/gBc/gCc (B, D, N), gD (B, D); variable B/C per slice: gBv/gCv (S, B, G, L, N)."""
+    gA/gBc/gCc (B, D, N), gD (B, D); variable B/C per slice: gBv/gCv (S, B, G, L, N).
+    Chunks of _CK steps; each chunk's steps, (Abar, gamma) and states come from the forward's
+    tile helpers (vectorisable exp), in pass 1 (checkpoints) and again in pass 2."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     Dg = Dm // G
     bvar, cvar, hasD, hasz, hasb, hasdA, hash0, sp, cplx, hasdl = flags
     nck = (L + _CK - 1) // _CK
+    rdt = u.dtype
+    TN = _CK * N
     for task in prange(Bsz * G * S):
         b, rest = task // (G * S), task % (G * S)
         g, s = rest // S, rest % S
+        ck = np.empty((nck, N), A.dtype)
+        hs = np.empty(TN + N, A.dtype)  # hs[N + k N + n]: the state after step k
+        Abs, gms, bu = np.empty(TN, A.dtype), np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        wx, ws, wc = np.empty(TN, rdt), np.empty(TN, rdt), np.empty(TN, rdt)
+        dts, dtAs = np.empty(_CK, rdt), np.empty(_CK, rdt)
+        us, gys = np.empty(_CK, rdt), np.empty(_CK, rdt)
+        du_, ddt_, ddtA_ = np.empty(_CK, rdt), np.empty(_CK, rdt), np.empty(_CK, rdt)
+        Bt, Ct = np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        gBt, gCt = np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        pAt, pAA, pgt = np.empty(TN, A.dtype), np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        pgtA, pgA = np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        lam = np.zeros(N, A.dtype)
+        acc_A = np.zeros(N, A.dtype)
+        acc_B = np.zeros(N, A.dtype)
+        acc_C = np.zeros(N, A.dtype)
+        h = np.zeros(N, A.dtype)
         for d in range(g * Dg + (Dg * s) // S, g * Dg + (Dg * (s + 1)) // S):
-            ck = np.empty((nck, N), A.dtype)
-            hs = np.empty((_CK + 1, N), A.dtype)
-            Abs = np.empty((_CK, N), A.dtype)
-            gms = np.empty((_CK, N), A.dtype)
-            lam = np.zeros(N, A.dtype)
-            acc_A = np.zeros(N, A.dtype)
-            acc_B = np.zeros(N, A.dtype)
-            acc_C = np.zeros(N, A.dtype)
             acc_D = u[b, d, 0] * 0
-            h = np.zeros(N, A.dtype)
-            ab, gm = np.empty(N, A.dtype), np.empty(N, A.dtype)
-            if hash0:
-                for n in range(N):
-                    h[n] = h0[b, d, n]
-            if hasdl:
-                for n in range(N):
-                    lam[n] = lam0[b, d, n]
+            for n in range(N):
+                h[n] = h0[b, d, n] if hash0 else h[n] * 0
+                lam[n] = lam0[b, d, n] if hasdl else lam[n] * 0
+                acc_A[n] = acc_A[n] * 0
+                acc_B[n] = acc_B[n] * 0
+                acc_C[n] = acc_C[n] * 0
             # pass 1: checkpoints (the state entering each chunk)
-            for t in range(L):
-                if t % _CK == 0:
-                    for n in range(N):
-                        ck[t // _CK, n] = h[n]
-                dt = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
-                if sp:
-                    dt = _softplus(dt)
-                dtA = dA_[b, d, t] if hasdA else dt
-                ut = u[b, d, t]
-                _disc_row(method, A, lnA, d, dt, dtA, ab, gm)
+            for c in range(nck):
+                t0 = c * _CK
+                T = min(_CK, L - t0)
                 for n in range(N):
-                    bn = Bv[b, g, t, n] if bvar else Bc[d, n]
-                    h[n] = ab[n] * h[n] + gm[n] * bn * ut
+                    ck[c, n] = h[n]
+                _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
+                for k in range(T):
+                    us[k] = u[b, d, t0 + k]
+                _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+                _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
+                _rec_tile(T, N, Abs, bu, h, hs, N)
             # pass 2: chunks in reverse; carry = conj(Abar_{t+1}) lam_{t+1} (+ dlast) in lam
             for c in range(nck - 1, -1, -1):
                 t0 = c * _CK
                 T = min(_CK, L - t0)
                 for n in range(N):
-                    hs[0, n] = ck[c, n]
+                    hs[n] = ck[c, n]
+                    h[n] = ck[c, n]
+                _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
                 for k in range(T):
+                    us[k] = u[b, d, t0 + k]
+                _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+                _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
+                _rec_tile(T, N, Abs, bu, h, hs, N)
+                _gather_tile(T, N, Bc, Bv, bvar, b, g, d, t0, Bt)
+                _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
+                _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
+                               pgtA, pgA)
+                for k in range(T):  # the z gate: dy before it, dz
                     t = t0 + k
-                    dt = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
-                    if sp:
-                        dt = _softplus(dt)
-                    dtA = dA_[b, d, t] if hasdA else dt
-                    ut = u[b, d, t]
-                    _disc_row(method, A, lnA, d, dt, dtA, Abs[k], gms[k])
-                    for n in range(N):
-                        bn = Bv[b, g, t, n] if bvar else Bc[d, n]
-                        hs[k + 1, n] = Abs[k, n] * hs[k, n] + gms[k, n] * bn * ut
-                for k in range(T - 1, -1, -1):
-                    t = t0 + k
-                    raw = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
-                    dt = _softplus(raw) if sp else raw
-                    dtA = dA_[b, d, t] if hasdA else dt
-                    ut = u[b, d, t]
                     gy = dout[b, d, t]
                     if hasz:
-                        zt = z[b, d, t]
-                        sz = _sigmoid(zt)
-                        y = ut * 0
+                        y = us[k] * 0
                         for n in range(N):
-                            cn = Cv[b, g, t, n] if cvar else Cc[d, n]
-                            y += (cn * hs[k + 1, n]).real
-                        pre = (2 * y if cplx else y) + (Dv[d] * ut if hasD else 0)
+                            y += (Ct[k * N + n] * hs[(k + 1) * N + n]).real
+                        zt = z[b, d, t]
+                        sz = _vsigmoid(zt)
+                        pre = (2 * y if cplx else y) + (Dv[d] * us[k] if hasD else 0)
                         dz[b, d, t] = gy * pre * sz * (1 + zt * (1 - sz))
                         gy = gy * zt * sz
-                    du_t = Dv[d] * gy if hasD else gy * 0
-                    acc_D += gy * ut
-                    ddt_t = gy * 0
-                    ddtA_t = gy * 0
-                    for n in range(N):
-                        cn = Cv[b, g, t, n] if cvar else Cc[d, n]
-                        bn = Bv[b, g, t, n] if bvar else Bc[d, n]
-                        if cplx:
-                            ln = lam[n] + 2 * _conj(cn) * gy
-                            gc = 2 * gy * _conj(hs[k + 1, n])
-                        else:
-                            ln = lam[n] + cn * gy
-                            gc = gy * hs[k + 1, n]
-                        Ab, gam = Abs[k, n], gms[k, n]
-                        pAt, pAA, pgt, pgtA, pgA = sel_disc_grad(method, A[d, n], dt, dtA,
-                                                                 lnA[d, n], Ab, gam)
-                        G_Ab = ln * _conj(hs[k, n])
-                        G_gam = ln * _conj(bn) * ut
-                        gb = ln * _conj(gam) * ut
-                        du_t += (ln * _conj(gam * bn)).real
-                        ddt_t += (_conj(pgt) * G_gam).real
-                        ddtA_t += (_conj(pAt) * G_Ab).real + (_conj(pgtA) * G_gam).real
-                        acc_A[n] += _conj(pAA) * G_Ab + _conj(pgA) * G_gam
-                        if bvar:
-                            gBv[s, b, g, t, n] += gb
-                        else:
-                            acc_B[n] += gb
-                        if cvar:
-                            gCv[s, b, g, t, n] += gc
-                        else:
-                            acc_C[n] += gc
-                        lam[n] = _conj(Ab) * ln
-                    du[b, d, t] = du_t
+                    gys[k] = gy
+                    acc_D += gy * us[k]
+                _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us, gys,
+                          lam, acc_A, gBt, gCt, du_, ddt_, ddtA_)
+                if bvar:
+                    for k in range(T):
+                        for n in range(N):
+                            gBv[s, b, g, t0 + k, n] += gBt[k * N + n]
+                else:
+                    for k in range(T):
+                        for n in range(N):
+                            acc_B[n] += gBt[k * N + n]
+                if cvar:
+                    for k in range(T):
+                        for n in range(N):
+                            gCv[s, b, g, t0 + k, n] += gCt[k * N + n]
+                else:
+                    for k in range(T):
+                        for n in range(N):
+                            acc_C[n] += gCt[k * N + n]
+                for k in range(T):
+                    t = t0 + k
+                    du[b, d, t] = du_[k] + (Dv[d] * gys[k] if hasD else gys[k] * 0)
+                    ddt_t = ddt_[k]
                     if hasdA:
-                        ddtA[b, d, t] = ddtA_t
+                        ddtA[b, d, t] = ddtA_[k]
                     else:
-                        ddt_t += ddtA_t
+                        ddt_t += ddtA_[k]
                     if sp:
-                        ddt_t *= _sigmoid(raw) if raw <= 20 else 1
+                        raw = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
+                        ddt_t *= _vsigmoid(raw) if raw <= 20 else 1
                     ddt[b, d, t] = ddt_t
             gD[b, d] = acc_D
             for n in range(N):
@@ -289,7 +455,8 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     gCv = np.zeros(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
     lam0 = np.zeros((1, 1, 1), st) if dlast is None else dlast
     _bwd(dout, *arrays, lam0, du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0,
-         (*flags, dlast is not None), nbs.METHOD_CODE[method], G, S)
+         (*flags, dlast is not None), nbs.METHOD_CODE[method], G, S,
+         rt.type(2 if flags[-1] else 1))  # 2 Re(.) of a conjugate-pair state
     dB = _var_grad(gBv, B) if bvar else gBc.sum(axis=0)
     dC = _var_grad(gCv, C) if cvar else gCc.sum(axis=0)
     dD = None if D is None else gD.sum(axis=0)

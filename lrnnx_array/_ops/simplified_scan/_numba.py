@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 from . import _generic
 
@@ -26,6 +27,33 @@ prange = nbs.numba().prange
 (_cexp, _exp_phi1, _dphi1, _softplus, _sigmoid, _rg, _conj, sel_disc,
  sel_disc_grad, _vexp) = nbs.scalars()
 _CODE = {"bilinear": nbs.BILINEAR, "zoh": nbs.ZOH, "dirac": nbs.DIRAC}
+_TT = 64  # steps per tile where the steps vary in time: (Abar, gamma) of a tile at once
+_zoh_line, _exp_outer = (nbm.helpers()[k] for k in ("zoh_line", "exp_outer"))
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _steps_tile(dt3, dtA3, has_dtA, b, p, t0, T, dts, dtAs):
+    """dts[:T], dtAs[:T] = the steps of (b, p) at t0.. (either broadcast over any axis)."""
+    sb, sp, st = dt3.shape[0] > 1, dt3.shape[1] > 1, dt3.shape[2] > 1
+    ab_, ap_, at_ = dtA3.shape[0] > 1, dtA3.shape[1] > 1, dtA3.shape[2] > 1
+    for k in range(T):
+        dts[k] = dt3[b if sb else 0, p if sp else 0, t0 + k if st else 0]
+    for k in range(T):
+        dtAs[k] = (dtA3[b if ab_ else 0, p if ap_ else 0, t0 + k if at_ else 0] if has_dtA
+                   else dts[k])
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _disc_tile(method, A, p, dts, dtAs, T, has_dtA, ab, gm, wx, ws, wc):
+    """ab[k], gm[k] = (Abar at dtAs[k], gamma at dts[k]) for the tile: zoh by the vectorisable
+    helper (and Abar on its own step by the vectorisable e^x), the others per step."""
+    if method == nbs.ZOH:
+        _zoh_line(dts, dts, A[p], T, ab, gm, wx, ws, wc)
+        if has_dtA:
+            _exp_outer(dtAs, A[p:p + 1], T, ab, wx, ws, wc)
+        return
+    for k in range(T):
+        ab[k], gm[k] = _disc(method, A[p], dts[k], dtAs[k])
 
 
 @nbs.numba().njit(cache=True, inline="always")
@@ -52,28 +80,36 @@ def _disc_grad(method, a, dt, dtA):
 
 @_kernel
 def _fwd(v, dt3, dtA3, A, h0, x, method, has_dtA, has_h0):
-    """x[b, p, :] = the scan of v = B u (B, P, L) with Ā/γ̄ from the steps; rows in parallel."""
+    """x[b, p, :] = the scan of v = B u (B, P, L) with Ā/γ̄ from the steps; rows in parallel.
+    Steps constant in time: discretised once per row; varying: per tile of _TT steps."""
     Bsz, P, L = v.shape
     sb, sp, st = dt3.shape[0] > 1, dt3.shape[1] > 1, dt3.shape[2] > 1
     ab_, ap_, at_ = dtA3.shape[0] > 1, dtA3.shape[1] > 1, dtA3.shape[2] > 1
     const = not st and (not has_dtA or not at_)
     zero = A[0] * 0
+    rdt = dt3.dtype
     for row in prange(Bsz * P):
         b, p = row // P, row % P
         a = A[p]
         h = h0[b, p] if has_h0 else zero
-        Ab, gm = zero, zero
         if const:
             dt = dt3[b if sb else 0, p if sp else 0, 0]
             dtA = dtA3[b if ab_ else 0, p if ap_ else 0, 0] if has_dtA else dt
             Ab, gm = _disc(method, a, dt, dtA)
-        for t in range(L):
-            if not const:
-                dt = dt3[b if sb else 0, p if sp else 0, t if st else 0]
-                dtA = dtA3[b if ab_ else 0, p if ap_ else 0, t if at_ else 0] if has_dtA else dt
-                Ab, gm = _disc(method, a, dt, dtA)
-            h = Ab * h + gm * v[b, p, t]
-            x[b, p, t] = h
+            for t in range(L):
+                h = Ab * h + gm * v[b, p, t]
+                x[b, p, t] = h
+            continue
+        dts, dtAs = np.empty(_TT, rdt), np.empty(_TT, rdt)
+        wx, ws, wc = np.empty(_TT, rdt), np.empty(_TT, rdt), np.empty(_TT, rdt)
+        abs_, gms = np.empty(_TT, A.dtype), np.empty(_TT, A.dtype)
+        for t0 in range(0, L, _TT):
+            T = min(_TT, L - t0)
+            _steps_tile(dt3, dtA3, has_dtA, b, p, t0, T, dts, dtAs)
+            _disc_tile(method, A, p, dts, dtAs, T, has_dtA, abs_, gms, wx, ws, wc)
+            for k in range(T):
+                h = abs_[k] * h + gms[k] * v[b, p, t0 + k]
+                x[b, p, t0 + k] = h
 
 
 @_kernel
@@ -89,6 +125,7 @@ def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
     const = not st and (not has_dtA or not at_)
     zero = A[0] * 0
     rzero = dt3[0, 0, 0] * 0
+    rdt = dt3.dtype
     for row in prange(Bsz * P):
         b, p = row // P, row % P
         a = A[p]
@@ -100,12 +137,35 @@ def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
             dt = dt3[b if sb else 0, p if sp else 0, 0]
             dtA = dtA3[b if ab_ else 0, p if ap_ else 0, 0] if has_dtA else dt
             Ab, gm, pAt, pAA, pgt, pgA = _disc_grad(method, a, dt, dtA)
+        if not const:
+            dts, dtAs, ones = np.empty(_TT, rdt), np.empty(_TT, rdt), np.ones(_TT, rdt)
+            wx, ws, wc = np.empty(_TT, rdt), np.empty(_TT, rdt), np.empty(_TT, rdt)
+            abs_, Es, phis = (np.empty(_TT, A.dtype), np.empty(_TT, A.dtype),
+                              np.empty(_TT, A.dtype))
+        else:  # (typed, unused)
+            dts = dtAs = ones = wx = ws = wc = np.empty(1, rdt)
+            abs_ = Es = phis = np.empty(1, A.dtype)
+        zoh = method == nbs.ZOH
         for k in range(L):
             t = L - 1 - k
             if not const:
-                dt = dt3[b if sb else 0, p if sp else 0, t if st else 0]
-                dtA = dtA3[b if ab_ else 0, p if ap_ else 0, t if at_ else 0] if has_dtA else dt
-                Ab, gm, pAt, pAA, pgt, pgA = _disc_grad(method, a, dt, dtA)
+                kt = t % _TT
+                if kt == _TT - 1 or t == L - 1:  # entering a tile from its end
+                    t0 = t - kt
+                    T = kt + 1
+                    _steps_tile(dt3, dtA3, has_dtA, b, p, t0, T, dts, dtAs)
+                    if zoh:  # e^x and phi1 of the tile by the vectorisable helper
+                        _zoh_line(dts, ones, a, T, Es, phis, wx, ws, wc)
+                        if has_dtA:
+                            _exp_outer(dtAs, A[p:p + 1], T, abs_, wx, ws, wc)
+                dt, dtA = dts[kt], dtAs[kt]
+                if zoh:
+                    E, phi = Es[kt], phis[kt]
+                    Ab = abs_[kt] if has_dtA else E
+                    gm, pAt, pAA, pgt = dt * phi, a * Ab, dtA * Ab, E
+                    pgA = dt * dt * _dphi1(dt * a, E, phi)
+                else:
+                    Ab, gm, pAt, pAA, pgt, pgA = _disc_grad(method, a, dt, dtA)
             ln = lam[b, p, t] + l_
             hp = xs[b, p, t - 1] if t > 0 else (h0[b, p] if has_h0 else zero)
             dAb = ln * _conj(hp)
