@@ -100,10 +100,15 @@ def step(xp, u, x, arrays, *, mode):
     """One step of ``mode`` from state x (one complex dtype): (y real, new state)."""
     if mode == "dense":
         dA, dB, dC = arrays
-        # per channel h: x_h (batch, N) @ Ā_h^T, one (batch x N) @ (N x N) product per channel
-        # (H products) instead of batch * H matrix-vector products (2.4x faster at batch 32)
-        Ax = xp.matmul(xp.permute_dims(x, (1, 0, 2)), xp.matrix_transpose(dA))
-        new = xp.permute_dims(Ax, (1, 0, 2)) + dB * xp.astype(u, x.dtype)[..., None]
+        # Channel-major (H, batch, N): per channel one (batch x N)(N x N) product for Ā x and one
+        # (batch x N)(N x channels) for C x', instead of batch * H matrix-vector products and an
+        # elementwise product-sum (1.6x faster per token at batch 32). The new state is returned
+        # as a (batch, H, N) view of that layout, so the next step's transpose is free.
+        xh = xp.permute_dims(x, (1, 0, 2))
+        uh = xp.astype(xp.permute_dims(u, (1, 0)), x.dtype)[..., None]  # (H, batch, 1)
+        nh = xp.matmul(xh, xp.matrix_transpose(dA)) + dB[:, None, :] * uh
+        y = xp.real(xp.matmul(nh, xp.permute_dims(dC, (1, 2, 0))))  # (H, batch, channels)
+        return xp.permute_dims(y, (1, 2, 0)), xp.permute_dims(nh, (1, 0, 2))
     elif mode == "diagonal":
         dA, dB, dC = arrays
         new = dA * x + dB * xp.astype(u, x.dtype)[..., None]
