@@ -11,7 +11,11 @@ jitted three ways and timed beside ours in the same process:
 
 Each call ends in ``block_until_ready``, and each is compiled and run once when built (the
 harness warms it again). Arrays are put on the CPU device in the bench dtype (``jax_enable_x64``
-is switched on so float64 stays float64).
+is switched on so float64 stays float64). JAX gets its best layout: every time-varying array is
+handed over time-major (time first, transposed on the host once, outside the timed call) and the
+output stays time-major; XLA:CPU's own transposes cost more than the scan (4096 x 1024 float32:
+108 ms with them inside the jit, 12 ms time-major, load ~6). Each function's ``time_args`` names
+the positions of its time-varying arguments.
 
 Threads: XLA:CPU runs one intra-op thread per core the process may use (its CPU affinity) and
 has no flag for a count above 1. Ours use :func:`lrnnx_array._ops._shared.threads.threads`
@@ -50,19 +54,39 @@ def load():
     return jax
 
 
+def time_major(fn, args):
+    """``args`` (NumPy, our layouts: time last) as ``fn`` takes them: its ``time_args`` moved
+    to time-first contiguous copies."""
+    import numpy as np
+
+    return [np.ascontiguousarray(np.moveaxis(a, -1, 0)) if i in fn.time_args else a
+            for i, a in enumerate(args)]
+
+
+def _time_args(*idx):
+    def mark(fn):
+        fn.time_args = frozenset(idx)
+        return fn
+
+    return mark
+
+
 def baselines(fwd_scan, fwd_assoc, args, cotangent) -> dict:
     """The three timed thunks of one case (empty without jax).
 
-    ``fwd_scan(jnp, *args)`` / ``fwd_assoc(jnp, *args)`` compute the op's output from NumPy
-    ``args`` (put on the CPU device here); ``cotangent`` is the output cotangent for the VJP.
+    ``fwd_scan(jnp, *args)`` / ``fwd_assoc(jnp, *args)`` compute the op's output, time-major,
+    from NumPy ``args`` in our layouts (made time-major and put on the CPU device here);
+    ``cotangent`` is the output cotangent for the VJP, in our layout.
     """
+    import numpy as np
+
     jax = load()
     if jax is None:
         return {}
     jnp = jax.numpy
     cpu = jax.devices("cpu")[0]
-    dev = [jax.device_put(a, cpu) for a in args]
-    g = jax.device_put(cotangent, cpu)
+    dev = [jax.device_put(a, cpu) for a in time_major(fwd_scan, args)]
+    g = jax.device_put(np.ascontiguousarray(np.moveaxis(cotangent, -1, 0)), cpu)
     f_scan = jax.jit(lambda *a: fwd_scan(jnp, *a))
     f_assoc = jax.jit(lambda *a: fwd_assoc(jnp, *a))
     f_vjp = jax.jit(lambda g, *a: jax.vjp(lambda *p: fwd_scan(jnp, *p), *a)[1](g))
@@ -76,17 +100,7 @@ def baselines(fwd_scan, fwd_assoc, args, cotangent) -> dict:
     return out
 
 
-# ---- shared pieces --------------------------------------------------------------------------
-
-
-def _tm(jnp, x):
-    """(..., L) -> (L, ...): time first, the layout lax.scan walks."""
-    return jnp.moveaxis(x, -1, 0)
-
-
-def _bt(jnp, x):
-    """(L, ...) -> (..., L)."""
-    return jnp.moveaxis(x, 0, -1)
+# ---- shared pieces (every array below is time-major: time on axis 0) ----------------------------
 
 
 def _affine_scan(jax, a, b):
@@ -102,23 +116,24 @@ def _jax():
     return sys.modules["jax"]
 
 
-# ---- diag_scan: h_t = a_t h_{t-1} + b_t over (R, L) rows --------------------------------------
+# ---- diag_scan: h_t = a_t h_{t-1} + b_t, a and b (L, R) --------------------------------------
 
 
+@_time_args(0, 1)
 def diag_scan_scan(jnp, a, b):
     def step(h, ab):
         h = ab[0] * h + ab[1]
         return h, h
 
-    _, hs = _jax().lax.scan(step, jnp.zeros(a.shape[:-1], b.dtype), (_tm(jnp, a), _tm(jnp, b)))
-    return _bt(jnp, hs)
+    return _jax().lax.scan(step, jnp.zeros(a.shape[1:], b.dtype), (a, b))[1]
 
 
+@_time_args(0, 1)
 def diag_scan_assoc(jnp, a, b):
-    return _bt(jnp, _affine_scan(_jax(), _tm(jnp, a), _tm(jnp, b)))
+    return _affine_scan(_jax(), a, b)
 
 
-# ---- selective_scan (§3.1): G = 1, variable B/C (B, N, L), optional D, z, bias, deltaA -------
+# ---- selective_scan (§3.1): G = 1, u/delta/z/deltaA (L, B, D), variable B/C (L, B, N) ---------
 
 
 def _softplus(jnp, x):
@@ -139,7 +154,7 @@ def _sel_disc(jnp, method, A, dt, dtA):
 
 
 def _sel_prep(jnp, delta, delta_bias, deltaA, softplus):
-    raw = delta if delta_bias is None else delta + delta_bias[:, None]
+    raw = delta if delta_bias is None else delta + delta_bias
     dt = _softplus(jnp, raw) if softplus else raw
     return dt, (dt if deltaA is None else deltaA)
 
@@ -147,7 +162,7 @@ def _sel_prep(jnp, delta, delta_bias, deltaA, softplus):
 def _sel_finish(jnp, y, u, D, z, cplx):
     y = 2 * jnp.real(y) if cplx else y
     if D is not None:
-        y = y + D[:, None] * u
+        y = y + D * u
     if z is not None:
         y = y * (z / (1 + jnp.exp(-z)))
     return y
@@ -155,11 +170,15 @@ def _sel_finish(jnp, y, u, D, z, cplx):
 
 def selective_scan_fns(method="mamba", softplus=True, has=("D", "z", "delta_bias", "deltaA")):
     """(scan, assoc) taking (u, delta, A, B, C, *[D, z, delta_bias, deltaA present in ``has``])."""
+    names = ("D", "z", "delta_bias", "deltaA")
+    present = [k for k in names if k in has]
+    timed = (0, 1, 3, 4) + tuple(5 + i for i, k in enumerate(present) if k in ("z", "deltaA"))
 
     def unpack(rest):
         it = iter(rest)
-        return [next(it) if k in has else None for k in ("D", "z", "delta_bias", "deltaA")]
+        return [next(it) if k in has else None for k in names]
 
+    @_time_args(*timed)
     def scan(jnp, u, delta, A, B, C, *rest):
         D, z, bias, deltaA = unpack(rest)
         dt, dtA = _sel_prep(jnp, delta, bias, deltaA, softplus)
@@ -171,21 +190,19 @@ def selective_scan_fns(method="mamba", softplus=True, has=("D", "z", "delta_bias
             h = Abar * h + gam * B_t[:, None, :] * u_t[..., None]
             return h, jnp.sum(h * C_t[:, None, :], axis=-1)
 
-        h0 = jnp.zeros(u.shape[:2] + A.shape[-1:], A.dtype)
-        xs = tuple(_tm(jnp, v) for v in (dt, dtA, u, B, C))
-        _, ys = _jax().lax.scan(step, h0, xs)
-        return _sel_finish(jnp, _bt(jnp, ys), u, D, z, cplx)
+        h0 = jnp.zeros(u.shape[1:] + A.shape[-1:], A.dtype)
+        _, ys = _jax().lax.scan(step, h0, (dt, dtA, u, B, C))
+        return _sel_finish(jnp, ys, u, D, z, cplx)
 
+    @_time_args(*timed)
     def assoc(jnp, u, delta, A, B, C, *rest):
         D, z, bias, deltaA = unpack(rest)
         dt, dtA = _sel_prep(jnp, delta, bias, deltaA, softplus)
         cplx = jnp.iscomplexobj(A)
         # (L, B, D, N) gates and inputs, materialised: what an associative scan needs.
-        dt4, dtA4 = _tm(jnp, dt)[..., None], _tm(jnp, dtA)[..., None]
-        Abar, gam = _sel_disc(jnp, method, A, dt4, dtA4)
-        Bt, Ct = _tm(jnp, B)[:, :, None, :], _tm(jnp, C)[:, :, None, :]
-        h = _affine_scan(_jax(), Abar, gam * Bt * _tm(jnp, u)[..., None])
-        y = _bt(jnp, jnp.sum(h * Ct, axis=-1))
+        Abar, gam = _sel_disc(jnp, method, A, dt[..., None], dtA[..., None])
+        h = _affine_scan(_jax(), Abar, gam * B[:, :, None, :] * u[..., None])
+        y = jnp.sum(h * C[:, :, None, :], axis=-1)
         return _sel_finish(jnp, y, u, D, z, cplx)
 
     return scan, assoc
@@ -203,18 +220,17 @@ def _s5_disc(jnp, method, A, dt):
     raise ValueError(f"no JAX baseline for discretization {method!r}")
 
 
-def s5_inner_fns(method="zoh"):
-    """(scan, assoc) taking (u (B,H,L) real, dt (P,) or (B,P,L), A (P,), B (P,H), C (H,P), D)."""
+def s5_inner_fns(method="zoh", varying_dt=True):
+    """(scan, assoc) taking (u (L,B,H) real, dt (L,B,P) or (P,), A (P,), B (P,H), C (H,P), D)."""
+    timed = (0, 1) if varying_dt else (0,)
 
     def bu(jnp, u, A, B):
-        return jnp.einsum("ph,bhl->bpl", B, u.astype(A.dtype))
+        return jnp.einsum("ph,lbh->lbp", B, u.astype(A.dtype))
 
     def out(jnp, x, u, C, D):
-        return 2 * jnp.real(jnp.einsum("hp,bpl->bhl", C, x)) + D[:, None] * u
+        return 2 * jnp.real(jnp.einsum("hp,lbp->lbh", C, x)) + D * u
 
-    def steps(jnp, dt, shape):
-        return jnp.broadcast_to(dt[None, :, None] if dt.ndim == 1 else dt, shape)
-
+    @_time_args(*timed)
     def scan(jnp, u, dt, A, B, C, D):
         v = bu(jnp, u, A, B)
 
@@ -223,15 +239,15 @@ def s5_inner_fns(method="zoh"):
             x = Abar * x + gam * s[0]
             return x, x
 
-        xs = (_tm(jnp, v), _tm(jnp, steps(jnp, dt, v.shape)))
-        _, x = _jax().lax.scan(step, jnp.zeros(v.shape[:2], v.dtype), xs)
-        return out(jnp, _bt(jnp, x), u, C, D)
+        _, x = _jax().lax.scan(step, jnp.zeros(v.shape[1:], v.dtype),
+                               (v, jnp.broadcast_to(dt, v.shape)))
+        return out(jnp, x, u, C, D)
 
+    @_time_args(*timed)
     def assoc(jnp, u, dt, A, B, C, D):
         v = bu(jnp, u, A, B)
-        Abar, gam = _s5_disc(jnp, method, A[:, None], steps(jnp, dt, v.shape))
-        x = _affine_scan(_jax(), _tm(jnp, jnp.broadcast_to(Abar, v.shape)), _tm(jnp, gam * v))
-        return out(jnp, _bt(jnp, x), u, C, D)
+        Abar, gam = _s5_disc(jnp, method, A, jnp.broadcast_to(dt, v.shape))
+        return out(jnp, _affine_scan(_jax(), Abar, gam * v), u, C, D)
 
     return scan, assoc
 
@@ -244,6 +260,7 @@ def _rglru_disc(jnp, logA, d):
     return jnp.exp(x), jnp.sqrt(jnp.maximum(-jnp.expm1(2 * x), 0.0))
 
 
+@_time_args(0, 1)
 def rglru_scan_scan(jnp, u, delta, A):
     logA = jnp.log(A)
 
@@ -252,44 +269,55 @@ def rglru_scan_scan(jnp, u, delta, A):
         h = Abar * h + gam * s[0][..., None]
         return h, jnp.sum(h, axis=-1)
 
-    h0 = jnp.zeros(u.shape[:2] + A.shape[-1:], u.dtype)
-    _, ys = _jax().lax.scan(step, h0, (_tm(jnp, u), _tm(jnp, delta)))
-    return _bt(jnp, ys)
+    h0 = jnp.zeros(u.shape[1:] + A.shape[-1:], u.dtype)
+    return _jax().lax.scan(step, h0, (u, delta))[1]
 
 
+@_time_args(0, 1)
 def rglru_scan_assoc(jnp, u, delta, A):
-    Abar, gam = _rglru_disc(jnp, jnp.log(A), _tm(jnp, delta)[..., None])
-    h = _affine_scan(_jax(), Abar, gam * _tm(jnp, u)[..., None])
-    return _bt(jnp, jnp.sum(h, axis=-1))
+    Abar, gam = _rglru_disc(jnp, jnp.log(A), delta[..., None])
+    return jnp.sum(_affine_scan(_jax(), Abar, gam * u[..., None]), axis=-1)
 
 
 # ---- s7_scan (§3.5): s_t = (1 − 1/(A_t² + ½)) s_{t-1} + Σ_h B u + bias, y = Σ_n C s -----------
 
 
+@_time_args(0, 1, 2, 3, 4)
 def s7_scan_scan(jnp, u, A, B, C, bias):
     def step(s, x):
         u_t, a_t, B_t, C_t, b_t = x  # (B,H), (B,N), (B,N,H), (B,H,N), (B,N)
         s = (1 - 1 / (a_t * a_t + 0.5)) * s + jnp.einsum("bnh,bh->bn", B_t, u_t) + b_t
         return s, jnp.einsum("bhn,bn->bh", C_t, s)
 
-    xs = tuple(_tm(jnp, v) for v in (u, A, B, C, bias))
-    _, ys = _jax().lax.scan(step, jnp.zeros(A.shape[:2], u.dtype), xs)
-    return _bt(jnp, ys)
+    return _jax().lax.scan(step, jnp.zeros(A.shape[1:], u.dtype), (u, A, B, C, bias))[1]
 
 
+@_time_args(0, 1, 2, 3, 4)
 def s7_scan_assoc(jnp, u, A, B, C, bias):
     gate = 1 - 1 / (A * A + 0.5)
-    v = jnp.einsum("bnhl,bhl->bnl", B, u) + bias
-    s = _bt(jnp, _affine_scan(_jax(), _tm(jnp, gate), _tm(jnp, v)))
-    return jnp.einsum("bhnl,bnl->bhl", C, s)
+    s = _affine_scan(_jax(), gate, jnp.einsum("lbnh,lbh->lbn", B, u) + bias)
+    return jnp.einsum("lbhn,lbn->lbh", C, s)
 
 
 def evaluate(fn, *args):
-    """``fn(jnp, *args)`` jitted on the CPU device, back as a NumPy array (the tests' check that
-    a baseline computes what our op computes)."""
+    """``fn(jnp, *args)`` jitted on the CPU device from ``args`` in our layouts, back as a NumPy
+    array in our layout (time last): the tests' check that a baseline computes what our op does."""
     import numpy as np
 
     jax = load()
     cpu = jax.devices("cpu")[0]
-    dev = [jax.device_put(a, cpu) for a in args]
-    return np.asarray(jax.jit(lambda *a: fn(jax.numpy, *a))(*dev))
+    dev = [jax.device_put(a, cpu) for a in time_major(fn, args)]
+    return np.moveaxis(np.asarray(jax.jit(lambda *a: fn(jax.numpy, *a))(*dev)), 0, -1)
+
+
+def vjp(fn, args, cotangent):
+    """The cotangents of ``args`` from the ``jax_lax.scan_vjp`` computation, in our layouts."""
+    import numpy as np
+
+    jax = load()
+    cpu = jax.devices("cpu")[0]
+    dev = [jax.device_put(a, cpu) for a in time_major(fn, args)]
+    g = jax.device_put(np.ascontiguousarray(np.moveaxis(cotangent, -1, 0)), cpu)
+    out = jax.jit(lambda g, *a: jax.vjp(lambda *p: fn(jax.numpy, *p), *a)[1](g))(g, *dev)
+    return [np.moveaxis(np.asarray(x), 0, -1) if i in fn.time_args else np.asarray(x)
+            for i, x in enumerate(out)]

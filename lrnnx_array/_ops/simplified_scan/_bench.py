@@ -36,7 +36,7 @@ def _make(xp, dtype, B, H, P, L, disc="zoh", var=False):
     baselines = {"gemm_Bu": lambda: xp.matmul(Bx, uc), "gemm_Cx": lambda: xp.matmul(Cx, x)}
     # Peers on the same arrays: JAX's lax.scan / associative_scan / vjp of the recurrence, and
     # lrnnx's simplified_scan_ref algorithm ((B, P, L) gates, a loop, then C) in torch.
-    scan, assoc = _bench_jax.s5_inner_fns(disc)
+    scan, assoc = _bench_jax.s5_inner_fns(disc, varying_dt=var)
     tfn = functools.partial(_bench_torch.s5_inner_ref_alg, method=disc)
     peer_args = (u, dtx, Ax, Bx, Cx, Dx)
     baselines.update(peers(xp, jax=(scan, assoc, peer_args, g), torch=(tfn, peer_args)))
