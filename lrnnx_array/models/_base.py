@@ -93,7 +93,8 @@ class KernelCache:
     arrays), with the same contents (:func:`_param_token`). A load, ``.to``, an assignment or an
     in-place update (NumPy or torch) therefore recomputes. Nothing is cached in training mode,
     while torch would record gradients through the parameters, or for device arrays whose
-    contents cannot be checked cheaply (CuPy); ``clear()`` drops everything.
+    contents cannot be checked cheaply (CuPy); ``clear()`` drops everything. Kept NumPy arrays
+    are read-only (they are handed out again).
     """
 
     def __init__(self):
@@ -118,8 +119,18 @@ class KernelCache:
                     all(a is b for a, b in zip(arrays, params)):
                 return value
         value = compute()
+        _freeze(value)
         self._entries[kind] = (key, params, tokens, value)
         return value
+
+
+def _freeze(value) -> None:
+    """Make kept NumPy results read-only: they are handed out again, so a caller's in-place
+    write would change later forwards (it raises instead)."""
+    for v in value if isinstance(value, tuple) else (value,):
+        host = getattr(v, "_array", v)
+        if isinstance(host, np.ndarray):
+            host.flags.writeable = False
 
 
 class Module:

@@ -249,3 +249,14 @@ def test_lti_benches_build_and_run_at_small_sizes():
         out = case.fwd()
         for name, thunk in case.baselines.items():
             testing.assert_close(thunk(), out, err_msg=f"{bench.name} {name}")
+
+
+def test_kept_kernels_are_read_only():
+    """A kept kernel is handed out again: writing into it must fail, not poison later calls."""
+    model = S4D(8, d_state=8, seed=7, transposed=False).eval()
+    k, _ = model.compute_kernel(16)
+    with pytest.raises(ValueError, match="read-only"):
+        k[...] = 0.0
+    model.train()
+    k2, _ = model.compute_kernel(16)
+    k2[...] = 0.0  # training mode: a fresh array, the caller's own
