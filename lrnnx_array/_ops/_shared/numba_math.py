@@ -386,10 +386,32 @@ def _define():
 
         return impl_real
 
+    def zero_of(x):
+        """0 in x's own type (``x * 0`` types float32 as float64 in numba, and is NaN for a
+        NaN or inf x)."""
+
+    @overload(zero_of, jit_options=_JIT)
+    def _ov_zero_of(x):
+        z = numba_type_zero(x)
+        return lambda x: z
+
+    def one_of(x):
+        """1 in x's own type."""
+
+    @overload(one_of, jit_options=_JIT)
+    def _ov_one_of(x):
+        o = numba_type_zero(x) + 1
+        return lambda x: o
+
     return dict(pow2=pow2, exp=exp, expm1_exp=expm1_exp, sincos_reduced=sincos_reduced,
                 in_range=in_range, sincos_fix=sincos_fix, softplus=softplus, sigmoid=sigmoid,
                 vexp=vexp, vsincos=vsincos, vcexp=vcexp, exp_outer=exp_outer,
-                zoh_outer=zoh_outer, zoh_line=zoh_line)
+                zoh_outer=zoh_outer, zoh_line=zoh_line, zero_of=zero_of, one_of=one_of)
+
+
+def numba_type_zero(t):
+    """The NumPy zero scalar of numba scalar type ``t``."""
+    return np.dtype(str(t)).type(0)
 
 
 @functools.cache

@@ -29,11 +29,11 @@ prange = nbs.numba().prange
 _CK = 64  # checkpoint interval (steps) of the backward
 _TT = 64  # time steps per tile of the forward: (Abar, gamma) of T*N elements in L1
 _M = nbm.helpers()
-_exp_outer, _zoh_outer, _vsoftplus, _vsigmoid = (
-    _M[k] for k in ("exp_outer", "zoh_outer", "softplus", "sigmoid"))
+_exp_outer, _zoh_outer, _vsoftplus, _vsigmoid, _zero, _one = (
+    _M[k] for k in ("exp_outer", "zoh_outer", "softplus", "sigmoid", "zero_of", "one_of"))
 
-# Scalars stay in the input precision (a literal 0 would promote float32 to float64 and make
-# every exp a double one, 3x slower): hence the "x if flag else y" forms below.
+# Scalars stay in the input precision: numba types float32 * 0 (an int literal) as float64,
+# so typed zeros/ones come from _zero/_one (numba_math.zero_of/one_of).
 
 
 @nbs.numba().njit(cache=True, inline="always")
@@ -42,7 +42,7 @@ def _disc_row(method, A, lnA, d, dt, dtA, ab, gm):
     step, outside the loop over states (a branch per state cost ~5 ns)."""
     N = A.shape[1]
     if method == nbs.MAMBA or method == nbs.DIRAC:
-        g = dt if method == nbs.MAMBA else dt * 0 + 1
+        g = dt if method == nbs.MAMBA else _one(dt)
         for n in range(N):
             ab[n] = _cexp(dtA * A[d, n])
             gm[n] = g
@@ -74,11 +74,11 @@ def _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc):
     (and zoh's Abar on its own step) take e^(dtA A) by the vectorisable exp over the whole
     tile; real zoh's phi1 the vectorisable expm1; the rest the scalar formulas per step."""
     N = A.shape[1]
-    zero = A[d, 0] * 0
+    zero = _zero(A[d, 0])
     if method == nbs.MAMBA or method == nbs.DIRAC:
         _exp_outer(dtAs, A[d], T, ab, wx, ws, wc)
         for k in range(T):
-            g = dts[k] if method == nbs.MAMBA else dts[k] * 0 + 1
+            g = dts[k] if method == nbs.MAMBA else _one(dts[k])
             for n in range(N):
                 gm[k * N + n] = zero + g
         return
@@ -98,10 +98,10 @@ def _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc):
 def _bu_tile(T, N, gm, us, Bc, Bv, bvar, b, g, d, t0, bu):
     """bu[k N + n] = gm[k N + n] B[t0 + k, n] u[t0 + k] (gamma B u, the recurrence's input;
     bu may be gm itself)."""
-    if bvar:
+    if bvar:  # B in its (B, G, N, L) layout: a tile touches N * T/16 cache lines, in L1
         for k in range(T):
             for n in range(N):
-                bu[k * N + n] = gm[k * N + n] * Bv[b, g, t0 + k, n] * us[k]
+                bu[k * N + n] = gm[k * N + n] * Bv[b, g, n, t0 + k] * us[k]
     else:
         for k in range(T):
             for n in range(N):
@@ -131,15 +131,15 @@ def _dot_tile(T, N, hs, Cc, Cv, cvar, b, g, d, t0, ys):
     n4 = N - N % 4
     for k in range(T):
         j = k * N
-        a0 = a1 = a2 = a3 = (hs[j] * 0).real
+        a0 = a1 = a2 = a3 = _zero(hs[j]).real
         if cvar:
             for n in range(0, n4, 4):
-                a0 += (Cv[b, g, t0 + k, n] * hs[j + n]).real
-                a1 += (Cv[b, g, t0 + k, n + 1] * hs[j + n + 1]).real
-                a2 += (Cv[b, g, t0 + k, n + 2] * hs[j + n + 2]).real
-                a3 += (Cv[b, g, t0 + k, n + 3] * hs[j + n + 3]).real
+                a0 += (Cv[b, g, n, t0 + k] * hs[j + n]).real
+                a1 += (Cv[b, g, n + 1, t0 + k] * hs[j + n + 1]).real
+                a2 += (Cv[b, g, n + 2, t0 + k] * hs[j + n + 2]).real
+                a3 += (Cv[b, g, n + 3, t0 + k] * hs[j + n + 3]).real
             for n in range(n4, N):
-                a0 += (Cv[b, g, t0 + k, n] * hs[j + n]).real
+                a0 += (Cv[b, g, n, t0 + k] * hs[j + n]).real
         else:
             for n in range(0, n4, 4):
                 a0 += (Cc[d, n] * hs[j + n]).real
@@ -200,7 +200,7 @@ def _gather_tile(T, N, Xc, Xv, xvar, b, g, d, t0, out):
     if xvar:
         for k in range(T):
             for n in range(N):
-                out[k * N + n] = Xv[b, g, t0 + k, n]
+                out[k * N + n] = Xv[b, g, n, t0 + k]
     else:
         for k in range(T):
             for n in range(N):
@@ -212,7 +212,7 @@ def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgt
     """The five partials of (Abar, gamma) per tile element (sel_disc_grad); mamba/dirac's
     are products (no transcendental), in a loop of their own."""
     N = A.shape[1]
-    zero = A[d, 0] * 0
+    zero = _zero(A[d, 0])
     if method == nbs.MAMBA or method == nbs.DIRAC:
         gt = zero + 1 if method == nbs.MAMBA else zero
         for k in range(T):
@@ -232,6 +232,36 @@ def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgt
 
 
 @nbs.numba().njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _adj_tile_md(T, N, two, mamba, hs, Abs, Bt, Ct, Arow, dts, dtAs, us, gys, lam, acc_A, gBt,
+                 gCt, du_, ddt_, ddtA_):
+    """:func:`_adj_tile` for mamba (gamma = dt) and dirac (gamma = 1), whose partials are
+    products of Abar: dAbar/ddtA = A Abar, dAbar/dA = dtA Abar, dgamma/ddt = 1 or 0, the rest
+    0. Fewer buffers in the loop (LLVM's runtime alias checks gave up on the general one's)."""
+    for k in range(T - 1, -1, -1):
+        gy = gys[k]
+        ut = us[k]
+        gam = dts[k] if mamba else _one(dts[k])
+        dtA = dtAs[k]
+        s_bn = _zero(gy)  # sum_n Re(lam_n conj(B_n))
+        s_at = _zero(gy)  # sum_n Re(conj(A_n Abar_n) lam_n conj(h_n))
+        j0 = k * N
+        for n in range(N):
+            j = j0 + n
+            ln = lam[n] + two * _conj(Ct[j]) * gy
+            G_Ab = ln * _conj(hs[j])
+            gBt[j] = ln * (gam * ut)
+            gCt[j] = two * gy * _conj(hs[j + N])
+            s_bn += (ln * _conj(Bt[j])).real
+            cab = _conj(Abs[j])
+            s_at += (_conj(Arow[n]) * cab * G_Ab).real
+            acc_A[n] += dtA * cab * G_Ab
+            lam[n] = cab * ln
+        du_[k] = gam * s_bn
+        ddt_[k] = ut * s_bn if mamba else _zero(gy)
+        ddtA_[k] = s_at
+
+
+@nbs.numba().njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us, gys, lam,
               acc_A, gBt, gCt, du_, ddt_, ddtA_):
     """The reverse adjoint over the tile: lam_t = two conj(C_t) gy_t + conj(Abar_{t+1})
@@ -241,9 +271,9 @@ def _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us, gys
     for k in range(T - 1, -1, -1):
         gy = gys[k]
         ut = us[k]
-        du_t = gy * 0
-        ddt_t = gy * 0
-        ddtA_t = gy * 0
+        du_t = _zero(gy)
+        ddt_t = _zero(gy)
+        ddtA_t = _zero(gy)
         j0 = k * N
         for n in range(N):
             j = j0 + n
@@ -267,7 +297,7 @@ def _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us, gys
 def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
          du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags, method, G, S, two):
     """Gradients; flags as ``_fwd`` plus has_dlast. Shared-parameter gradients per row:
-    gA/gBc/gCc (B, D, N), gD (B, D); variable B/C per slice: gBv/gCv (S, B, G, L, N).
+    gA/gBc/gCc (B, D, N), gD (B, D); variable B/C per slice: gBv/gCv (S, B, G, N, L).
     Chunks of _CK steps; each chunk's steps, (Abar, gamma) and states come from the forward's
     tile helpers (vectorisable exp), in pass 1 (checkpoints) and again in pass 2."""
     Bsz, Dm, L = u.shape
@@ -299,11 +329,11 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
         for d in range(g * Dg + (Dg * s) // S, g * Dg + (Dg * (s + 1)) // S):
             acc_D = u[b, d, 0] * 0
             for n in range(N):
-                h[n] = h0[b, d, n] if hash0 else h[n] * 0
-                lam[n] = lam0[b, d, n] if hasdl else lam[n] * 0
-                acc_A[n] = acc_A[n] * 0
-                acc_B[n] = acc_B[n] * 0
-                acc_C[n] = acc_C[n] * 0
+                h[n] = h0[b, d, n] if hash0 else _zero(h[n])  # (buffers reused across d)
+                lam[n] = lam0[b, d, n] if hasdl else _zero(lam[n])
+                acc_A[n] = _zero(acc_A[n])
+                acc_B[n] = _zero(acc_B[n])
+                acc_C[n] = _zero(acc_C[n])
             # pass 1: checkpoints (the state entering each chunk)
             for c in range(nck):
                 t0 = c * _CK
@@ -331,13 +361,15 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 _rec_tile(T, N, Abs, bu, h, hs, N)
                 _gather_tile(T, N, Bc, Bv, bvar, b, g, d, t0, Bt)
                 _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
-                _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
-                               pgtA, pgA)
+                md = method == nbs.MAMBA or method == nbs.DIRAC
+                if not md:
+                    _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
+                                   pgtA, pgA)
                 for k in range(T):  # the z gate: dy before it, dz
                     t = t0 + k
                     gy = dout[b, d, t]
                     if hasz:
-                        y = us[k] * 0
+                        y = _zero(us[k])
                         for n in range(N):
                             y += (Ct[k * N + n] * hs[(k + 1) * N + n]).real
                         zt = z[b, d, t]
@@ -347,12 +379,16 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                         gy = gy * zt * sz
                     gys[k] = gy
                     acc_D += gy * us[k]
-                _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us, gys,
-                          lam, acc_A, gBt, gCt, du_, ddt_, ddtA_)
+                if md:
+                    _adj_tile_md(T, N, two, method == nbs.MAMBA, hs, Abs, Bt, Ct, A[d], dts,
+                                 dtAs, us, gys, lam, acc_A, gBt, gCt, du_, ddt_, ddtA_)
+                else:
+                    _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us,
+                              gys, lam, acc_A, gBt, gCt, du_, ddt_, ddtA_)
                 if bvar:
                     for k in range(T):
                         for n in range(N):
-                            gBv[s, b, g, t0 + k, n] += gBt[k * N + n]
+                            gBv[s, b, g, n, t0 + k] += gBt[k * N + n]
                 else:
                     for k in range(T):
                         for n in range(N):
@@ -360,14 +396,14 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 if cvar:
                     for k in range(T):
                         for n in range(N):
-                            gCv[s, b, g, t0 + k, n] += gCt[k * N + n]
+                            gCv[s, b, g, n, t0 + k] += gCt[k * N + n]
                 else:
                     for k in range(T):
                         for n in range(N):
                             acc_C[n] += gCt[k * N + n]
                 for k in range(T):
                     t = t0 + k
-                    du[b, d, t] = du_[k] + (Dv[d] * gys[k] if hasD else gys[k] * 0)
+                    du[b, d, t] = du_[k] + (Dv[d] * gys[k] if hasD else _zero(gys[k]))
                     ddt_t = ddt_[k]
                     if hasdA:
                         ddtA[b, d, t] = ddtA_[k]
@@ -390,12 +426,13 @@ def _groups(B, C):
 
 
 def _bc(X, st, Bsz):
-    """(constant (D, N) or dummy, variable as (B, G, L, N) or dummy, is_variable). The time-
-    major copy makes each step's N values one cache line (strided by L they cost 2.5x)."""
+    """(constant (D, N) or dummy, variable as (B, G, N, L) or dummy, is_variable). The caller's
+    layout, not a time-major copy: the kernels read B/C per tile of steps (each tile's
+    N x T values sit in N * T/16 cache lines), and the copy cost more memory traffic than the
+    scan itself at one row of L = 65536."""
     if X.ndim == 2:
         return X, np.zeros((1, 1, 1, 1), st), False
-    X4 = X if X.ndim == 4 else X[:, None]
-    return np.zeros((1, 1), st), np.ascontiguousarray(X4.transpose(0, 1, 3, 2)), True
+    return np.zeros((1, 1), st), np.ascontiguousarray(X if X.ndim == 4 else X[:, None]), True
 
 
 def _opt(x, shape_ndim, dtype):
@@ -450,7 +487,7 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     dz = np.empty((Bsz, Dm, L), rt) if z is not None else np.zeros((1, 1, 1), rt)
     gA, gBc, gCc, dh0 = (np.empty((Bsz, Dm, N), st) for _ in range(4))
     gD = np.empty((Bsz, Dm), rt)
-    vshape = (S, Bsz, G, L, N)
+    vshape = (S, Bsz, G, N, L)
     gBv = np.zeros(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
     gCv = np.zeros(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
     lam0 = np.zeros((1, 1, 1), st) if dlast is None else dlast
@@ -466,6 +503,5 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
 
 
 def _var_grad(gv, X):
-    g = gv.sum(axis=0) if gv.shape[0] > 1 else gv[0]
-    return np.ascontiguousarray(g.transpose(0, 1, 3, 2)).reshape(X.shape)
+    return (gv.sum(axis=0) if gv.shape[0] > 1 else gv[0]).reshape(X.shape)
 
