@@ -28,7 +28,7 @@ prange = nbs.numba().prange
  sel_disc_grad, _vexp) = nbs.scalars()
 _CODE = {"bilinear": nbs.BILINEAR, "zoh": nbs.ZOH, "dirac": nbs.DIRAC}
 _TT = 64  # steps per tile where the steps vary in time: (Abar, gamma) of a tile at once
-_zoh_line, _exp_outer = (nbm.helpers()[k] for k in ("zoh_line", "exp_outer"))
+_zoh_line, _exp_outer, _zero = (nbm.helpers()[k] for k in ("zoh_line", "exp_outer", "zero_of"))
 
 
 @nbs.numba().njit(cache=True, error_model="numpy")
@@ -86,7 +86,7 @@ def _fwd(v, dt3, dtA3, A, h0, x, method, has_dtA, has_h0):
     sb, sp, st = dt3.shape[0] > 1, dt3.shape[1] > 1, dt3.shape[2] > 1
     ab_, ap_, at_ = dtA3.shape[0] > 1, dtA3.shape[1] > 1, dtA3.shape[2] > 1
     const = not st and (not has_dtA or not at_)
-    zero = A[0] * 0
+    zero = _zero(A[0])  # (A[0] * 0 would type complex64 as complex128: the whole scan)
     rdt = dt3.dtype
     for row in prange(Bsz * P):
         b, p = row // P, row % P
@@ -123,8 +123,8 @@ def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
     ab_, ap_, at_ = dtA3.shape[0] > 1, dtA3.shape[1] > 1, dtA3.shape[2] > 1
     tg, ta = rg.shape[2] > 1, ra.shape[2] > 1
     const = not st and (not has_dtA or not at_)
-    zero = A[0] * 0
-    rzero = dt3[0, 0, 0] * 0
+    zero = _zero(A[0])
+    rzero = _zero(dt3[0, 0, 0])
     rdt = dt3.dtype
     for row in prange(Bsz * P):
         b, p = row // P, row % P
