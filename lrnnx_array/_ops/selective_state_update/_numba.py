@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 
 _kernel = nbs.kernel()
@@ -22,6 +23,7 @@ _softplus, _sigmoid, sel_disc = (nbs.scalars()[i] for i in (3, 4, 7))
 
 
 _vexp = nbs.scalars()[9]
+_zero = nbm.helpers()["zero_of"]
 _ROWS = 64  # rows per task: the per-task (N,) buffers are allocated once per task
 
 
@@ -49,7 +51,7 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
                 d = _softplus(d)
             dtA = dA[b, h, p] if has_dA else d
             xt = x[b, h, p]
-            acc = xt * 0
+            acc = _zero(xt)  # (xt * 0 is float64 for float32 xt in numba)
             if vec:
                 for n in range(N):
                     xa[n] = dtA * A[h, p, n]
