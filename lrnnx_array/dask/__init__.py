@@ -24,8 +24,15 @@ chunked gradients equal the unchunked ones.
 
 LTI models over long sequences: :func:`long_forward` runs LRU, S5 and Centaurus by their
 diagonal step form time-blocked (projections per chunk, the modes by the time-blocked
-diag_scan), and S4 / S4D by their convolution forward per block from the carried state
-(``state=``, method="sequential").
+diag_scan), and S4 / S4D by their convolution forward per block from the block's initial state
+(``state=``): chained (``sequential``), or (``rerun``) every block from zero for its final state,
+a tree over (Ā^L, final state), every block rerun from its true state.
+
+Memory: every block task makes its own per-block input chunks inside it (their private tasks
+fused into it) and runs the op in time pieces, so a worker holds about two blocks (the running
+block's input and result) plus results waiting for their consumer, never chunks made ahead of
+the scans. With ``rerun`` a computed input is made twice (summary, rerun); a persisted one is
+read twice.
 
 Batches: :func:`map_batches` runs a model (or any callable) per batch chunk, the model as one
 graph key; :func:`cap_numpy_threads` keeps the ops' NumPy thread pool at one thread inside

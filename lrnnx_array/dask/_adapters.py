@@ -261,5 +261,20 @@ class DiagScan(Adapter):
         x = a["a"]
         x = x if x.dtype == st["state_dtype"] else xp.astype(x, st["state_dtype"])
         steps = int(a["b"].shape[-1])
-        p = x[..., 0] ** steps if (x.shape[-1] == 1 and steps != 1) else xp.prod(x, axis=-1)
+        p = x[..., 0] ** steps if (x.shape[-1] == 1 and steps != 1) else _product(xp, x)
         return xp.broadcast_to(p, self.state_shape(a))
+
+
+_PROD_PIECE = 4096
+
+
+def _product(xp, x):
+    """prod over the last axis, piece by piece. A long product of gates below 1 underflows,
+    and one running product through the subnormal range costs ~50 ns per element on x86 (2^20
+    gates in [0.999, 1]: 225 ms, against 1.4 ms for a sum); the pieces' products stay normal
+    and only the few last multiplications of the partial products are subnormal."""
+    L = int(x.shape[-1])
+    if L <= _PROD_PIECE:
+        return xp.prod(x, axis=-1)
+    parts = [xp.prod(x[..., i:i + _PROD_PIECE], axis=-1) for i in range(0, L, _PROD_PIECE)]
+    return xp.prod(xp.stack(parts, axis=-1), axis=-1)

@@ -10,7 +10,9 @@ block its true initial state. The backward is the same in reverse on the state c
 through the block's final state is ``conj(P_k) lambda_k`` (PyTorch's complex convention).
 
 The graph is made of ``dask.delayed`` tasks on the chunks of the inputs (``_drive``); nothing is
-computed while it is built.
+computed while it is built. The block tasks (``block_task``) make their per-block input chunks
+inside them (``_inline``) and run the op in time pieces (``block_forward``), which keeps a
+worker's memory near two blocks.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from dask._task_spec import DataNode, GraphNode, Task, TaskRef
 from dask.base import tokenize
 from dask.core import reverse_dict
 from dask.delayed import Delayed
-from dask.highlevelgraph import HighLevelGraph
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
 SMALL_DATA = 1 << 16  # bytes
 
@@ -33,13 +33,13 @@ def _is_computed(node):
 
 
 class Inline:
-    """A chunk made inside the task that reads it: the fused private tasks, and the Delayed
-    whose graph holds the keys they read."""
+    """A chunk made inside the task that reads it: the fused private tasks (or its value), the
+    graph of the keys they read (None: none), and the chunk's own key (for tokens)."""
 
-    __slots__ = ("node", "source")
+    __slots__ = ("node", "graph", "key")
 
-    def __init__(self, node, source):
-        self.node, self.source = node, source
+    def __init__(self, node, graph, key):
+        self.node, self.graph, self.key = node, graph, key
 
 
 class Inliner:
@@ -68,7 +68,7 @@ class Inliner:
             # first block (every chain of ``sequential``) to one worker
             value = node.value if isinstance(node, DataNode) else node
             small = int(getattr(value, "nbytes", SMALL_DATA)) < SMALL_DATA
-            return Inline(DataNode(None, value), blk) if small else blk
+            return Inline(DataNode(None, value), None, blk.key) if small else blk
         if not compute:
             return blk
         private, stack, waiting = {blk.key}, list(dsk[blk.key].dependencies), set()
@@ -88,7 +88,10 @@ class Inliner:
         suffix = tokenize(blk.key, "inline")[:12]
         rename = {k: _renamed(k, suffix) for k in private}
         inner = [dsk[k].substitute(rename, key=rename[k]) for k in private]
-        return Inline(Task.fuse(*inner, key=rename[blk.key]), blk)
+        node = Task.fuse(*inner, key=rename[blk.key])
+        # a chunk that reads no other key brings no graph: the array's graph would put the
+        # chunk's own tasks in the graph too, unread, left to the culling to remove
+        return Inline(node, blk.dask if node.dependencies else None, blk.key)
 
 
 def _renamed(key, suffix):
@@ -97,12 +100,13 @@ def _renamed(key, suffix):
     return f"{key}-inline-{suffix}"
 
 
-def _arg(x, refs):
+def _arg(x, graphs):
     if isinstance(x, Inline):
-        refs.append(x.source)
+        if x.graph is not None:
+            graphs.append(x.graph)
         return x.node
     if isinstance(x, Delayed):
-        refs.append(x)
+        graphs.append(x.dask)
         return TaskRef(x.key)
     return DataNode(None, x)
 
@@ -111,16 +115,23 @@ def block_call(fn, *args, nout=None, name=None):
     """``delayed(fn)(*args)`` where an argument may be an :class:`Inline` chunk (made inside
     the task) or a Delayed (a reference). Built by hand: ``dask.delayed`` would turn a
     collection nested in a container into a culled copy of its graph per call."""
-    refs = []
-    nodes = [_arg(x, refs) for x in args]
+    graphs = []
+    nodes = [_arg(x, graphs) for x in args]
     key = f"{name or fn.__name__}-{tokenize(fn, *(_token(x) for x in args))}"
-    layer = {key: Task(key, fn, *nodes)}
-    return Delayed(key, HighLevelGraph.from_collections(key, layer, refs), length=nout)
+    layers, deps = {key: MaterializedLayer({key: Task(key, fn, *nodes)})}, {key: set()}
+    for g in graphs:
+        if not isinstance(g, HighLevelGraph):
+            g = HighLevelGraph.from_collections(f"graph-{tokenize(g)}", g)
+        layers.update(g.layers)
+        for lname, ldeps in g.dependencies.items():
+            deps[lname] = deps.get(lname, set()) | set(ldeps)
+        deps[key] |= set(g.layers)
+    return Delayed(key, HighLevelGraph(layers, deps), length=nout)
 
 
 def _token(x):
     if isinstance(x, Inline):
-        return ("inline", x.source.key)
+        return ("inline", x.key)
     if isinstance(x, Delayed):
         return x.key
     return dask.base.tokenize(x)

@@ -202,3 +202,35 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module(f"lrnnx_array.dask.{module}")
     failed, attempted = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert attempted > 0 and failed == 0
+
+
+# rerun for every case (summaries without output, reruns without final state); sequential
+# (output and final state) for diag_scan both ways and one selective_scan
+_DIAG = [c for c in sorted(CASES) if op_name(c) == "diag_scan"]
+_PIECE_CASES = ([(c, "rerun", False) for c in sorted(CASES)]
+                + [(c, m, True) for c in _DIAG for m in METHODS]
+                + [(_DIAG[0], "sequential", False), ("selective-mamba", "sequential", False)])
+
+
+@pytest.mark.parametrize("case,method,reverse", _PIECE_CASES)
+def test_blocks_run_in_time_pieces_equal_unchunked(case, method, reverse, monkeypatch):
+    """A block's op runs in time pieces carrying h0 (so its temporaries are one piece's); at
+    test sizes blocks are one piece, so the pieces are made short here: 4-step blocks in
+    pieces of 1, 1 and 2 steps (the threaded scheduler runs in this process)."""
+    from lrnnx_array.dask import _engine
+
+    monkeypatch.setattr(_engine, "SUB_STEPS", 1)
+    monkeypatch.setattr(_engine, "SUB_PIECES", 3)
+    arrays, h0, kw, _ = CASES[case]()
+    name = op_name(case)
+    kw = {**kw, "reverse": True} if reverse else kw
+    dxs = _dask_args(arrays, 1, 4)
+    if name in HAS_LAST:
+        got = _call(name, dxs, h0, kw, lxd, method=method, return_last_state=True)
+        want = _call(name, arrays, h0, kw, ops, return_last_state=True)
+    else:
+        got, want = (_call(name, dxs, h0, kw, lxd, method=method),), (_call(name, arrays, h0,
+                                                                         kw, ops),)
+    with dask.config.set(scheduler="threads"):
+        for g, w in zip(got, want):
+            testing.assert_close(g.compute(), w)
