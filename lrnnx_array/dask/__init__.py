@@ -38,9 +38,10 @@ Batches: :func:`map_batches` runs a model (or any callable) per batch chunk, the
 graph key; :func:`cap_numpy_threads` keeps the ops' NumPy thread pool at one thread inside
 workers (Dask already runs one task per core).
 
-Chunk sizes: a block should carry enough work to amortise the scheduler, about 60 us per task
-with the threaded scheduler and over 1 ms with processes (distributed): for a diag_scan at
-~1 ns per element that is >= 1e5 elements per block with threads and >= 1e6 with processes.
+Chunk sizes: a block should carry enough work to amortise the scheduler, measured about 0.16 ms
+per task with the threaded scheduler and 1.8 ms with 2 processes (distributed) on a loaded
+2-core machine (``bench --dask``): for a diag_scan at ~1-3 ns per element that is >= 1e5
+elements per block with threads and >= 1e6 with processes.
 """
 
 from ._batches import cap_numpy_threads, map_batches
