@@ -1,13 +1,15 @@
 """numba selective scan: a compiled loop over time per (batch, channel) row, rows in parallel.
 
 Canonical entries as in ``_generic`` (u, delta, D, z, delta_bias, deltaA real; A, B, C, h0 in the
-state dtype). Each row keeps its N states in registers/L1; Ā and γ come per (t, n) from the
-numba twins of the numerics layer (``numba_support.sel_disc``; complex exponentials as
-e^re (cos, sin)). Nothing of size (B, D, N, L) exists.
+state dtype). Each row runs in tiles of 64 steps (``_numba_tiles``): Ā and γ of the tile's
+T x N elements at once by the vectorisable e^x / sin / cos of ``numba_math`` (mamba, dirac,
+real zoh; complex exponentials as e^re (cos, sin)), the other methods per step by the numba
+twins of the numerics layer (``numba_support.sel_disc``); then the recurrence and y. B and C
+are read in the caller's layout. Nothing of size (B, D, N, L) exists.
 
 Backward, per task = (batch, group, slice of the group's channels): a first pass keeps the
 state every ``_CK`` steps; then, chunk by chunk in reverse, the chunk's states, Ā and γ are
-recomputed from its checkpoint into (T, N) buffers and the adjoint loop
+recomputed from its checkpoint into tile buffers and the adjoint loop
 λ_t = c_t·gy_t + conj(Ā_{t+1})·λ_{t+1} runs over them, accumulating every gradient. h_{t-1} is
 read from the recomputed states, never obtained by dividing by Ā. Per-(b, d) gradients of shared
 parameters (A, D-sized, constant B/C) go to per-row buffers summed afterwards; variable B/C
@@ -21,6 +23,18 @@ import numpy as np
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 from .._shared.threads import threads as _threads
+from ._numba_tiles import (
+    _adj_tile,
+    _adj_tile_md,
+    _bu_tile,
+    _disc_tile,
+    _dot_tile,
+    _gather_tile,
+    _partials_tile,
+    _rec_tile,
+    _scan_tile,
+    _steps_tile,
+)
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
@@ -29,126 +43,10 @@ prange = nbs.numba().prange
 _CK = 64  # checkpoint interval (steps) of the backward
 _TT = 64  # time steps per tile of the forward: (Abar, gamma) of T*N elements in L1
 _M = nbm.helpers()
-_exp_outer, _zoh_outer, _vsoftplus, _vsigmoid, _zero, _one = (
-    _M[k] for k in ("exp_outer", "zoh_outer", "softplus", "sigmoid", "zero_of", "one_of"))
+_vsigmoid, _zero = _M["sigmoid"], _M["zero_of"]
 
 # Scalars stay in the input precision: numba types float32 * 0 (an int literal) as float64,
 # so typed zeros/ones come from _zero/_one (numba_math.zero_of/one_of).
-
-
-@nbs.numba().njit(cache=True, inline="always")
-def _disc_row(method, A, lnA, d, dt, dtA, ab, gm):
-    """ab[n], gm[n] = (Abar, gamma) at (d, n) for every n: the method is branched on once per
-    step, outside the loop over states (a branch per state cost ~5 ns)."""
-    N = A.shape[1]
-    if method == nbs.MAMBA or method == nbs.DIRAC:
-        g = dt if method == nbs.MAMBA else _one(dt)
-        for n in range(N):
-            ab[n] = _cexp(dtA * A[d, n])
-            gm[n] = g
-    elif method == nbs.ZOH:
-        same = dtA == dt  # one step for both: Abar is the E of phi1's evaluation
-        for n in range(N):
-            E, phi = _exp_phi1(dt * A[d, n])
-            ab[n] = E if same else _cexp(dtA * A[d, n])
-            gm[n] = dt * phi
-    else:
-        for n in range(N):
-            ab[n], gm[n] = sel_disc(method, A[d, n], dt, dtA, lnA[d, n])
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
-def _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs):
-    """dts[:T], dtAs[:T]: the input and A steps of steps t0.. (softplus by the polynomial
-    helper: a loop over time LLVM vectorises)."""
-    for k in range(T):
-        x = delta[b, d, t0 + k] + bias[d] if hasb else delta[b, d, t0 + k]
-        dts[k] = _vsoftplus(x) if sp else x
-    for k in range(T):
-        dtAs[k] = dA_[b, d, t0 + k] if hasdA else dts[k]
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
-def _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc):
-    """ab[k N + n], gm[k N + n] = (Abar, gamma) at step k of the tile, state n. mamba/dirac
-    (and zoh's Abar on its own step) take e^(dtA A) by the vectorisable exp over the whole
-    tile; real zoh's phi1 the vectorisable expm1; the rest the scalar formulas per step."""
-    N = A.shape[1]
-    zero = _zero(A[d, 0])
-    if method == nbs.MAMBA or method == nbs.DIRAC:
-        _exp_outer(dtAs, A[d], T, ab, wx, ws, wc)
-        for k in range(T):
-            g = dts[k] if method == nbs.MAMBA else _one(dts[k])
-            for n in range(N):
-                gm[k * N + n] = zero + g
-        return
-    if method == nbs.ZOH and _zoh_outer(dts, A[d], T, ab, gm):  # (real A only)
-        same = True
-        for k in range(T):
-            same = same and dtAs[k] == dts[k]
-        if not same:
-            _exp_outer(dtAs, A[d], T, ab, wx, ws, wc)
-        return
-    for k in range(T):
-        _disc_row(method, A, lnA, d, dts[k], dtAs[k], ab[k * N:(k + 1) * N],
-                  gm[k * N:(k + 1) * N])
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
-def _bu_tile(T, N, gm, us, Bc, Bv, bvar, b, g, d, t0, bu):
-    """bu[k N + n] = gm[k N + n] B[t0 + k, n] u[t0 + k] (gamma B u, the recurrence's input;
-    bu may be gm itself)."""
-    if bvar:  # B in its (B, G, N, L) layout: a tile touches N * T/16 cache lines, in L1
-        for k in range(T):
-            for n in range(N):
-                bu[k * N + n] = gm[k * N + n] * Bv[b, g, n, t0 + k] * us[k]
-    else:
-        for k in range(T):
-            for n in range(N):
-                bu[k * N + n] = gm[k * N + n] * Bc[d, n] * us[k]
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
-def _rec_tile(T, N, ab, bu, h, hs, off):
-    """h <- the recurrence over the tile's T steps; hs[off + k N + n] = h after step k."""
-    for k in range(T):
-        for n in range(N):  # independent over n: vectorised
-            h[n] = ab[k * N + n] * h[n] + bu[k * N + n]
-            hs[off + k * N + n] = h[n]
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
-def _scan_tile(T, N, ab, gm, us, Bc, Bv, bvar, b, g, d, t0, h, hs):
-    """h <- the recurrence over the tile's T steps; hs[k N + n] = h after step k."""
-    _bu_tile(T, N, gm, us, Bc, Bv, bvar, b, g, d, t0, gm)
-    _rec_tile(T, N, ab, gm, h, hs, 0)
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
-def _dot_tile(T, N, hs, Cc, Cv, cvar, b, g, d, t0, ys):
-    """ys[k] = sum_n Re(C[t0 + k, n] hs[k N + n]) over four partial sums (one chain of N
-    dependent adds per step was latency-bound)."""
-    n4 = N - N % 4
-    for k in range(T):
-        j = k * N
-        a0 = a1 = a2 = a3 = _zero(hs[j]).real
-        if cvar:
-            for n in range(0, n4, 4):
-                a0 += (Cv[b, g, n, t0 + k] * hs[j + n]).real
-                a1 += (Cv[b, g, n + 1, t0 + k] * hs[j + n + 1]).real
-                a2 += (Cv[b, g, n + 2, t0 + k] * hs[j + n + 2]).real
-                a3 += (Cv[b, g, n + 3, t0 + k] * hs[j + n + 3]).real
-            for n in range(n4, N):
-                a0 += (Cv[b, g, n, t0 + k] * hs[j + n]).real
-        else:
-            for n in range(0, n4, 4):
-                a0 += (Cc[d, n] * hs[j + n]).real
-                a1 += (Cc[d, n + 1] * hs[j + n + 1]).real
-                a2 += (Cc[d, n + 2] * hs[j + n + 2]).real
-                a3 += (Cc[d, n + 3] * hs[j + n + 3]).real
-            for n in range(n4, N):
-                a0 += (Cc[d, n] * hs[j + n]).real
-        ys[k] = (a0 + a1) + (a2 + a3)
 
 
 @_kernel
@@ -192,105 +90,6 @@ def _fwd(u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, out, last,
                 out[b, d, t0 + k] = y
         for n in range(N):
             last[b, d, n] = h[n]
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
-def _gather_tile(T, N, Xc, Xv, xvar, b, g, d, t0, out):
-    """out[k N + n] = X at (t0 + k, n): the tile's B or C (constant or variable)."""
-    if xvar:
-        for k in range(T):
-            for n in range(N):
-                out[k * N + n] = Xv[b, g, n, t0 + k]
-    else:
-        for k in range(T):
-            for n in range(N):
-                out[k * N + n] = Xc[d, n]
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
-def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgtA, pgA):
-    """The five partials of (Abar, gamma) per tile element (sel_disc_grad); mamba/dirac's
-    are products (no transcendental), in a loop of their own."""
-    N = A.shape[1]
-    zero = _zero(A[d, 0])
-    if method == nbs.MAMBA or method == nbs.DIRAC:
-        gt = zero + 1 if method == nbs.MAMBA else zero
-        for k in range(T):
-            for n in range(N):
-                j = k * N + n
-                pAt[j] = A[d, n] * Abs[j]
-                pAA[j] = dtAs[k] * Abs[j]
-                pgt[j] = gt
-                pgtA[j] = zero
-                pgA[j] = zero
-        return
-    for k in range(T):
-        for n in range(N):
-            j = k * N + n
-            pAt[j], pAA[j], pgt[j], pgtA[j], pgA[j] = sel_disc_grad(
-                method, A[d, n], dts[k], dtAs[k], lnA[d, n], Abs[j], gms[j])
-
-
-@nbs.numba().njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _adj_tile_md(T, N, two, mamba, hs, Abs, Bt, Ct, Arow, dts, dtAs, us, gys, lam, acc_A, gBt,
-                 gCt, du_, ddt_, ddtA_):
-    """:func:`_adj_tile` for mamba (gamma = dt) and dirac (gamma = 1), whose partials are
-    products of Abar: dAbar/ddtA = A Abar, dAbar/dA = dtA Abar, dgamma/ddt = 1 or 0, the rest
-    0. Fewer buffers in the loop (LLVM's runtime alias checks gave up on the general one's)."""
-    for k in range(T - 1, -1, -1):
-        gy = gys[k]
-        ut = us[k]
-        gam = dts[k] if mamba else _one(dts[k])
-        dtA = dtAs[k]
-        s_bn = _zero(gy)  # sum_n Re(lam_n conj(B_n))
-        s_at = _zero(gy)  # sum_n Re(conj(A_n Abar_n) lam_n conj(h_n))
-        j0 = k * N
-        for n in range(N):
-            j = j0 + n
-            ln = lam[n] + two * _conj(Ct[j]) * gy
-            G_Ab = ln * _conj(hs[j])
-            gBt[j] = ln * (gam * ut)
-            gCt[j] = two * gy * _conj(hs[j + N])
-            s_bn += (ln * _conj(Bt[j])).real
-            cab = _conj(Abs[j])
-            s_at += (_conj(Arow[n]) * cab * G_Ab).real
-            acc_A[n] += dtA * cab * G_Ab
-            lam[n] = cab * ln
-        du_[k] = gam * s_bn
-        ddt_[k] = ut * s_bn if mamba else _zero(gy)
-        ddtA_[k] = s_at
-
-
-@nbs.numba().njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us, gys, lam,
-              acc_A, gBt, gCt, du_, ddt_, ddtA_):
-    """The reverse adjoint over the tile: lam_t = two conj(C_t) gy_t + conj(Abar_{t+1})
-    lam_{t+1}, and every gradient of step t. Branch-free over n (the flags became buffers and
-    the factor ``two``) and compiled with reassociation, so LLVM vectorises the sums over n
-    (rounding order only: NaN and inf propagate as before). gys: dy after the z gate."""
-    for k in range(T - 1, -1, -1):
-        gy = gys[k]
-        ut = us[k]
-        du_t = _zero(gy)
-        ddt_t = _zero(gy)
-        ddtA_t = _zero(gy)
-        j0 = k * N
-        for n in range(N):
-            j = j0 + n
-            ln = lam[n] + two * _conj(Ct[j]) * gy
-            G_Ab = ln * _conj(hs[j])
-            G_gam = ln * _conj(Bt[j]) * ut
-            gam = gms[j]
-            gBt[j] = ln * _conj(gam) * ut
-            gCt[j] = two * gy * _conj(hs[j + N])
-            du_t += (ln * _conj(gam * Bt[j])).real
-            ddt_t += (_conj(pgt[j]) * G_gam).real
-            ddtA_t += (_conj(pAt[j]) * G_Ab).real + (_conj(pgtA[j]) * G_gam).real
-            acc_A[n] += _conj(pAA[j]) * G_Ab + _conj(pgA[j]) * G_gam
-            lam[n] = _conj(Abs[j]) * ln
-        du_[k] = du_t
-        ddt_[k] = ddt_t
-        ddtA_[k] = ddtA_t
 
 
 @_kernel
