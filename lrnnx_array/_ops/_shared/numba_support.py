@@ -45,17 +45,22 @@ def cache_dir() -> str:
     """Where compiled kernels are cached.
 
     numba invalidates a cached kernel when its own source file changes, not when a function it
-    calls from another module does; every kernel inlines this module's scalars and
-    ``numba_math``'s, so the default directory is keyed by a hash of both files (an edit or
-    upgrade there starts a fresh cache).
+    calls from another module does (the callee's code is linked into the cached kernel); the
+    kernels call this module's scalars, ``numba_math``'s helpers and helper modules of their
+    family (``_numba_tiles.py``), so the default directory is keyed by a hash of every numba
+    source file of the package (an edit or upgrade of any starts a fresh cache).
     """
     env = os.environ.get("NUMBA_CACHE_DIR")
     if env:
         return env
+    import glob
     import hashlib
 
+    here = os.path.dirname(__file__)
+    names = sorted(glob.glob(os.path.join(here, "numba_*.py")) +
+                   glob.glob(os.path.join(os.path.dirname(here), "*", "_numba*.py")))
     h = hashlib.sha1()
-    for name in (__file__, os.path.join(os.path.dirname(__file__), "numba_math.py")):
+    for name in names:
         with open(name, "rb") as f:
             h.update(f.read())
     key = h.hexdigest()[:12]
