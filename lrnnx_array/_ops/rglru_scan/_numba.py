@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 
 _kernel = nbs.kernel()
@@ -21,6 +22,8 @@ _kernel = nbs.kernel()
 _PARALLEL_MIN = 1 << 14
 prange = nbs.numba().prange
 _rglru = nbs.scalars()[5]
+# A typed 0 (``x * 0`` types float32 as float64 in numba and is NaN where x is inf or NaN).
+_zero = nbm.helpers()["zero_of"]
 
 
 def _ln(A):
@@ -41,7 +44,7 @@ def _fwd(u, delta, lnA, h0, has_h0, y, last):
                 h[n] = h0[b, d, n]
         for t in range(L):
             dt, ut = delta[b, d, t], u[b, d, t]
-            s = ut * 0
+            s = _zero(ut)
             for n in range(N):
                 Ab, g = _rglru(dt, lnA[d, n])
                 h[n] = Ab * h[n] + g * ut
@@ -75,8 +78,8 @@ def _bwd(dout, u, delta, A, lnA, h0, has_h0, dlast, has_dl, du, ddelta, gA, dh0)
                 hs[t + 1, n] = Ab * hs[t, n] + g * ut
         for t in range(L - 1, -1, -1):
             dt, ut, gy = delta[b, d, t], u[b, d, t], dout[b, d, t]
-            du_t = gy * 0
-            dd_t = gy * 0
+            du_t = _zero(gy)
+            dd_t = _zero(gy)
             for n in range(N):
                 ln = gy + lam[n]
                 Ab, g, la = abs_[t, n], gs[t, n], lnA[d, n]

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
+# A typed 0: ``x * 0`` types float32 as float64 in numba (the state ran in float64) and is NaN
+# where x is inf or NaN.
+_zero = nbm.helpers()["zero_of"]
 
 
 @_kernel
@@ -30,7 +34,7 @@ def _states(u, A, B, bias, has_bias, h0, has_h0, s, one, half):
         for k in range(H):
             for t in range(L):
                 s[b, n, t] += B[b, n, k, t] * u[b, k, t]
-        h = h0[b, n] if has_h0 else s[b, n, 0] * 0
+        h = h0[b, n] if has_h0 else _zero(s[b, n, 0])
         for t in range(L):
             a = A[b, n, t]
             h = (one - one / (a * a + half)) * h + s[b, n, t]
@@ -61,13 +65,13 @@ def _adjoint(dout, u, A, B, C, s, h0, has_h0, dlast, has_dl, lam, dA, dB, dh0, o
         for k in range(H):
             for t in range(L):
                 lam[b, n, t] += C[b, k, n, t] * dout[b, k, t]
-        carry = dlast[b, n] if has_dl else lam[b, n, 0] * 0
+        carry = dlast[b, n] if has_dl else _zero(lam[b, n, 0])
         for t in range(L - 1, -1, -1):
             a = A[b, n, t]
             w = a * a + half
             ln = lam[b, n, t] + carry
             lam[b, n, t] = ln
-            sp = s[b, n, t - 1] if t > 0 else (h0[b, n] if has_h0 else ln * 0)
+            sp = s[b, n, t - 1] if t > 0 else (h0[b, n] if has_h0 else _zero(ln))
             dA[b, n, t] = ln * sp * ((a + a) / (w * w))
             carry = (one - one / w) * ln
         dh0[b, n] = carry
