@@ -178,12 +178,13 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                         gy = gy * zt * sz
                     gys[k] = gy
                     acc_D += gy * us[k]
+                # bu (the recurrence's input) is spent: scratch for the adjoints lam_t
                 if md:
                     _adj_tile_md(T, N, two, method == nbs.MAMBA, hs, Abs, Bt, Ct, A[d], dts,
-                                 dtAs, us, gys, lam, acc_A, gBt, gCt, du_, ddt_, ddtA_)
+                                 dtAs, us, gys, lam, acc_A, bu, gBt, gCt, du_, ddt_, ddtA_)
                 else:
                     _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us,
-                              gys, lam, acc_A, gBt, gCt, du_, ddt_, ddtA_)
+                              gys, lam, acc_A, bu, gBt, gCt, du_, ddt_, ddtA_)
                 if bvar:
                     for k in range(T):
                         for n in range(N):
