@@ -33,6 +33,7 @@ from ._numba_tiles import (
     _partials_tile,
     _rec_tile,
     _scan_tile,
+    _scatter_tile,
     _steps_tile,
 )
 
@@ -186,17 +187,13 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                     _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us,
                               gys, lam, acc_A, bu, gBt, gCt, du_, ddt_, ddtA_)
                 if bvar:
-                    for k in range(T):
-                        for n in range(N):
-                            gBv[s, b, g, n, t0 + k] += gBt[k * N + n]
+                    _scatter_tile(T, N, gBt, gBv, s, b, g, t0)
                 else:
                     for k in range(T):
                         for n in range(N):
                             acc_B[n] += gBt[k * N + n]
                 if cvar:
-                    for k in range(T):
-                        for n in range(N):
-                            gCv[s, b, g, n, t0 + k] += gCt[k * N + n]
+                    _scatter_tile(T, N, gCt, gCv, s, b, g, t0)
                 else:
                     for k in range(T):
                         for n in range(N):
