@@ -60,6 +60,18 @@ def _numpy_only(xp):
         raise NotImplementedError("bench --dask runs NumPy chunks on CPU workers")
 
 
+def _case(run, method, with_sequential, a, b):
+    """The Case of one Dask diag_scan contender ``run(method)``, beside one unchunked call (and
+    the sequential method when asked)."""
+    from .. import ops
+
+    baselines = {"unchunked": lambda: ops.diag_scan(a, b)}
+    if with_sequential:
+        baselines["sequential"] = run("sequential")
+    return Case(fwd=run(method), fwd_work=Work(bytes=3 * a.dtype.itemsize * a.size),
+                baselines=baselines)
+
+
 def _make(method, with_sequential):
     """On the 2-process cluster (inputs persisted on the workers, results kept there)."""
     def make(xp, dtype, rows, L, block):
@@ -67,7 +79,6 @@ def _make(method, with_sequential):
         import dask.array as da
         import distributed
 
-        from .. import ops
         from . import diag_scan
 
         client = _client()
@@ -84,12 +95,7 @@ def _make(method, with_sequential):
                 del h
             return thunk
 
-        item = np.dtype(dtype).itemsize
-        baselines = {"unchunked": lambda: ops.diag_scan(a, b)}
-        if with_sequential:
-            baselines["sequential"] = run("sequential")
-        return Case(fwd=run(method), fwd_work=Work(bytes=3 * item * rows * L),
-                    baselines=baselines)
+        return _case(run, method, with_sequential, a, b)
     return make
 
 
@@ -100,7 +106,6 @@ def _make_threads(method, with_sequential):
         import dask
         import dask.array as da
 
-        from .. import ops
         from . import diag_scan
 
         a, b = _inputs(rows, L, dtype)
@@ -110,12 +115,7 @@ def _make_threads(method, with_sequential):
             return lambda: dask.persist(diag_scan(da_, db, method=m), scheduler="threads",
                                         num_workers=2)
 
-        item = np.dtype(dtype).itemsize
-        baselines = {"unchunked": lambda: ops.diag_scan(a, b)}
-        if with_sequential:
-            baselines["sequential"] = run("sequential")
-        return Case(fwd=run(method), fwd_work=Work(bytes=3 * item * rows * L),
-                    baselines=baselines)
+        return _case(run, method, with_sequential, a, b)
     return make
 
 
