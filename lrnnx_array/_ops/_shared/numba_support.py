@@ -283,14 +283,11 @@ def _define():
             return s
         return (E - phi) / x
 
-    @register_jitable
-    def softplus(x):
-        """log1p(exp(x)) for x <= 20, x above (torch's threshold rule)."""
-        return math.log1p(math.exp(x)) if x <= 20 else x
+    # One softplus/sigmoid for the whole tier: numba_math's (torch's >20 rule, no overflow of
+    # e^-x), so a forward and its VJP evaluate the same function.
+    from . import numba_math
 
-    @register_jitable
-    def sigmoid(x):
-        return 1 / (1 + math.exp(-x))
+    softplus, sigmoid = numba_math.helpers()["softplus"], numba_math.helpers()["sigmoid"]
 
     def rglru_abar_gamma(dt, logA):
         """(a^dt, sqrt(max(0, -expm1(2 dt ln a)))): 1 - Abar^2 without cancellation."""
@@ -361,8 +358,6 @@ def _define():
         return dAb_ddtA, dAb_dA, z, w * dAb_ddtA, w * dAb_dA
 
     # ---- vectorisable e^x over a buffer (numba_math: polynomial, no libm call) ------------
-    from . import numba_math
-
     _vexp_real = numba_math.helpers()["vexp"]
 
     def vexp(x, out, n):
