@@ -17,7 +17,7 @@ import numpy as np
 
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
-from . import _generic
+from . import _generic, _numba_fused
 
 _kernel = nbs.kernel()
 # Up to four transcendentals per element: two threads pay off from ~2^14 elements (the RG-LRU
@@ -208,11 +208,25 @@ def _states(u, dt3, A, B, dtA3, h0, disc):
     return Bu, x
 
 
-@nbs.launch(min_elems=_PARALLEL_MIN)
-def forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
-    """(y (B,H,L), last state (B,P)) with y = C @ x."""
+def _fused_threads(u, A):
+    """numba's thread count when the fused one-pass forward suits the sizes, else 0."""
+    th = nbs.numba().get_num_threads()
+    return th if _numba_fused.suits(u.shape[0], u.shape[1], A.shape[0], th) else 0
+
+
+def _forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
+    th = _fused_threads(u, A)
+    if th:
+        return _numba_fused.run(u, dt3, A, B, C, dtA3, h0, disc, th, want_imag=True)
     _, x = _states(u, dt3, A, B, dtA3, h0, disc)
     return np.matmul(C, x), np.ascontiguousarray(x[:, :, -1])
+
+
+@nbs.launch(min_elems=_PARALLEL_MIN)
+def forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
+    """(y (B,H,L), last state (B,P)) with y = C @ x: the fused pass (``_numba_fused``) where it
+    suits the sizes, else the GEMMs around the row kernel."""
+    return _forward(xp, u, dt3, A, B, C, dtA3, h0, disc=disc)
 
 
 def _mH(x):
@@ -255,9 +269,14 @@ def _sum_to(r, shape):
     return r.reshape(shape)
 
 
+@nbs.launch(min_elems=_PARALLEL_MIN)
 def inner_forward(xp, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
-    """s5_inner's output (B, H, L), real."""
-    return _generic.inner_output(xp, forward(xp, u, dt3, A, B, C, dtA3, h0, disc=disc)[0], u,
+    """s5_inner's output (B, H, L), real (the fused pass computes only Re(C x))."""
+    th = _fused_threads(u, A)
+    if th:
+        return _numba_fused.run(u, dt3, A, B, C, dtA3, h0, disc, th, want_imag=False,
+                                scale=2.0 if conj_sym else 1.0, D=D)[0]
+    return _generic.inner_output(xp, _forward(xp, u, dt3, A, B, C, dtA3, h0, disc=disc)[0], u,
                                  D, conj_sym)
 
 

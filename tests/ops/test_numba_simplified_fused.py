@@ -1,0 +1,103 @@
+"""The fused one-pass numba S5 forward (``_numba_fused``: projection, discretisation,
+recurrence and output per time tile) against the float64 oracle, at sizes where the numba
+tier picks it (P >= 64): every discretization, step layout, deltaA, h0, the last state,
+complex and real inputs, s5_inner with and without conj_sym, and the state blocks split
+between threads (their partial outputs summed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _numba_common import cast, close_all, needs_numba
+
+from lrnnx_array import testing
+from lrnnx_array._ops.simplified_scan import _numba_fused
+from lrnnx_array._ops.simplified_scan._ref import s5_inner_ref, simplified_scan_ref
+from lrnnx_array.ops import s5_inner, simplified_scan
+
+pytestmark = needs_numba
+testing.add_override("s5_fused_out", 2, "y sums P length-L complex recurrences: float32 "
+                     "rounding grows with P and L (as for the BLAS form)")
+DISCS = ("bilinear", "zoh", "dirac")
+LAYOUTS = {"P": lambda B, P, L: (P,), "BL": lambda B, P, L: (B, L),
+           "BPL": lambda B, P, L: (B, P, L), "1P1": lambda B, P, L: (1, P, 1),
+           "()": lambda B, P, L: ()}
+
+
+def _case(dtype, layout, deltaA, h0, Bsz=2, H=3, P=70, L=41, seed=0, real_u=False):
+    rng = np.random.default_rng(seed)
+    real = "float32" if dtype in ("float32", "complex64") else "float64"
+
+    def c(*shape):
+        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+    u = rng.standard_normal((Bsz, H, L)) if real_u or not dtype.startswith("complex") else c(
+        Bsz, H, L)
+    shape = LAYOUTS[layout](Bsz, P, L)
+    kw = dict(u=cast(u, dtype), delta=cast(rng.uniform(0.05, 0.8, shape), real),
+              A=cast(-rng.uniform(0.1, 1, P) + 1j * rng.uniform(-2, 2, P), dtype),
+              B=cast(c(P, H) / 2, dtype), C=cast(c(H, P) / 2, dtype))
+    if deltaA:
+        kw["deltaA"] = cast(rng.uniform(0.05, 0.8, shape), real)
+    if h0:
+        kw["h0"] = cast(c(Bsz, P), dtype)
+    return kw
+
+
+def test_sizes_pick_the_fused_pass():
+    # The tests below are only about the fused pass if the tier takes it at their sizes (their
+    # arrays are small: numba_support.launch runs them on one thread).
+    for threads in (1, 2):
+        assert _numba_fused.suits(2, 3, 70, threads)
+        assert _numba_fused.suits(1, 3, 130, threads)
+    assert not _numba_fused.suits(1, 16, 16, 2)  # the row kernel's sizes
+    assert not _numba_fused.suits(2, 0, 70, 2)
+
+
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("extras", [False, True])
+def test_simplified_scan_fused_matches_oracle(disc, dtype, layout, extras):
+    kw = _case(dtype, layout, deltaA=extras, h0=extras, real_u=layout == "P")
+    y, last = simplified_scan(**kw, return_last_state=True, discretization=disc, impl="numba")
+    ry, rlast = simplified_scan_ref(**kw, return_last_state=True, discretization=disc)
+    close_all(["y", "last"], [y, last], [ry, rlast], dtype, override="s5_fused_out")
+
+
+@pytest.mark.parametrize("disc", DISCS)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64"])
+@pytest.mark.parametrize("conj_sym", [True, False])
+@pytest.mark.parametrize("layout", ["1P1", "BPL"])
+def test_s5_inner_fused_matches_oracle(disc, dtype, conj_sym, layout):
+    kw = _case(dtype, layout, deltaA=layout == "BPL", h0=layout == "1P1", L=300)
+    D = cast(np.random.default_rng(1).standard_normal(kw["B"].shape[1]), dtype)
+    out = s5_inner(**kw, D=D, discretization=disc, conj_sym=conj_sym, impl="numba")
+    ref = s5_inner_ref(**kw, D=D, discretization=disc, conj_sym=conj_sym)
+    close_all(["out"], [out], [ref], dtype, override="s5_fused_out")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+@pytest.mark.parametrize("want_imag", [True, False])
+def test_state_blocks_split_between_threads(threads, want_imag):
+    """B = 1: the states are cut into blocks (one per thread), partial outputs summed."""
+    kw = _case("complex128", "BPL", deltaA=True, h0=True, Bsz=1, H=4, P=130, L=77)
+    PB, nblk = _numba_fused.blocks(1, 130, threads)
+    assert nblk == min(threads, 5) if threads > 1 else nblk == 1
+    canon = [kw["u"], kw["delta"], kw["A"], kw["B"], kw["C"], kw["deltaA"], kw["h0"]]
+    D = np.linspace(-1, 1, 4)
+    out, last = _numba_fused.run(*canon, "zoh", threads, want_imag=want_imag, scale=2.0,
+                                 D=None if want_imag else D)
+    ry, rlast = simplified_scan_ref(**kw, return_last_state=True, discretization="zoh")
+    want = 2 * ry if want_imag else 2 * ry.real + D[:, None] * kw["u"].real
+    close_all(["out", "last"], [out, last], [want, rlast], "complex128" if want_imag
+              else "float64", override="s5_fused_out")
+
+
+def test_nan_in_u_stays_forward_in_time():
+    kw = _case("complex64", "BPL", deltaA=False, h0=False, L=64)
+    kw["u"] = kw["u"].copy()
+    kw["u"][0, 1, 40] = np.nan
+    y = simplified_scan(**kw, discretization="zoh", impl="numba")
+    assert np.isfinite(y[0, :, :40]).all() and np.isnan(y[0, :, 40:]).all()
+    assert np.isfinite(y[1]).all()
