@@ -20,6 +20,9 @@ name. Shared conventions:
   :class:`DiscretizeGrads` with the inputs' shapes (broadcast axes summed), PyTorch's complex
   convention (real inputs get the real part).
 
+The VJPs live in ``lrnnx_array._discretization_vjps`` and the shared validate-resolve-call core
+in ``lrnnx_array._discretization_core``; both are re-exported here, the one public path.
+
 The formulas are those of the numerics layer (``lrnnx_array._ops._shared.numerics``): zoh's
 :math:`(e^{x}-1)/x` with a cancellation-free complex expm1, rglru's
 :math:`\sqrt{-\operatorname{expm1}(2\Delta\log A)}`, so small steps keep every digit.
@@ -27,18 +30,18 @@ The formulas are those of the numerics layer (``lrnnx_array._ops._shared.numeric
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-from . import _checks
-from ._ops.discretization._api import (
-    COTANGENTS,
-    METHODS,
-    SPEC,
-    canonical,
-    check_domain,
-    problem,
-    split_dout,
+from ._discretization_core import DiscretizeGrads, _backward, _forward
+from ._discretization_vjps import (
+    async_vjp,
+    bilinear_vjp,
+    dirac_vjp,
+    mamba_vjp,
+    no_discretization_vjp,
+    rglru_vjp,
+    s7_vjp,
+    zoh_vjp,
 )
+from ._ops.discretization._api import METHODS, canonical
 
 __all__ = [
     "discretize", "discretize_vjp", "DiscretizeGrads", "METHODS",
@@ -46,49 +49,6 @@ __all__ = [
     "async_", "async_vjp", "no_discretization", "no_discretization_vjp", "s7", "s7_vjp",
     "rglru", "rglru_vjp",
 ]
-
-
-class DiscretizeGrads(NamedTuple):
-    """Cotangents of ``A``, ``delta`` and ``integration_timesteps`` (None when omitted)."""
-
-    dA: object
-    ddelta: object
-    dintegration_timesteps: object
-
-
-def _cast(xp, x, dtype):
-    return None if x is None else (x if x.dtype == dtype else xp.astype(x, dtype))
-
-
-def _forward(method, A, delta, tau, impl, check_finite):
-    xp = SPEC.validate({"A": A, "delta": delta, "integration_timesteps": tau},
-                       check_finite=check_finite)
-    shape, dtype = problem(xp, method, A, delta, tau)
-    if check_finite:
-        check_domain(xp, method, A, delta)
-    name = SPEC.resolve(impl, xp, dtype)
-    rdt = _checks.real_dtype_of(xp, dtype)
-    return SPEC.get(name, "forward")(
-        xp, method, _cast(xp, A, dtype), _cast(xp, delta, rdt),
-        _cast(xp, tau, rdt) if method == "async" else None, shape=shape, dtype=dtype)
-
-
-def _backward(method, dout, A, delta, tau, impl, check_finite):
-    d0, d1 = split_dout(dout)
-    xp = SPEC.validate({"A": A, "delta": delta, "integration_timesteps": tau, "dout[0]": d0,
-                        "dout[1]": d1}, check_finite=check_finite, extra=COTANGENTS)
-    shape, dtype = problem(xp, method, A, delta, tau, (d0, d1))
-    if check_finite:
-        check_domain(xp, method, A, delta)
-    name = SPEC.resolve(impl, xp, dtype)
-    rdt = _checks.real_dtype_of(xp, dtype)
-    cdt = _checks.complex_dtype_of(xp, dtype)
-    cots = [None if g is None else _cast(xp, g, cdt if xp.isdtype(g.dtype, "complex floating")
-                                         else dtype) for g in (d0, d1)]
-    tau_c = None if tau is None else _cast(xp, tau, rdt)
-    return DiscretizeGrads(*SPEC.get(name, "backward")(
-        xp, method, _cast(xp, A, dtype), _cast(xp, delta, rdt), tau_c, *cots, shape=shape,
-        dtype=dtype))
 
 
 # ---- by name ------------------------------------------------------------------------------------
@@ -389,224 +349,3 @@ def rglru(A, delta, integration_timesteps=None, *, impl="auto", check_finite=Tru
     (array([0.5]), array([0.8660254]))
     """
     return _forward("rglru", A, delta, integration_timesteps, impl, check_finite)
-
-
-# ---- their VJPs -------------------------------------------------------------------------------
-
-
-def zoh_vjp(dout, A, delta, integration_timesteps=None, *, impl="auto", check_finite=True):
-    r"""Vector-Jacobian product of :func:`zoh`.
-
-    Parameters
-    ----------
-    dout : pair (dA_bar, dgamma_bar)
-        Cotangents of the two outputs; either may be None (zero).
-    A, delta, integration_timesteps, impl, check_finite
-        As for :func:`zoh`.
-
-    Returns
-    -------
-    DiscretizeGrads
-        ``(dA, ddelta, dintegration_timesteps)`` shaped like the inputs.
-
-    Examples
-    --------
-    :math:`\partial\bar\gamma/\partial\Delta = e^{\Delta A}`:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.discretization import zoh_vjp
-    >>> zoh_vjp((None, np.ones(1)), np.array([-1.0]), np.array([0.5])).ddelta
-    array([0.60653066])
-    """
-    return _backward("zoh", dout, A, delta, integration_timesteps, impl, check_finite)
-
-
-def bilinear_vjp(dout, A, delta, integration_timesteps=None, *, impl="auto", check_finite=True):
-    r"""Vector-Jacobian product of :func:`bilinear`.
-
-    Parameters
-    ----------
-    dout : pair (dA_bar, dgamma_bar)
-        Cotangents of the two outputs; either may be None (zero).
-    A, delta, integration_timesteps, impl, check_finite
-        As for :func:`bilinear`.
-
-    Returns
-    -------
-    DiscretizeGrads
-        ``(dA, ddelta, dintegration_timesteps)`` shaped like the inputs.
-
-    Examples
-    --------
-    :math:`\partial\bar\gamma/\partial\Delta = (1-\Delta A/2)^{-2}`:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.discretization import bilinear_vjp
-    >>> bilinear_vjp((None, np.ones(1)), np.array([-1.0]), np.array([0.5])).ddelta
-    array([0.64])
-    """
-    return _backward("bilinear", dout, A, delta, integration_timesteps, impl, check_finite)
-
-
-def dirac_vjp(dout, A, delta, integration_timesteps=None, *, impl="auto", check_finite=True):
-    r"""Vector-Jacobian product of :func:`dirac`.
-
-    Parameters
-    ----------
-    dout : pair (dA_bar, dgamma_bar)
-        Cotangents of the two outputs; either may be None (zero).
-    A, delta, integration_timesteps, impl, check_finite
-        As for :func:`dirac`.
-
-    Returns
-    -------
-    DiscretizeGrads
-        ``(dA, ddelta, dintegration_timesteps)`` shaped like the inputs.
-
-    Examples
-    --------
-    :math:`\partial\bar A/\partial A = \Delta e^{\Delta A}`:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.discretization import dirac_vjp
-    >>> dirac_vjp((np.ones(1), None), np.array([-1.0]), np.array([0.5])).dA
-    array([0.30326533])
-    """
-    return _backward("dirac", dout, A, delta, integration_timesteps, impl, check_finite)
-
-
-def mamba_vjp(dout, A, delta, integration_timesteps=None, *, impl="auto", check_finite=True):
-    r"""Vector-Jacobian product of :func:`mamba`.
-
-    Parameters
-    ----------
-    dout : pair (dA_bar, dgamma_bar)
-        Cotangents of the two outputs; either may be None (zero).
-    A, delta, integration_timesteps, impl, check_finite
-        As for :func:`mamba`.
-
-    Returns
-    -------
-    DiscretizeGrads
-        ``(dA, ddelta, dintegration_timesteps)`` shaped like the inputs.
-
-    Examples
-    --------
-    :math:`\partial\bar\gamma/\partial\Delta = 1`:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.discretization import mamba_vjp
-    >>> mamba_vjp((None, np.ones(1)), np.array([-1.0]), np.array([0.5])).ddelta
-    array([1.])
-    """
-    return _backward("mamba", dout, A, delta, integration_timesteps, impl, check_finite)
-
-
-def async_vjp(dout, A, delta, integration_timesteps=None, *, impl="auto", check_finite=True):
-    r"""Vector-Jacobian product of :func:`async_`.
-
-    Parameters
-    ----------
-    dout : pair (dA_bar, dgamma_bar)
-        Cotangents of the two outputs; either may be None (zero).
-    A, delta, integration_timesteps, impl, check_finite
-        As for :func:`async_`.
-
-    Returns
-    -------
-    DiscretizeGrads
-        ``(dA, ddelta, dintegration_timesteps)`` shaped like the inputs.
-
-    Examples
-    --------
-    :math:`\partial\bar A/\partial\tau = \Delta A e^{\Delta\tau A}`:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.discretization import async_vjp
-    >>> g = async_vjp((np.ones(1), None), np.array([-1.0]), np.array([0.5]), np.array([2.0]))
-    >>> g.dintegration_timesteps
-    array([-0.18393972])
-    """
-    return _backward("async", dout, A, delta, integration_timesteps, impl, check_finite)
-
-
-def no_discretization_vjp(dout, A, delta, integration_timesteps=None, *, impl="auto",
-                          check_finite=True):
-    r"""Vector-Jacobian product of :func:`no_discretization`.
-
-    Parameters
-    ----------
-    dout : pair (dA_bar, dgamma_bar)
-        Cotangents of the two outputs; either may be None (zero).
-    A, delta, integration_timesteps, impl, check_finite
-        As for :func:`no_discretization`.
-
-    Returns
-    -------
-    DiscretizeGrads
-        ``(dA, ddelta, dintegration_timesteps)`` shaped like the inputs.
-
-    Examples
-    --------
-    :math:`\bar A = A`, so ``dA`` is the cotangent itself:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.discretization import no_discretization_vjp
-    >>> no_discretization_vjp((np.ones(1), None), np.array([0.9]), np.array([0.5])).dA
-    array([1.])
-    """
-    return _backward("no_discretization", dout, A, delta, integration_timesteps, impl, check_finite)
-
-
-def s7_vjp(dout, A, delta, integration_timesteps=None, *, impl="auto", check_finite=True):
-    r"""Vector-Jacobian product of :func:`s7`.
-
-    Parameters
-    ----------
-    dout : pair (dA_bar, dgamma_bar)
-        Cotangents of the two outputs; either may be None (zero).
-    A, delta, integration_timesteps, impl, check_finite
-        As for :func:`s7`.
-
-    Returns
-    -------
-    DiscretizeGrads
-        ``(dA, ddelta, dintegration_timesteps)`` shaped like the inputs.
-
-    Examples
-    --------
-    :math:`\partial\bar A/\partial a = 2a/(a^2+1/2)^2`:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.discretization import s7_vjp
-    >>> s7_vjp((np.ones(1), None), np.zeros(1), np.array([1.5])).ddelta
-    array([0.39669421])
-    """
-    return _backward("s7", dout, A, delta, integration_timesteps, impl, check_finite)
-
-
-def rglru_vjp(dout, A, delta, integration_timesteps=None, *, impl="auto", check_finite=True):
-    r"""Vector-Jacobian product of :func:`rglru`.
-
-    Parameters
-    ----------
-    dout : pair (dA_bar, dgamma_bar)
-        Cotangents of the two outputs; either may be None (zero).
-    A, delta, integration_timesteps, impl, check_finite
-        As for :func:`rglru`.
-
-    Returns
-    -------
-    DiscretizeGrads
-        ``(dA, ddelta, dintegration_timesteps)`` shaped like the inputs.
-
-    Examples
-    --------
-    :math:`\partial\bar A/\partial\Delta = \bar A\log A`:
-
-    >>> import numpy as np
-    >>> from lrnnx_array.discretization import rglru_vjp
-    >>> rglru_vjp((np.ones(1), None), np.array([0.25]), np.array([0.5])).ddelta
-    array([-0.69314718])
-    """
-    return _backward("rglru", dout, A, delta, integration_timesteps, impl, check_finite)
