@@ -115,7 +115,8 @@ def _examples(module):
             yield test
 
 
-@pytest.mark.parametrize("modname", ["lrnnx_array.torch", "lrnnx_array.torch._lrnnx_names"])
+@pytest.mark.parametrize("modname", ["lrnnx_array.torch", "lrnnx_array.torch._lrnnx_names",
+                                     "lrnnx_array.torch._lrnnx_names_steps"])
 def test_docstring_examples_run_with_torch(modname):
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     tests = list(_examples(importlib.import_module(modname)))
