@@ -23,17 +23,14 @@ import numpy as np
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 from .._shared.threads import threads as _threads
+from . import _numba_split, _numba_split_bwd
+from ._numba_reverse import _rev_tile
 from ._numba_tiles import (
-    _adj_tile,
-    _adj_tile_md,
     _bu_tile,
     _disc_tile,
     _dot_tile,
-    _gather_tile,
-    _partials_tile,
     _rec_tile,
     _scan_tile,
-    _scatter_tile,
     _steps_tile,
 )
 
@@ -153,63 +150,11 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 for n in range(N):
                     hs[n] = ck[c, n]
                     h[n] = ck[c, n]
-                _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
-                for k in range(T):
-                    us[k] = u[b, d, t0 + k]
-                _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
-                _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
-                _rec_tile(T, N, Abs, bu, h, hs, N)
-                _gather_tile(T, N, Bc, Bv, bvar, b, g, d, t0, Bt)
-                _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
-                md = method == nbs.MAMBA or method == nbs.DIRAC
-                if not md:
-                    _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
-                                   pgtA, pgA)
-                for k in range(T):  # the z gate: dy before it, dz
-                    t = t0 + k
-                    gy = dout[b, d, t]
-                    if hasz:
-                        y = _zero(us[k])
-                        for n in range(N):
-                            y += (Ct[k * N + n] * hs[(k + 1) * N + n]).real
-                        zt = z[b, d, t]
-                        sz = _vsigmoid(zt)
-                        pre = (2 * y if cplx else y) + (Dv[d] * us[k] if hasD else 0)
-                        dz[b, d, t] = gy * pre * sz * (1 + zt * (1 - sz))
-                        gy = gy * zt * sz
-                    gys[k] = gy
-                    acc_D += gy * us[k]
-                # bu (the recurrence's input) is spent: scratch for the adjoints lam_t
-                if md:
-                    _adj_tile_md(T, N, two, method == nbs.MAMBA, hs, Abs, Bt, Ct, A[d], dts,
-                                 dtAs, us, gys, lam, acc_A, bu, gBt, gCt, du_, ddt_, ddtA_)
-                else:
-                    _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us,
-                              gys, lam, acc_A, bu, gBt, gCt, du_, ddt_, ddtA_)
-                if bvar:
-                    _scatter_tile(T, N, gBt, gBv, s, b, g, t0)
-                else:
-                    for k in range(T):
-                        for n in range(N):
-                            acc_B[n] += gBt[k * N + n]
-                if cvar:
-                    _scatter_tile(T, N, gCt, gCv, s, b, g, t0)
-                else:
-                    for k in range(T):
-                        for n in range(N):
-                            acc_C[n] += gCt[k * N + n]
-                for k in range(T):
-                    t = t0 + k
-                    du[b, d, t] = du_[k] + (Dv[d] * gys[k] if hasD else _zero(gys[k]))
-                    ddt_t = ddt_[k]
-                    if hasdA:
-                        ddtA[b, d, t] = ddtA_[k]
-                    else:
-                        ddt_t += ddtA_[k]
-                    if sp:
-                        raw = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
-                        ddt_t *= _vsigmoid(raw) if raw <= 20 else 1
-                    ddt[b, d, t] = ddt_t
+                acc_D += _rev_tile(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, du,
+                                   ddt, ddtA, dz, gBv, gCv, flags, method, b, g, d, s, t0, T,
+                                   two, False, h, hs, Abs, gms, bu, wx, ws, wc, dts, dtAs, us,
+                                   gys, du_, ddt_, ddtA_, Bt, Ct, gBt, gCt, pAt, pAA, pgt,
+                                   pgtA, pgA, lam, acc_A, acc_B, acc_C)
             gD[b, d] = acc_D
             for n in range(N):
                 gA[b, d, n] = acc_A[n]
@@ -262,7 +207,12 @@ def forward(xp, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, *, softplus, me
     arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method)
     out = np.empty((Bsz, Dm, L), u.dtype)
     last = np.empty((Bsz, Dm, A.shape[1]), A.dtype)
-    _fwd(*arrays, out, last, flags, nbs.METHOD_CODE[method], _groups(B, C))
+    K, J = _numba_split.plan(Bsz * Dm, L, nbs.numba().get_num_threads())
+    if K > 1:  # fewer rows than threads: rows split over time
+        _numba_split.forward_split(arrays, flags, nbs.METHOD_CODE[method], _groups(B, C), out,
+                                   last, K, J)
+    else:
+        _fwd(*arrays, out, last, flags, nbs.METHOD_CODE[method], _groups(B, C))
     return out, last
 
 
@@ -276,21 +226,29 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     G = _groups(B, C)
     arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method)
     bvar, cvar = flags[0], flags[1]
-    # Channel slices per group: enough tasks for every core, none when B*G already is.
-    # (max(1, .) in the divisor: batch 0 makes no tasks, and must not divide by zero.)
-    S = max(1, min(Dm // G, -(-2 * _threads() // max(1, Bsz * G))))
     du, ddt = np.empty((Bsz, Dm, L), rt), np.empty((Bsz, Dm, L), rt)
     ddtA = np.empty((Bsz, Dm, L), rt) if deltaA is not None else np.zeros((1, 1, 1), rt)
     dz = np.empty((Bsz, Dm, L), rt) if z is not None else np.zeros((1, 1, 1), rt)
-    gA, gBc, gCc, dh0 = (np.empty((Bsz, Dm, N), st) for _ in range(4))
-    gD = np.empty((Bsz, Dm), rt)
-    vshape = (S, Bsz, G, N, L)
-    gBv = np.zeros(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
-    gCv = np.zeros(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
+    dh0 = np.empty((Bsz, Dm, N), st)
     lam0 = np.zeros((1, 1, 1), st) if dlast is None else dlast
-    _bwd(dout, *arrays, lam0, du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0,
-         (*flags, dlast is not None), nbs.METHOD_CODE[method], G, S,
-         rt.type(2 if flags[-1] else 1))  # 2 Re(.) of a conjugate-pair state
+    bflags = (*flags, dlast is not None)
+    two = rt.type(2 if flags[-1] else 1)  # 2 Re(.) of a conjugate-pair state
+    K, _ = _numba_split.plan(Bsz * Dm, L, nbs.numba().get_num_threads())
+    if K > 1 and Bsz * Dm > 0:  # fewer rows than threads: rows split over time
+        gA, gBc, gCc, gBv, gCv, gD = _numba_split_bwd.backward_split(
+            dout, arrays, lam0, bflags, nbs.METHOD_CODE[method], G, two, K,
+            (du, ddt, ddtA, dz, dh0))
+    else:
+        # Channel slices per group: enough tasks for every core, none when B*G already is.
+        # (max(1, .) in the divisor: batch 0 makes no tasks, and must not divide by zero.)
+        S = max(1, min(Dm // G, -(-2 * _threads() // max(1, Bsz * G))))
+        gA, gBc, gCc = (np.empty((Bsz, Dm, N), st) for _ in range(3))
+        gD = np.empty((Bsz, Dm), rt)
+        vshape = (S, Bsz, G, N, L)
+        gBv = np.zeros(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
+        gCv = np.zeros(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
+        _bwd(dout, *arrays, lam0, du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, bflags,
+             nbs.METHOD_CODE[method], G, S, two)
     dB = _var_grad(gBv, B) if bvar else gBc.sum(axis=0)
     dC = _var_grad(gCv, C) if cvar else gCc.sum(axis=0)
     dD = None if D is None else gD.sum(axis=0)

@@ -148,17 +148,6 @@ def _gather_tile(T, N, Xc, Xv, xvar, b, g, d, t0, out):
 
 
 @nbs.numba().njit(cache=True, error_model="numpy")
-def _scatter_tile(T, N, gt, gv, s, b, g, t0):
-    """gv[s, b, g, n, t0 + k] += gt[k N + n]: a tile's variable B or C gradient, n outer over
-    a row view of gv (unit stride): 0.5 ns per element; k outer, indexing the 5-D array per
-    element, took 3 (the largest item of the backward)."""
-    for n in range(N):
-        row = gv[s, b, g, n, t0:t0 + T]
-        for k in range(T):
-            row[k] += gt[k * N + n]
-
-
-@nbs.numba().njit(cache=True, error_model="numpy")
 def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgtA, pgA):
     """The five partials of (Abar, gamma) per tile element (sel_disc_grad); mamba/dirac's
     are products (no transcendental), in a loop of their own."""

@@ -1,0 +1,194 @@
+"""numba selective scan VJP with rows split over time (fewer rows than threads).
+
+``_numba._bwd`` runs a row on one thread: a forward pass keeping checkpoints, then the reverse
+adjoint lam_t = c_t + conj(Abar_{t+1}) lam_{t+1}, c_t = two conj(C_t) gy_t. Here each row is
+cut into K chunks of consecutive steps (as ``_numba_split``), and both recurrences are
+carried across chunks by the chunk's product Q_t = Abar_{t0} ... Abar_t (t0 its first step):
+
+A. per (row, chunk), in parallel: the chunk's forward from a zero state (chunk 0 from h0),
+   keeping its local checkpoints and Q at each; and the chunk's own reverse carry
+   sum_t conj(Q_t) c_t (what the adjoint carries out of the chunk when none comes in);
+B. per row, sequentially: the state entering each chunk (h_in <- Q_end h_in + h_end) and the
+   adjoint carry entering each chunk from the right (carry <- own + conj(Q_end) carry, from
+   dlast);
+C. per (row, chunk), in parallel: the checkpoints made true (local + Q h_in) and the
+   unchanged reverse pass of ``_numba_reverse._rev_tile`` over the chunk from its carry.
+
+Shared-parameter gradients are summed per (row, chunk) and added up afterwards; a variable B/C
+gradient has a slice per channel of its group, whose slots each chunk writes once. Q is
+flushed to 0 below the smallest normal number, as in ``_numba_split`` (why there).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._shared import numba_math as nbm
+from .._shared import numba_support as nbs
+from ._numba_reverse import _rev_tile
+from ._numba_split import _flush
+from ._numba_tiles import _bu_tile, _disc_tile, _gather_tile, _rec_tile, _steps_tile
+
+_kernel = nbs.kernel()
+prange = nbs.numba().prange
+_conj = nbs.scalars()[6]
+_CK = 64  # checkpoint interval (as ``_numba._bwd``)
+_M = nbm.helpers()
+_vsigmoid, _zero = _M["sigmoid"], _M["zero_of"]
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _carry_tile(T, N, two, Abs, Ct, dout, z, hasz, b, d, t0, P, lam):
+    """Over the tile's steps: P <- P Abar_t (Q_t), lam += conj(Q_t) two conj(C_t) gy_t."""
+    for k in range(T):
+        gy = dout[b, d, t0 + k]
+        if hasz:
+            zt = z[b, d, t0 + k]
+            gy = gy * zt * _vsigmoid(zt)
+        c = two * gy
+        for n in range(N):
+            p = P[n] * Abs[k * N + n]
+            P[n] = p
+            lam[n] += _conj(p) * (c * _conj(Ct[k * N + n]))
+
+
+@_kernel
+def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
+               du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags, method, G, two,
+               K, ck, Pck, Hin, Pend, Lloc, tiny):
+    """Gradients as ``_numba._bwd`` with every row in K chunks (module docstring). Per
+    (row, chunk): gA/gBc/gCc (R, K, N), gD (R, K); gBv/gCv (Dg, B, G, N, L) (the slice is the
+    channel within its group). Work: ck/Pck (R, K, chunk tiles, N) local checkpoints and Q
+    there; Hin, Pend, Lloc (R, K, N): local end states then incoming states, Q at the chunk's
+    end, own reverse carries then incoming carries."""
+    Bsz, Dm, L = u.shape
+    N = A.shape[1]
+    Dg = Dm // G
+    bvar, cvar, hasD, hasz, hasb, hasdA, hash0, sp, cplx, hasdl = flags
+    rdt = u.dtype
+    TN = _CK * N
+    R = Bsz * Dm
+    for task in prange(R * K):  # A: local forward, checkpoints, own reverse carry
+        row, c = task // K, task % K
+        b, d = row // Dm, row % Dm
+        g = d // Dg
+        t0c, t1c = (L * c) // K, (L * (c + 1)) // K
+        h, P, lam = np.zeros(N, A.dtype), np.ones(N, A.dtype), np.zeros(N, A.dtype)
+        hs = np.empty(TN + N, A.dtype)
+        Abs, gms, bu = np.empty(TN, A.dtype), np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        Ct = np.empty(TN, A.dtype)
+        wx, ws, wc = np.empty(TN, rdt), np.empty(TN, rdt), np.empty(TN, rdt)
+        dts, dtAs, us = np.empty(_CK, rdt), np.empty(_CK, rdt), np.empty(_CK, rdt)
+        if hash0 and c == 0:
+            for n in range(N):
+                h[n] = h0[b, d, n]
+        for i in range((t1c - t0c + _CK - 1) // _CK):
+            t0 = t0c + i * _CK
+            T = min(_CK, t1c - t0)
+            for n in range(N):
+                ck[row, c, i, n] = h[n]
+                Pck[row, c, i, n] = P[n]
+            _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
+            for k in range(T):
+                us[k] = u[b, d, t0 + k]
+            _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+            _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
+            _rec_tile(T, N, Abs, bu, h, hs, N)
+            if c > 0:  # (chunk 0's carry out is dh0, which its pass C computes)
+                _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
+                _carry_tile(T, N, two, Abs, Ct, dout, z, hasz, b, d, t0, P, lam)
+                _flush(P, N, tiny)
+        for n in range(N):
+            Hin[row, c, n] = h[n]
+            Pend[row, c, n] = P[n]
+            Lloc[row, c, n] = lam[n]
+    for row in range(R):  # B: the incoming state and carry of every chunk
+        b, d = row // Dm, row % Dm
+        s = Hin[row, 0].copy()  # chunk 0 started from the true state
+        for c in range(1, K):
+            for n in range(N):
+                e = Hin[row, c, n]
+                Hin[row, c, n] = s[n]
+                s[n] = Pend[row, c, n] * s[n] + e
+        lam = np.zeros(N, A.dtype)
+        if hasdl:
+            for n in range(N):
+                lam[n] = lam0[b, d, n]
+        for c in range(K - 1, 0, -1):
+            for n in range(N):
+                e = Lloc[row, c, n]
+                Lloc[row, c, n] = lam[n]
+                lam[n] = e + _conj(Pend[row, c, n]) * lam[n]
+        for n in range(N):
+            Lloc[row, 0, n] = lam[n]
+    for task in prange(R * K):  # C: the reverse pass of every chunk
+        row, c = task // K, task % K
+        b, d = row // Dm, row % Dm
+        g, s = d // Dg, d % Dg
+        t0c, t1c = (L * c) // K, (L * (c + 1)) // K
+        hs = np.empty(TN + N, A.dtype)
+        Abs, gms, bu = np.empty(TN, A.dtype), np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        wx, ws, wc = np.empty(TN, rdt), np.empty(TN, rdt), np.empty(TN, rdt)
+        dts, dtAs = np.empty(_CK, rdt), np.empty(_CK, rdt)
+        us, gys = np.empty(_CK, rdt), np.empty(_CK, rdt)
+        du_, ddt_, ddtA_ = np.empty(_CK, rdt), np.empty(_CK, rdt), np.empty(_CK, rdt)
+        Bt, Ct = np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        gBt, gCt = np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        pAt, pAA, pgt = np.empty(TN, A.dtype), np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        pgtA, pgA = np.empty(TN, A.dtype), np.empty(TN, A.dtype)
+        h, lam = np.empty(N, A.dtype), np.empty(N, A.dtype)
+        acc_A, acc_B = np.zeros(N, A.dtype), np.zeros(N, A.dtype)
+        acc_C = np.zeros(N, A.dtype)
+        for n in range(N):
+            lam[n] = Lloc[row, c, n]
+        acc_D = 0.0
+        for i in range((t1c - t0c + _CK - 1) // _CK - 1, -1, -1):
+            t0 = t0c + i * _CK
+            T = min(_CK, t1c - t0)
+            for n in range(N):  # the true checkpoint: local + Q h_in
+                x = ck[row, c, i, n]
+                if c > 0:
+                    x = x + Pck[row, c, i, n] * Hin[row, c, n]
+                hs[n] = x
+                h[n] = x
+            acc_D += _rev_tile(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, du,
+                               ddt, ddtA, dz, gBv, gCv, flags, method, b, g, d, s, t0, T, two,
+                               True, h, hs, Abs, gms, bu, wx, ws, wc, dts, dtAs, us, gys, du_,
+                               ddt_, ddtA_, Bt, Ct, gBt, gCt, pAt, pAA, pgt, pgtA, pgA, lam,
+                               acc_A, acc_B, acc_C)
+        gD[row, c] = acc_D
+        for n in range(N):
+            gA[row, c, n] = acc_A[n]
+            gBc[row, c, n] = acc_B[n]
+            gCc[row, c, n] = acc_C[n]
+        if c == 0:
+            for n in range(N):
+                dh0[b, d, n] = lam[n]
+
+
+def backward_split(dout, arrays, lam0, flags, method_code, G, two, K, outs):
+    """Run :func:`_bwd_split`; ``outs`` = (du, ddt, ddtA, dz, dh0) filled in place. Returns
+    (gA, gBc, gCc, gBv, gCv, gD): gA/gBc/gCc summed to (B, D, N), gD to (B, D), gBv/gCv of
+    shape (Dg, B, G, N, L) (dummies for constant B/C)."""
+    u, A = arrays[0], arrays[2]
+    Bsz, Dm, L = u.shape
+    R, N, Dg = Bsz * Dm, A.shape[1], Dm // G
+    st, rt = A.dtype, u.dtype
+    bvar, cvar = flags[0], flags[1]
+    longest = -(-L // K)
+    nt = -(-longest // _CK)  # checkpoints of the longest chunk
+    ck, Pck = np.empty((R, K, nt, N), st), np.empty((R, K, nt, N), st)
+    Hin, Pend, Lloc = (np.empty((R, K, N), st) for _ in range(3))
+    gA, gBc, gCc = (np.empty((R, K, N), st) for _ in range(3))
+    gD = np.empty((R, K), np.float64)
+    vshape = (Dg, Bsz, G, N, L)  # every slot written once: no zero fill
+    gBv = np.empty(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
+    gCv = np.empty(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
+    du, ddt, ddtA, dz, dh0 = outs
+    tiny = rt.type(np.finfo(rt).tiny)
+    _bwd_split(dout, *arrays, lam0, du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags,
+               method_code, G, two, K, ck, Pck, Hin, Pend, Lloc, tiny)
+    shape = (Bsz, Dm, N)
+    return (gA.sum(axis=1).reshape(shape), gBc.sum(axis=1).reshape(shape),
+            gCc.sum(axis=1).reshape(shape), gBv, gCv,
+            gD.sum(axis=1).reshape(Bsz, Dm).astype(rt))
