@@ -312,6 +312,7 @@ TABLE_CASES = (
     ("diag_scan", dict(rows=16, L=65536)),
     ("selective_scan", dict(Bsz=1, Dm=256, L=1024, N=16)),
     ("selective_scan", dict(Bsz=1, Dm=1, L=65536, N=16)),
+    ("selective_scan", dict(Bsz=1, Dm=16, L=65536, N=16)),  # "16 rows" read as 16 channels
     ("selective_scan", dict(Bsz=1, Dm=256, L=1024, N=16, cplx=True)),
     ("selective_scan", dict(Bsz=1, Dm=1, L=65536, N=16, cplx=True)),
     ("selective_scan", dict(Bsz=2, Dm=256, L=1024, N=16, z=True)),
