@@ -17,9 +17,13 @@ Composites (the S4/S4D kernels, VJPs that need other ops) resolve their own impl
 and take their children's through ``CHILD_SPEC.get(name, fn)``: no re-validation, no
 second namespace detection, and no ``impl`` string below the public layer.
 
+Decode steps, called once per token per layer, memoise what 1-3 decide on the call's signature
+(``SPEC.calls``, a :class:`~lrnnx_array._dispatch_memo.CallCache`; the rules are in
+``_dispatch_memo``): a repeat skips them, and the checks that read values still run.
+
 Routing that later work adds lands in :meth:`OpSpec.resolve` and :func:`namespace_of` only: a
-compiled CPU tier (an extra implementation name), torch tensors to the bridge, Dask arrays to the
-Dask path.
+compiled CPU tier (an extra implementation name), torch tensors to the bridge
+(``_dispatch_routing``), Dask arrays to the Dask path.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _backend
+from . import _backend, _checks
+from ._dispatch_memo import CallCache
+from ._dispatch_routing import _holds_tensor, route_torch, route_torch_in  # noqa: F401
 
 IMPLS = _backend.IMPLS
 _NP_XP = None
@@ -160,6 +166,7 @@ class OpSpec:
         self.options = dict(options or {})
         self.auto_skip = dict(auto_skip or {})
         self._loaded: dict[tuple[str, str], Callable] = {}
+        self.calls = CallCache()  # signature -> what the checks decided (decode steps)
 
     # -- validation --------------------------------------------------------------------------
 
@@ -190,7 +197,7 @@ class OpSpec:
 
     def check_values(self, xp, arrays: Mapping[str, object], extra=None) -> None:
         """The ``check_finite`` value checks of :meth:`validate` alone (the parameters' NaN/inf);
-        a :class:`CallCache` hit runs these every call."""
+        a hit in :attr:`calls` runs these every call."""
         spec = self._by_name if not extra else {**self._by_name, **extra}
         for name, value in arrays.items():
             if value is not None and spec[name].param:
@@ -247,66 +254,32 @@ class OpSpec:
             found = self._loaded[key] = getattr(module, fn)
         return found
 
+    def direct(self, fn: str, dtype, arrays, reals=()):
+        """``(implementation function fn of impl="auto", namespace)`` for a call whose
+        ``arrays`` already have the compute dtype ``dtype`` (and ``reals`` its real
+        counterpart), or ``False``.
+
+        For a call site that builds an op's canonical arguments itself and has just run the
+        public op on them (every check): it stores the answer in :attr:`calls` under the call's
+        signature and, on a repeat, calls the function as the public op would have (the casts
+        the public op makes are then no-ops). ``False`` (another dtype somewhere, a namespace the
+        public op routes elsewhere such as torch) means the public op every time.
+        """
+        present = [a for a in (*arrays, *reals) if a is not None]
+        xp = namespace_of(dict(enumerate(present)))
+        if not (_backend.is_numpy(xp) or _backend.is_cupy(xp)):
+            return False
+        rdt = _checks.real_dtype_of(xp, dtype)
+        if any(a is not None and a.dtype != dtype for a in arrays) or \
+                any(a is not None and a.dtype != rdt for a in reals):
+            return False
+        return self.get(self.resolve("auto", xp, dtype), fn), xp
+
     def _reason(self, impl, xp, dtype):
         if impl not in self.impls:
             return f"{self.name} has no CUDA kernel"
         pred = self.supports.get(impl)
         return None if pred is None or dtype is None else pred(xp, dtype)
-
-
-class CallCache:
-    """Per-signature memo of what a public op's checks decide (the decode-step lever).
-
-    ``SPEC.validate`` (without its value checks), an op's shape rules and its dtype promotion
-    read only each array argument's type, dtype, shape and device and the flags' and options'
-    types and values. A decode loop calls a state update with the same signature every token, so
-    an op can key those results on the signature and skip them on a repeat: :meth:`key` builds
-    the key (``None`` when some argument is not an array-like with a hashable signature: such
-    calls always take the full checks, which word the error), :meth:`get` / :meth:`put` hold up to
-    ``maxsize`` entries (cleared when full). Only a call that passed every check is stored, so a
-    bad call never hits. What reads values (``check_finite``'s checks, a state's writeability)
-    and the implementation choice (``SPEC.resolve``) stay per call.
-    """
-
-    def __init__(self, maxsize: int = 64):
-        self._memo: dict = {}
-        self._maxsize = maxsize
-
-    @staticmethod
-    def key(arrays, scalars=()):
-        """The signature of a call: ``arrays`` in signature order, ``scalars`` its flags and
-        options (typed: ``True`` and ``1`` differ)."""
-        try:
-            # list comprehensions: a generator into tuple() cost 0.4 us more per decode call
-            k = (tuple([None if a is None else
-                        (type(a), a.dtype, a.shape) if type(a) is np.ndarray else
-                        (type(a), a.dtype, tuple(a.shape), getattr(a, "device", None))
-                        for a in arrays]),
-                 tuple([(type(v), v) for v in scalars]))
-        except AttributeError:  # not an array: the full checks word the error
-            return None
-        return k
-
-    def get(self, key):
-        if key is None:
-            return None
-        try:
-            return self._memo.get(key)
-        except TypeError:  # an unhashable part (a list option, an exotic dtype or device)
-            return None
-
-    def put(self, key, value) -> None:
-        if key is None:
-            return
-        if len(self._memo) >= self._maxsize:
-            self._memo.clear()
-        try:
-            self._memo[key] = value
-        except TypeError:
-            pass
-
-    def clear(self) -> None:
-        self._memo.clear()
 
 
 _KIND_OK: set = set()  # (kind, dtype) pairs already accepted: xp.isdtype costs ~1 us a call,
@@ -357,60 +330,3 @@ def float_dtypes(*names):
         return f"the kernel is instantiated for {sorted(allowed)} only, got {dtype}"
 
     return pred
-
-
-# -- torch routing (issue 17, the optional bridge) -----------------------------------------------
-# A public op called with a torch tensor runs through lrnnx_array.torch (an autograd Function per
-# differentiable op, zero-copy NumPy/CuPy views). `lrnnx_array.ops` wraps its functions with
-# `route_torch` once at import; without torch imported the wrapper costs one dict lookup.
-
-
-_NOT_TENSORS = frozenset({np.ndarray, str, bool, int, float, type(None)})  # isinstance on
-# torch.Tensor goes through its metaclass (~0.4 us): skip the common types first
-
-
-def _holds_tensor(tensor_type, args, kwargs) -> bool:
-    for v in (*args, *kwargs.values()):
-        if type(v) in _NOT_TENSORS:
-            continue
-        if isinstance(v, tensor_type):
-            return True
-        if isinstance(v, tuple) and any(isinstance(e, tensor_type) for e in v):
-            return True  # step set-ups (DenseStep, S4DStep...) hold arrays
-    return False
-
-
-def route_torch(fn: Callable, name: str | None = None) -> Callable:
-    """``fn`` (public name ``name``) sending calls that hold a torch tensor to the bridge.
-
-    The wrapper's ``__wrapped__`` is ``fn``; signature and docstring are ``fn``'s.
-    """
-    import functools
-    import sys
-
-    name = name or fn.__name__
-
-    @functools.wraps(fn)
-    def routed(*args, **kwargs):
-        torch = sys.modules.get("torch")
-        if torch is not None and _holds_tensor(torch.Tensor, args, kwargs):
-            from .torch._functions import call
-
-            return call(name, args, kwargs)
-        # Dask arrays (issue 12): to lrnnx_array.dask, never into _generic (dask imported only).
-        dask_array = sys.modules.get("dask.array")
-        if dask_array is not None and _holds_tensor(dask_array.Array, args, kwargs):
-            from .dask import route
-
-            return route(name, args, kwargs)
-        return fn(*args, **kwargs)
-
-    return routed
-
-
-def route_torch_in(namespace: dict, names) -> None:
-    """Wrap the functions ``names`` of module dict ``namespace`` with :func:`route_torch`."""
-    for n in names:
-        obj = namespace[n]
-        if callable(obj) and not isinstance(obj, type):
-            namespace[n] = route_torch(obj, n)

@@ -18,9 +18,10 @@ import inspect
 
 import numpy as np
 
-from .. import ops
+from .. import _checks, ops
 from .._ops.dplr_kernel._api import SPEC as _DPLR_SPEC
 from .._ops.dplr_kernel._lengths import kernel_lengths
+from .._ops.dplr_kernel._step_api import _MODE_OF
 from .._ops.s4d_kernel._api import SPEC as _S4D_SPEC
 from ._base import KernelCache, Module
 from ._s4_kernel_parts import _AliasParams, _as_complex, _check_rate, _tile0, param_transform
@@ -154,25 +155,25 @@ class S4KernelBase(Module):
             self.setup_step()
         return self._step_setup
 
-    def _step_impl(self, spec, u, state, arrays, ref_shape):
-        """The op's resolved step implementation when ``u`` and ``state`` are already what the
-        public op would pass it (same array type, the set-up's dtypes, the right shapes), else
-        None (the public op then validates and casts). Resolved once per set-up: a decode loop
-        then skips the op's validation and dispatch on every token."""
-        got = self.__dict__.get("_step_impl_cache")
-        if got is None or got[0] is not self._step_setup:
-            cdt = arrays[0].dtype
-            same = all(a is None or a.dtype == cdt for a in arrays)
-            rdt = self.xp.float32 if cdt == self.xp.complex64 else self.xp.float64
-            fn = spec.get(spec.resolve("auto", self.xp, cdt), "step") if same else None
-            got = (self._step_setup, fn, cdt, rdt, type(arrays[0]))
-            object.__setattr__(self, "_step_impl_cache", got)
-        _, fn, cdt, rdt, kind = got
-        if fn is None or type(u) is not kind or type(state) is not kind or u.dtype != rdt or \
-                state.dtype != cdt or u.ndim != 2 or u.shape[1] != ref_shape[0] or \
-                tuple(state.shape) != (u.shape[0],) + tuple(ref_shape):
-            return None
-        return fn
+    def _memo_step(self, spec, public, direct, u, state, arrays, tag):
+        """One decode step through the dispatch's per-call memo (``_dispatch_memo``).
+
+        The first call of a signature (u, state and the set-up's arrays: types, dtypes, shapes;
+        ``tag``) runs ``public()`` (the public op: every check, and the result) and remembers
+        the resolved implementation when the arrays are already what the op would pass it
+        (``OpSpec.direct``); a repeat calls ``direct(fn, xp)`` with it, as the op would have.
+        """
+        key = spec.calls.key((u, state, *arrays), tag)
+        plan = spec.calls.get(key)
+        if not plan:  # None: this signature's first call; False: the public op every time
+            out = public()
+            if plan is None:
+                xp = self.xp
+                cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, *arrays))
+                spec.calls.put(key, spec.direct("step", cdt, (state, *arrays), (u,)))
+            return out
+        fn, xp = plan
+        return direct(fn, xp)
 
 
 class S4Kernel(S4KernelBase):
@@ -304,11 +305,11 @@ class S4Kernel(S4KernelBase):
     def step(self, u, state):
         """One step: ``u`` (B, H) real -> ``(y (B, channels, H) real, new_state)``."""
         setup = self._ensure_setup()
-        ref = setup.D if self._step_mode == "linear" else setup.dB
-        fn = self._step_impl(_DPLR_SPEC, u, state, tuple(setup), ref.shape)
-        if fn is not None:
-            return fn(self.xp, u, state, tuple(setup), mode=self._step_mode)
-        return _dplr_step(u, state, setup)
+        arrays = tuple(setup)
+        return self._memo_step(
+            _DPLR_SPEC, lambda: _dplr_step(u, state, setup),
+            lambda fn, xp: fn(xp, u, state, arrays, mode=_MODE_OF[type(setup)]),
+            u, state, arrays, ("S4Kernel.step", type(setup)))
 
     def forward_state(self, u, state):
         """State after the sequence ``u`` (B, H, L) from ``state`` (B, H, N or 2N, or None)."""
@@ -370,10 +371,10 @@ class S4DKernel(S4KernelBase):
     def step(self, u, state):
         """One step: ``u`` (B, H) -> ``(y (B, channels, H) = 2 Re(C x'), new_state)``."""
         s = self._ensure_setup()
-        fn = self._step_impl(_S4D_SPEC, u, state, (s.dA, s.dB, s.dC), s.dA.shape)
-        if fn is not None:
-            return fn(self.xp, u, state, s.dA, s.dB, s.dC)
-        return _s4d_step(u, state, s.dA, s.dB, s.dC)
+        return self._memo_step(
+            _S4D_SPEC, lambda: _s4d_step(u, state, s.dA, s.dB, s.dC),
+            lambda fn, xp: fn(xp, u, state, s.dA, s.dB, s.dC),
+            u, state, (s.dA, s.dB, s.dC), ("S4DKernel.step",))
 
     def forward_state(self, u, state):
         """State after ``u`` (B, H, L) from ``state`` (B, H, N) or None."""

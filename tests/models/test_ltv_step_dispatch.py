@@ -1,6 +1,6 @@
 """How an LTV step reaches its ops (models/ltv/_direct.py): NumPy steps of one dtype call the
-implementations without re-validating per token; anything else takes the public ops, and both
-give the forward's result."""
+implementations without re-validating per token (each op's checks run once per call signature,
+_dispatch_memo); anything else takes the public ops, and both give the forward's result."""
 
 import numpy as np
 import pytest
@@ -42,7 +42,7 @@ def test_numpy_step_calls_the_implementations_directly(case, dtype, validations)
     y = m(x)
     validations.clear()
     got = _step_loop(m, x, m.allocate_inference_cache(2, x.shape[1]))
-    assert validations == []
+    assert len(validations) == len(set(validations))  # at most the first token's, once per op
     testing.assert_close(got, y)
 
 

@@ -36,18 +36,8 @@ SPEC = OpSpec(
 )
 
 
-_COMPLEX: dict = {}  # dtype -> is complex; xp.isdtype costs ~1 us, and this runs per token
-
-
 def _is_complex(xp, v):
-    if v is None:
-        return False
-    dt = v.dtype
-    key = (type(dt), dt)  # the type first: dtypes of two libraries are never compared
-    found = _COMPLEX.get(key)
-    if found is None:
-        found = _COMPLEX[key] = bool(xp.isdtype(dt, "complex floating"))
-    return found
+    return v is not None and bool(xp.isdtype(v.dtype, "complex floating"))
 
 
 def _fits(v, target) -> bool:
@@ -63,8 +53,7 @@ def _shapes(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
 
     Every size comes from ``state``; ``x`` must match it exactly (no silent broadcast), the
     per-step vectors broadcast to x's shape, the parameters to the state's inner shape. Each
-    rule is a plain comparison first (this runs per token per layer); the checks that word the
-    errors run only when it fails.
+    rule is a plain comparison first; the checks that word the errors run only when it fails.
     """
     sh = tuple(state.shape)
     if len(sh) not in (3, 4):
@@ -131,10 +120,15 @@ def _shapes(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, method):
         # conjugate-pair output although the parameters are real.
         raise TypeError(f"state is complex ({state.dtype}) but A, B and C are real; complex "
                         "states need a complex A, B or C")
+    _check_writeable(state)
+    return Bsz
+
+
+def _check_writeable(state):
+    """A per-array flag, not part of a call's signature: checked on every call."""
     flags = getattr(state, "flags", None)
     if flags is not None and not getattr(flags, "writeable", True):
         raise ValueError("state must be writable (it is updated in place), got a read-only array")
-    return Bsz
 
 
 def _check_values(xp, A, idx, rows, Bsz, method):
@@ -158,17 +152,8 @@ def _cast(xp, v, dtype):
     return v if v is None or v.dtype == dtype else xp.astype(v, dtype)
 
 
-_RESOLVED: dict = {}  # (impl, xp, state dtype, compute dtype) -> implementation name
-
-
 def _resolve(impl, xp, state, ct):
-    """The implementation for this call; resolved once per dtype combination (decode loops
-    call this per token per layer)."""
-    key = (impl, xp, type(ct), state.dtype, ct)
-    try:
-        return _RESOLVED[key]
-    except (KeyError, TypeError):  # TypeError: an unhashable impl, rejected by resolve below
-        pass
+    """The implementation for this call (the kernel computes at the state's precision)."""
     name = SPEC.resolve(impl, xp, ct)
     if name == "cuda" and state.dtype != ct:
         # The kernel computes at the state's precision; a lower-precision state would demote.
@@ -178,8 +163,28 @@ def _resolve(impl, xp, state, ct):
                 f"state's precision, {state.dtype}, below the inputs' {ct}); use impl='generic'"
             )
         name = "generic"
-    _RESOLVED[key] = name
     return name
+
+
+def _plan(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, dt_softplus, discretization, impl,
+          check_finite):
+    """Every check of a call (``check_finite``'s value checks included); returns ``(xp, step
+    function, compute dtype, real dtype, batch, whether every array is at its compute dtype)``:
+    what ``SPEC.calls`` keeps for the call's signature."""
+    xp = SPEC.validate(
+        {"state": state, "x": x, "dt": dt, "A": A, "B": B, "C": C, "D": D, "z": z,
+         "dt_bias": dt_bias, "deltaA": deltaA, "state_batch_indices": idx},
+        flags={"dt_softplus": dt_softplus}, options={"discretization": discretization},
+        check_finite=check_finite,
+    )
+    Bsz = _shapes(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, discretization)
+    if check_finite:
+        _check_values(xp, A, idx, int(state.shape[0]), Bsz, discretization)
+    ct = _checks.result_dtype(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA)
+    rt = _checks.real_dtype_of(xp, ct)
+    step = SPEC.get(_resolve(impl, xp, state, ct), "step")
+    canonical = all(v is None or v.dtype == ct for v in (x, dt, z, deltaA, A, B, C, D, dt_bias))
+    return xp, step, ct, rt, Bsz, canonical
 
 
 def selective_state_update(
@@ -269,23 +274,32 @@ def selective_state_update(
     >>> selective_state_update(state, x, dt, A, B, C)
     array([[0.80326533, 0.80326533]])
     """
-    idx = state_batch_indices
-    xp = SPEC.validate(
-        {"state": state, "x": x, "dt": dt, "A": A, "B": B, "C": C, "D": D, "z": z,
-         "dt_bias": dt_bias, "deltaA": deltaA, "state_batch_indices": idx},
-        flags={"dt_softplus": dt_softplus}, options={"discretization": discretization},
-        check_finite=check_finite,
-    )
-    Bsz = _shapes(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, discretization)
-    if check_finite:
-        _check_values(xp, A, idx, int(state.shape[0]), Bsz, discretization)
-    ct = _checks.result_dtype(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA)
-    rt = _checks.real_dtype_of(xp, ct)
-    name = _resolve(impl, xp, state, ct)
+    return run(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus, deltaA, state_batch_indices,
+               discretization, impl, check_finite)
+
+
+def run(state, x, dt, A, B, C, D, z, dt_bias, dt_softplus, deltaA, idx, discretization, impl,
+        check_finite):
+    """:func:`selective_state_update` with every argument positional (a decode step's caller
+    that already holds all of them skips the keyword matching: it runs per token per layer)."""
+    # A decode loop repeats one signature per token: what the checks decide is memoised on it
+    # (_dispatch_memo); the value checks and the writeability check still run every call.
+    key = SPEC.calls.key((state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx),
+                         (dt_softplus, discretization, check_finite, impl))
+    plan = SPEC.calls.get(key)
+    if plan is None:
+        plan = _plan(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, dt_softplus,
+                     discretization, impl, check_finite)
+        SPEC.calls.put(key, plan)
+    elif check_finite:  # the order of the full checks: parameters, writeability, ranges
+        SPEC.check_values(plan[0], {"A": A, "D": D, "dt_bias": dt_bias})
+        _check_writeable(state)
+        _check_values(plan[0], A, idx, int(state.shape[0]), plan[4], discretization)
+    else:
+        _check_writeable(state)
+    xp, step, ct, rt, _, canonical = plan
     args = (x, dt, z, deltaA, A, B, C, D, dt_bias)
-    if not all(v is None or v.dtype == ct for v in args):  # ct == rt when nothing is complex
+    if not canonical:  # ct == rt when nothing is complex
         args = (*(_cast(xp, v, rt) for v in args[:4]), *(_cast(xp, v, ct) for v in args[4:7]),
                 *(_cast(xp, v, rt) for v in args[7:]))
-    return SPEC.get(name, "step")(
-        xp, state, idx, *args, softplus=bool(dt_softplus), method=discretization
-    )
+    return step(xp, state, idx, *args, softplus=bool(dt_softplus), method=discretization)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ... import _checks
-from ..._dispatch import Arg, CallCache, OpSpec, float_dtypes
+from ..._dispatch import Arg, OpSpec, float_dtypes
 from .._shared.s5_shapes import DISCRETIZATIONS
 
 __all__ = ["simplified_state_update"]
@@ -20,7 +20,7 @@ SPEC = OpSpec(
     options={"discretization": DISCRETIZATIONS},
 )
 
-_CALLS = CallCache()
+_CALLS = SPEC.calls  # the dispatch's per-signature memo of this op (see _dispatch_memo)
 
 
 def _steps2(xp, d, name, Bsz, P):
@@ -122,32 +122,51 @@ def simplified_state_update(state, x, dt, A, B, C, D=None, deltaA=None,
     >>> y, s
     (array([[2.]]), array([[1.+0.j]]))
     """
+    return run(state, x, dt, A, B, C, D, deltaA, discretization, conj_sym, impl, check_finite)
+
+
+def run(state, x, dt, A, B, C, D, deltaA, discretization, conj_sym, impl, check_finite):
+    """:func:`simplified_state_update` with every argument positional (a decode step's caller
+    that already holds all of them skips the keyword matching: it runs per token per layer)."""
     # A decode loop repeats one signature per token: what the checks decide is memoised on it
-    # (_dispatch.CallCache); the value checks and the writeability check still run every call.
-    key = _CALLS.key((state, x, dt, A, B, C, D, deltaA), (conj_sym, discretization, check_finite))
-    hit = _CALLS.get(key)
-    if hit is None:
-        arrays = {"state": state, "x": x, "dt": dt, "A": A, "B": B, "C": C, "D": D,
-                  "deltaA": deltaA}
-        xp = SPEC.validate(arrays, flags={"conj_sym": conj_sym},
-                           options={"discretization": discretization},
-                           check_finite=check_finite)
-        dt2, dtA2 = _shapes(xp, state, x, dt, A, B, C, D, deltaA)
-        cdt = _checks.complex_dtype_of(
-            xp, _checks.result_dtype(xp, state, x, dt, A, B, C, D, deltaA))
-        rdt = _checks.real_dtype_of(xp, cdt)
-        _CALLS.put(key, (xp, cdt, rdt))
+    # (_dispatch_memo); the value checks and the writeability check still run every call.
+    key = _CALLS.key((state, x, dt, A, B, C, D, deltaA),
+                     (conj_sym, discretization, check_finite, impl))
+    plan = _CALLS.get(key)
+    if plan is None:
+        plan = _plan(state, x, dt, A, B, C, D, deltaA, discretization, conj_sym, impl,
+                     check_finite)
+        _CALLS.put(key, plan)
     else:
-        xp, cdt, rdt = hit
         if check_finite:
-            SPEC.check_values(xp, {"dt": dt, "A": A, "B": B, "C": C, "D": D, "deltaA": deltaA})
+            SPEC.check_values(plan[0], {"dt": dt, "A": A, "B": B, "C": C, "D": D,
+                                        "deltaA": deltaA})
         _check_writeable(state)
-        dt2 = dt if dt.ndim == 2 else dt[None, :]
-        dtA2 = deltaA if deltaA is None or deltaA.ndim == 2 else deltaA[None, :]
-    name = SPEC.resolve(impl, xp, cdt)
+    xp, step, cdt, rdt, canonical = plan
+    dt2 = dt if dt.ndim == 2 else dt[None, :]  # (P,) -> (1, P), as _shapes allowed
+    dtA2 = deltaA if deltaA is None or deltaA.ndim == 2 else deltaA[None, :]
     # Every check is done: the implementation writes the new state into ``state`` (cast to its
     # dtype) and nothing before this line has touched it.
-    return SPEC.get(name, "step")(
+    if canonical:
+        return step(xp, state, x, dt2, A, B, C, D, dtA2, disc=discretization,
+                    conj_sym=bool(conj_sym))
+    return step(
         xp, state, _cast(xp, x, rdt), _cast(xp, dt2, rdt), _cast(xp, A, cdt), _cast(xp, B, cdt),
         _cast(xp, C, cdt), _cast(xp, D, rdt), _cast(xp, dtA2, rdt), disc=discretization,
         conj_sym=bool(conj_sym))
+
+
+def _plan(state, x, dt, A, B, C, D, deltaA, discretization, conj_sym, impl, check_finite):
+    """Every check of a call (``check_finite``'s value checks included); returns
+    ``(xp, step function, complex dtype, real dtype, whether every array is already at its
+    compute dtype)``: what :data:`_CALLS` keeps for the call's signature."""
+    arrays = {"state": state, "x": x, "dt": dt, "A": A, "B": B, "C": C, "D": D, "deltaA": deltaA}
+    xp = SPEC.validate(arrays, flags={"conj_sym": conj_sym},
+                       options={"discretization": discretization}, check_finite=check_finite)
+    _shapes(xp, state, x, dt, A, B, C, D, deltaA)
+    cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, state, x, dt, A, B, C, D, deltaA))
+    rdt = _checks.real_dtype_of(xp, cdt)
+    step = SPEC.get(SPEC.resolve(impl, xp, cdt), "step")
+    canonical = all(v is None or v.dtype == cdt for v in (A, B, C)) and all(
+        v is None or v.dtype == rdt for v in (x, dt, D, deltaA))
+    return xp, step, cdt, rdt, canonical
