@@ -1,8 +1,9 @@
-"""The fused one-pass numba S5 forward (``_numba_fused``: projection, discretisation,
-recurrence and output per time tile) against the float64 oracle, at sizes where the numba
-tier picks it (P >= 64): every discretization, step layout, deltaA, h0, the last state,
-complex and real inputs, s5_inner with and without conj_sym, and the state blocks split
-between threads (their partial outputs summed)."""
+"""The fused numba S5 forward (``_numba_fused``: projection, discretisation, recurrence and
+output per time tile) and its two-pass VJP (``_numba_fused_vjp``) against the float64 oracle,
+at sizes where the numba tier picks them (P >= 64): every discretization, step layout,
+deltaA, h0 and the last state's cotangent, complex and real inputs, s5_inner with and
+without conj_sym, tiny zoh steps (phi1's series), and the state blocks split between threads
+(their partial outputs summed)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,23 @@ import pytest
 from _numba_common import cast, close_all, needs_numba
 
 from lrnnx_array import testing
-from lrnnx_array._ops.simplified_scan import _numba_fused
-from lrnnx_array._ops.simplified_scan._ref import s5_inner_ref, simplified_scan_ref
-from lrnnx_array.ops import s5_inner, simplified_scan
+from lrnnx_array._ops.simplified_scan import _numba_fused, _numba_fused_vjp
+from lrnnx_array._ops.simplified_scan._ref import (
+    s5_inner_ref,
+    s5_inner_vjp_ref,
+    simplified_scan_ref,
+    simplified_scan_vjp_ref,
+)
+from lrnnx_array.ops import s5_inner, s5_inner_vjp, simplified_scan, simplified_scan_vjp
 
 pytestmark = needs_numba
 testing.add_override("s5_fused_out", 2, "y sums P length-L complex recurrences: float32 "
                      "rounding grows with P and L (as for the BLAS form)")
+testing.add_override("s5_fused_grads", 4, "gradients add a reverse recurrence and sums over "
+                     "batch and time to the forward's rounding (as for the BLAS form)")
 DISCS = ("bilinear", "zoh", "dirac")
+SCAN_NAMES = ("du", "ddelta", "dA", "dB", "dC", "ddeltaA", "dh0")
+INNER_NAMES = ("du", "ddelta", "dA", "dB", "dC", "dD", "ddeltaA", "dh0")
 LAYOUTS = {"P": lambda B, P, L: (P,), "BL": lambda B, P, L: (B, L),
            "BPL": lambda B, P, L: (B, P, L), "1P1": lambda B, P, L: (1, P, 1),
            "()": lambda B, P, L: ()}
@@ -63,6 +73,14 @@ def test_simplified_scan_fused_matches_oracle(disc, dtype, layout, extras):
     y, last = simplified_scan(**kw, return_last_state=True, discretization=disc, impl="numba")
     ry, rlast = simplified_scan_ref(**kw, return_last_state=True, discretization=disc)
     close_all(["y", "last"], [y, last], [ry, rlast], dtype, override="s5_fused_out")
+    rng = np.random.default_rng(2)
+    shape = kw["u"].shape
+    dout = cast(rng.standard_normal(shape) + 1j * rng.standard_normal(shape), dtype)
+    dlast = cast(rng.standard_normal(last.shape) + 1j * rng.standard_normal(last.shape),
+                 dtype) if extras else None
+    g = simplified_scan_vjp(dout, **kw, discretization=disc, dlast_state=dlast, impl="numba")
+    r = simplified_scan_vjp_ref(dout, **kw, discretization=disc, dlast_state=dlast)
+    close_all(SCAN_NAMES, g, r, dtype, override="s5_fused_grads", normwise=True)
 
 
 @pytest.mark.parametrize("disc", DISCS)
@@ -75,6 +93,23 @@ def test_s5_inner_fused_matches_oracle(disc, dtype, conj_sym, layout):
     out = s5_inner(**kw, D=D, discretization=disc, conj_sym=conj_sym, impl="numba")
     ref = s5_inner_ref(**kw, D=D, discretization=disc, conj_sym=conj_sym)
     close_all(["out"], [out], [ref], dtype, override="s5_fused_out")
+    dout = cast(np.random.default_rng(3).standard_normal(kw["u"].shape), dtype)
+    g = s5_inner_vjp(dout, **kw, D=D, discretization=disc, conj_sym=conj_sym, impl="numba")
+    r = s5_inner_vjp_ref(dout, **kw, D=D, discretization=disc, conj_sym=conj_sym)
+    close_all(INNER_NAMES, g, r, dtype, override="s5_fused_grads", normwise=True)
+
+
+@pytest.mark.parametrize("scale", [1e-9, 1e-3, 0.3, 3.0])
+def test_zoh_steps_across_the_series_radius(scale):
+    """phi1'(x) by its series below |x| = SERIES_RADIUS and (E - phi1)/x above: both sides,
+    and steps so small that the closed forms would lose every digit."""
+    kw = _case("complex128", "BPL", deltaA=False, h0=False)
+    kw["delta"] = kw["delta"] * scale
+    rng = np.random.default_rng(4)
+    dout = rng.standard_normal(kw["u"].shape) + 1j * rng.standard_normal(kw["u"].shape)
+    g = simplified_scan_vjp(dout, **kw, discretization="zoh", impl="numba")
+    r = simplified_scan_vjp_ref(dout, **kw, discretization="zoh")
+    close_all(SCAN_NAMES, g, r, "complex128", override="s5_fused_grads", normwise=True)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
@@ -92,6 +127,12 @@ def test_state_blocks_split_between_threads(threads, want_imag):
     want = 2 * ry if want_imag else 2 * ry.real + D[:, None] * kw["u"].real
     close_all(["out", "last"], [out, last], [want, rlast], "complex128" if want_imag
               else "float64", override="s5_fused_out")
+    rng = np.random.default_rng(5)
+    dout = rng.standard_normal(ry.shape) + 1j * rng.standard_normal(ry.shape)
+    dlast = rng.standard_normal(rlast.shape) + 1j * rng.standard_normal(rlast.shape)
+    grads = _numba_fused_vjp.run(dout, *canon, dlast, "zoh", threads)
+    r = simplified_scan_vjp_ref(dout, **kw, discretization="zoh", dlast_state=dlast)
+    close_all(SCAN_NAMES, grads, r, "complex128", override="s5_fused_grads", normwise=True)
 
 
 def test_nan_in_u_stays_forward_in_time():

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
-from . import _generic, _numba_fused
+from . import _generic, _numba_fused, _numba_fused_vjp
 
 _kernel = nbs.kernel()
 # Up to four transcendentals per element: two threads pay off from ~2^14 elements (the RG-LRU
@@ -235,7 +235,12 @@ def _mH(x):
 
 @nbs.launch(min_elems=_PARALLEL_MIN)
 def backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc):
-    """(du, ddt3, dA, dB, dC, ddtA3, dh0) at the normalised shapes, as ``_generic.backward``."""
+    """(du, ddt3, dA, dB, dC, ddtA3, dh0) at the normalised shapes, as ``_generic.backward``:
+    the two-pass fused VJP (``_numba_fused_vjp``) where the fused forward suits the sizes,
+    else the GEMMs around the row kernels."""
+    th = _fused_threads(u, A)
+    if th:
+        return _numba_fused_vjp.run(g, u, dt3, A, B, C, dtA3, h0, dlast, disc, th)
     Bsz, H, L = u.shape
     P = A.shape[0]
     rdt = dt3.dtype

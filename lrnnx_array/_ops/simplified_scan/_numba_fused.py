@@ -84,35 +84,54 @@ def _exp_tile(s, Ar, Ai, c0, n, T, er, ei, wx, ws, wc):
 
 
 @nbs.numba().njit(**_JIT)
-def _zoh_tile(s, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws, wc):
-    """Abar = e^x, gamma = s phi1(x), x = s a: e^x - 1 = (expm1(p) - e^p 2 sin^2(q/2)) +
-    i e^p sin q (no cancellation near 0), divided by x through the scaled reciprocal
-    conj(x/c) / (c |x/c|^2), c = max(|p|, |q|) (two divisions); phi1(0) = 1."""
+def _zoh_e_tile(s, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc):
+    """zoh's first half: (abr, abi) = E = e^x, wx = Re(e^x - 1) = expm1(p) - e^p 2 sin^2(q/2)
+    (no cancellation near 0; Im(e^x - 1) = e^p sin q = abi), x = s a = p + iq. (Each loop of
+    these tiles writes <= 3 buffers: with more, LLVM's runtime alias checks exceed its limit
+    and the loop stays scalar.)"""
     one = _one(Ar[0])
-    two, half, zero = one + one, one / 2, one - one
+    two, half = one + one, one / 2
     for k in range(T):
         for j in range(n):
-                wx[k * n + j] = s[k * n + j] * Ai[c0 + j] * half
+            wx[k * n + j] = s[k * n + j] * Ai[c0 + j] * half
     _vsincos(wx, ws, wc, T * n)
     for k in range(T):
         for j in range(n):
-                i = k * n + j
-                xr, xi = s[i] * Ar[c0 + j], s[i] * Ai[c0 + j]
-                em, ea = _expm1_exp(xr)
-                sh = ws[i]
-                hh = two * sh * sh
-                es = ea * (two * sh * wc[i])
-                abr[i] = ea - ea * hh
-                abi[i] = es
-                mr = em - ea * hh
-                ic = one / max(abs(xr), abs(xi))
-                zr, zi = xr * ic, xi * ic
-                q = ic / (zr * zr + zi * zi)
-                rr, ri = zr * q, -(zi * q)
-                pr, pi = mr * rr - es * ri, mr * ri + es * rr
-                x0 = (xr == 0) & (xi == 0)
-                gmr[i] = s[i] * (one if x0 else pr)
-                gmi[i] = s[i] * (zero if x0 else pi)
+            i = k * n + j
+            em, ea = _expm1_exp(s[i] * Ar[c0 + j])
+            sh = ws[i]
+            hh = two * sh * sh
+            abr[i] = ea - ea * hh
+            abi[i] = ea * (two * sh * wc[i])
+            wx[i] = em - ea * hh
+
+
+@nbs.numba().njit(**_JIT)
+def _phi1_tile(s, Ar, Ai, c0, n, T, mr, mi, scaled, outr, outi):
+    """out = (s if scaled else 1) * phi1(x), phi1 = (e^x - 1)/x from e^x - 1 = mr + i mi
+    through the scaled reciprocal conj(x/c) / (c |x/c|^2), c = max(|p|, |q|); phi1(0) = 1."""
+    one = _one(Ar[0])
+    zero = one - one
+    for k in range(T):
+        for j in range(n):
+            i = k * n + j
+            xr, xi = s[i] * Ar[c0 + j], s[i] * Ai[c0 + j]
+            ic = one / max(abs(xr), abs(xi))
+            zr, zi = xr * ic, xi * ic
+            q = ic / (zr * zr + zi * zi)
+            rr, ri = zr * q, -(zi * q)
+            pr, pi = mr[i] * rr - mi[i] * ri, mr[i] * ri + mi[i] * rr
+            x0 = (xr == 0) & (xi == 0)
+            f = s[i] if scaled else one
+            outr[i] = f * (one if x0 else pr)
+            outi[i] = f * (zero if x0 else pi)
+
+
+@nbs.numba().njit(**_JIT)
+def _zoh_tile(s, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws, wc):
+    """Abar = e^x, gamma = s phi1(x), x = s a (the numerics layer's stable forms)."""
+    _zoh_e_tile(s, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
+    _phi1_tile(s, Ar, Ai, c0, n, T, wx, abi, True, gmr, gmi)
 
 
 @nbs.numba().njit(**_JIT)
@@ -125,23 +144,35 @@ def _recip_planes(dr, di):
 
 
 @nbs.numba().njit(**_JIT)
-def _bilinear_tile(s, sA, same, Ar, Ai, c0, n, T, abr, abi, gmr, gmi):
-    """Abar = (1 + sA a/2) / (1 - sA a/2), gamma = s / (1 - s a/2)."""
+def recip_half_tile(s, Ar, Ai, c0, n, T, outr, outi):
+    """out = 1 / (1 - s a / 2) (bilinear's reciprocal)."""
     one = _one(Ar[0])
     half = one / 2
     for k in range(T):
         for j in range(n):
-                i = k * n + j
-                xr, xi = sA[i] * Ar[c0 + j] * half, sA[i] * Ai[c0 + j] * half
-                ir, ii = _recip_planes(one - xr, -xi)
-                nr = one + xr
-                abr[i] = nr * ir - xi * ii
-                abi[i] = nr * ii + xi * ir
-                if not same:
-                    ir, ii = _recip_planes(one - s[i] * Ar[c0 + j] * half,
-                                           -(s[i] * Ai[c0 + j] * half))
-                gmr[i] = s[i] * ir
-                gmi[i] = s[i] * ii
+            i = k * n + j
+            outr[i], outi[i] = _recip_planes(one - s[i] * Ar[c0 + j] * half,
+                                             -(s[i] * Ai[c0 + j] * half))
+
+
+@nbs.numba().njit(**_JIT)
+def _bilinear_tile(s, sA, same, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws):
+    """Abar = (1 + sA a/2) ia, ia = 1 / (1 - sA a/2); gamma = s ib, ib = 1/(1 - s a/2)."""
+    one = _one(Ar[0])
+    half = one / 2
+    recip_half_tile(sA, Ar, Ai, c0, n, T, wx, ws)
+    for k in range(T):
+        for j in range(n):
+            i = k * n + j
+            xr, xi = sA[i] * Ar[c0 + j] * half, sA[i] * Ai[c0 + j] * half
+            nr = one + xr
+            abr[i] = nr * wx[i] - xi * ws[i]
+            abi[i] = nr * ws[i] + xi * wx[i]
+    if not same:
+        recip_half_tile(s, Ar, Ai, c0, n, T, wx, ws)
+    for i in range(T * n):
+        gmr[i] = s[i] * wx[i]
+        gmi[i] = s[i] * ws[i]
 
 
 @nbs.numba().njit(**_JIT)
@@ -152,7 +183,7 @@ def disc_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, 
         if has_dtA:
             _exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
     elif method == nbs.BILINEAR:
-        _bilinear_tile(s, sA, not has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi)
+        _bilinear_tile(s, sA, not has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws)
     else:
         _exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
         one = _one(Ar[0])

@@ -1,0 +1,398 @@
+"""numba S5 VJP in two passes per work unit, with no (B, P, L) complex temporary.
+
+Per unit (a batch b and a block of states, the lanes; ``_numba_fused``'s tiles and helpers):
+
+1. forward over the time tiles: ``v = B u`` and (Abar, gamma) of each tile, the recurrence,
+   keeping only the state entering each tile (a checkpoint of n states per tile);
+2. backward over the tiles, last first: the tile's v and discretisation again, now with the
+   partials (dAbar/ddtA, dAbar/dA, dgamma/ddt, dgamma/dA), its states x from the checkpoint,
+   ``dx = C^H g`` of the tile, the adjoint lambda_t = dx_t + conj(Abar_{t+1}) lambda_{t+1}
+   in reverse with d(Bu) = conj(gamma) lambda, dAbar = lambda conj(x_{t-1}), dgamma =
+   lambda conj(v); the step adjoints (written per element, or summed where a step is constant
+   in time), dA, and the GEMM-shaped sums ``du = B^H d(Bu)``, ``dB = sum d(Bu) u^H``,
+   ``dC = sum g x^H`` of the tile, all on planes in the cache.
+
+x_{t-1} is recomputed from the checkpoint, never obtained by dividing by Abar.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._shared import numba_support as nbs
+from .._shared.numerics import DPHI1_COEF, SERIES_RADIUS
+from . import _numba_fused as F
+
+_kernel = nbs.kernel()
+prange = nbs.numba().prange
+_JIT = F._JIT
+_zero, _one, _vsincos, _expm1_exp = F._zero, F._one, F._vsincos, F._expm1_exp
+TILE_ELEMS = 4096  # ~30 real planes of T * n per unit stay in L2
+_NC = len(DPHI1_COEF)  # a compile-time count: the series loop unrolls, the tile vectorises
+
+
+@nbs.numba().njit(**_JIT)
+def _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, er, ei, gar, gai,
+                   wx, ws, wc):
+    """zoh: Abar = E = e^x, gamma = s phi1(x), E (dgamma/ds) and s^2 phi1'(x) (dgamma/dA),
+    x = s a; phi1' = (E - phi1)/x, or its Taylor series (``coef``) where |x|^2 < rad2
+    (the numerics layer's SERIES_RADIUS, squared) and that cancels: both evaluated, one
+    selected (branch-free)."""
+    one = _one(Ar[0])
+    zero = one - one
+    F._zoh_e_tile(s, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
+    F._phi1_tile(s, Ar, Ai, c0, n, T, wx, abi, False, ws, wc)  # phi1 into (ws, wc)
+    for i in range(T * n):
+        gmr[i] = s[i] * ws[i]
+        gmi[i] = s[i] * wc[i]
+    for i in range(T * n):
+        er[i] = abr[i]
+        ei[i] = abi[i]
+    for k in range(T):
+        for j in range(n):
+            i = k * n + j
+            xr, xi = s[i] * Ar[c0 + j], s[i] * Ai[c0 + j]
+            rr, ri = F._recip_planes(xr, xi)
+            dr, di = abr[i] - ws[i], abi[i] - wc[i]
+            fr, fi = dr * rr - di * ri, dr * ri + di * rr  # (E - phi1) / x
+            cr, ci = coef[_NC - 1], zero
+            for kk in range(_NC - 1):
+                c = coef[_NC - 2 - kk]
+                cr, ci = cr * xr - ci * xi + c, cr * xi + ci * xr
+            small = xr * xr + xi * xi < rad2
+            s2 = s[i] * s[i]
+            gar[i] = s2 * (cr if small else fr)
+            gai[i] = s2 * (ci if small else fi)
+
+
+@nbs.numba().njit(**_JIT)
+def _bilinear_grad_tile(s, sA, same, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, gtr, gti, gar,
+                        gai, atr, ati, aar, aai, wx, ws):
+    """bilinear: Abar = (1 + x/2) ia, ia = 1/(1 - sA a/2); gamma = s ib, ib = 1/(1 - s a/2);
+    dAbar/dsA = a ia^2, dAbar/dA = sA ia^2, dgamma/ds = ib^2, dgamma/dA = s^2 ib^2 / 2."""
+    one = _one(Ar[0])
+    half = one / 2
+    F.recip_half_tile(sA, Ar, Ai, c0, n, T, wx, ws)
+    for k in range(T):
+        for j in range(n):
+            i = k * n + j
+            xr, xi = sA[i] * Ar[c0 + j] * half, sA[i] * Ai[c0 + j] * half
+            nr = one + xr
+            abr[i] = nr * wx[i] - xi * ws[i]
+            abi[i] = nr * ws[i] + xi * wx[i]
+    for k in range(T):
+        for j in range(n):
+            i = k * n + j
+            q2r, q2i = wx[i] * wx[i] - ws[i] * ws[i], (wx[i] + wx[i]) * ws[i]
+            atr[i] = Ar[c0 + j] * q2r - Ai[c0 + j] * q2i
+            ati[i] = Ar[c0 + j] * q2i + Ai[c0 + j] * q2r
+    for i in range(T * n):
+        q2r, q2i = wx[i] * wx[i] - ws[i] * ws[i], (wx[i] + wx[i]) * ws[i]
+        aar[i] = sA[i] * q2r
+        aai[i] = sA[i] * q2i
+    if not same:
+        F.recip_half_tile(s, Ar, Ai, c0, n, T, wx, ws)
+    for i in range(T * n):
+        gmr[i] = s[i] * wx[i]
+        gmi[i] = s[i] * ws[i]
+    for i in range(T * n):
+        gtr[i] = wx[i] * wx[i] - ws[i] * ws[i]
+        gti[i] = (wx[i] + wx[i]) * ws[i]
+    for i in range(T * n):
+        w = s[i] * s[i] * half
+        gar[i] = w * gtr[i]
+        gai[i] = w * gti[i]
+
+
+@nbs.numba().njit(**_JIT)
+def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, gtr,
+                   gti, gar, gai, atr, ati, aar, aai, wx, ws, wc):
+    """(Abar, gamma) and the partials (gt = dgamma/ds, ga = dgamma/dA, at = dAbar/dsA,
+    aa = dAbar/dA) planes of a (T, n) tile."""
+    if method == nbs.BILINEAR:
+        _bilinear_grad_tile(s, sA, not has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, gtr,
+                            gti, gar, gai, atr, ati, aar, aai, wx, ws)
+        return
+    if method == nbs.ZOH:
+        _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, gtr, gti, gar, gai,
+                       wx, ws, wc)
+        if has_dtA:
+            F._exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
+    else:  # dirac: gamma = 1
+        F._exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
+        one = _one(Ar[0])
+        for i in range(T * n):
+            gmr[i], gmi[i] = one, one - one
+        for i in range(T * n):
+            gtr[i], gti[i] = one - one, one - one
+        for i in range(T * n):
+            gar[i], gai[i] = one - one, one - one
+    for k in range(T):  # e^(sA a): d/dsA = a Abar, d/dA = sA Abar
+        for j in range(n):
+            i = k * n + j
+            atr[i] = Ar[c0 + j] * abr[i] - Ai[c0 + j] * abi[i]
+            ati[i] = Ar[c0 + j] * abi[i] + Ai[c0 + j] * abr[i]
+    for i in range(T * n):
+        aar[i] = sA[i] * abr[i]
+        aai[i] = sA[i] * abi[i]
+
+
+@nbs.numba().njit(**_JIT)
+def _dx_tile(g, b, t0, T, Cr, Ci, c0, n, dxr, dxi):
+    """dx[k n + j] = sum_h conj(C[h, c0 + j]) g[b, h, t0 + k] (C's planes (H, P); g's
+    imaginary terms only where it has one)."""
+    H = g.shape[1]
+    zero = _zero(Cr[0, 0])
+    for i in range(T * n):
+        dxr[i] = zero
+        dxi[i] = zero
+    for k in range(T):
+        o = k * n
+        for h in range(H):
+            gg = g[b, h, t0 + k]
+            gr, gi = gg.real, gg.imag
+            for j in range(n):
+                dxr[o + j] += Cr[h, c0 + j] * gr
+                dxi[o + j] -= Ci[h, c0 + j] * gr
+            if gi != 0:
+                for j in range(n):
+                    dxr[o + j] += Ci[h, c0 + j] * gi
+                    dxi[o + j] += Cr[h, c0 + j] * gi
+
+
+@nbs.numba().njit(**_JIT)
+def _du_tile(T, n, c0, Br, Bi, lr, li, dur, dui):
+    """du[k H + h] = sum_j conj(B[c0 + j, h]) dBu[k, j], channels in lanes (B's planes
+    (P, H))."""
+    H = Br.shape[1]
+    zero = _zero(Br[0, 0])
+    for i in range(T * H):
+        dur[i] = zero
+        dui[i] = zero
+    for k in range(T):
+        o = k * H
+        for j in range(n):
+            ar, ai = lr[k * n + j], li[k * n + j]
+            for h in range(H):
+                dur[o + h] += Br[c0 + j, h] * ar + Bi[c0 + j, h] * ai
+            for h in range(H):
+                dui[o + h] += Br[c0 + j, h] * ai - Bi[c0 + j, h] * ar
+
+
+@nbs.numba().njit(**_JIT)
+def _outer_acc(z, b, t0, T, n, pr, pi, accr, acci):
+    """acc[h n + j] += sum_k p[k, j] conj(z[b, h, t0 + k]) (z's imaginary terms only where it
+    has one): dB from (dBu, u), and conj(dC) from (x, g)."""
+    H = z.shape[1]
+    for k in range(T):
+        o = k * n
+        for h in range(H):
+            zz = z[b, h, t0 + k]
+            zr, zi = zz.real, zz.imag
+            q = h * n
+            for j in range(n):
+                accr[q + j] += pr[o + j] * zr
+                acci[q + j] += pi[o + j] * zr
+            if zi != 0:
+                for j in range(n):
+                    accr[q + j] += pi[o + j] * zi
+                    acci[q + j] -= pr[o + j] * zi
+
+
+@_kernel
+def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Ci, h0, has_h0, dl,
+               has_dl, method, P, PB, T, coef, rad2, dur_, dui_, dBr_, dBi_, dCr_, dCi_, gA, rg, ra,
+               dh0):
+    """Per unit: du (planes, per block), dB (b, p, h), conj(dC) (b, h, p) planes, gA (b, p),
+    rg/ra (B, P, L or 1: the step adjoints of gamma's and Abar's steps; rg their sum where
+    there is no separate A step), dh0 (b, p)."""
+    Bsz, H, L = u.shape
+    nblk = dur_.shape[0]
+    const = dt3.shape[2] == 1 and (not has_dtA or dtA3.shape[2] == 1)
+    tg, ta = rg.shape[2] > 1, ra.shape[2] > 1
+    rdt = Ar.dtype
+    ntile = -(-L // T)
+    for unit in prange(Bsz * nblk):
+        b, blk = unit // nblk, unit % nblk
+        p0 = blk * PB
+        nr = min(PB, P - p0)
+        n = PB
+        m = T * n
+        s, sA = np.empty(m, rdt), np.empty(m, rdt)
+        abr, abi, gmr, gmi = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
+        gtr, gti, gar, gai = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
+        atr, ati, aar, aai = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
+        vr, vi, xr, xi = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
+        dxr, dxi, rgt, rat = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
+        wx, ws, wc = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
+        tur, tui = np.empty(T * H, rdt), np.empty(T * H, rdt)
+        ckr, cki = np.empty(ntile * n, rdt), np.empty(ntile * n, rdt)
+        hr, hi = np.zeros(n, rdt), np.zeros(n, rdt)
+        if has_h0:
+            for j in range(nr):
+                hr[j] = h0[b, p0 + j].real
+                hi[j] = h0[b, p0 + j].imag
+        # 1. forward: the state entering each tile
+        for it in range(ntile):
+            t0 = it * T
+            Tn = min(T, L - t0)
+            for j in range(n):
+                ckr[it * n + j] = hr[j]
+                cki[it * n + j] = hi[j]
+            if it == 0 or not const:
+                Td = T if const else Tn
+                F._fill_steps(dt3, b, p0, nr, n, t0, Td, s)
+                if has_dtA:
+                    F._fill_steps(dtA3, b, p0, nr, n, t0, Td, sA)
+                else:
+                    for i in range(Td * n):
+                        sA[i] = s[i]
+                F.disc_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, abr, abi, gmr, gmi,
+                            wx, ws, wc)
+            F.project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
+            F.recur_tile(Tn, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi)
+        # 2. backward, last tile first; l carries conj(Abar_{t+1}) lambda_{t+1}
+        lr, li = np.zeros(n, rdt), np.zeros(n, rdt)
+        if has_dl:
+            for j in range(nr):
+                lr[j] = dl[b, p0 + j].real
+                li[j] = dl[b, p0 + j].imag
+        accr, acci = np.zeros(n, rdt), np.zeros(n, rdt)
+        sg, sa = np.zeros(n, rdt), np.zeros(n, rdt)
+        dBr, dBi = np.zeros(H * n, rdt), np.zeros(H * n, rdt)
+        dCr, dCi = np.zeros(H * n, rdt), np.zeros(H * n, rdt)
+        for q in range(ntile):
+            it = ntile - 1 - q
+            t0 = it * T
+            Tn = min(T, L - t0)
+            if q == 0 or not const:
+                Td = T if const else Tn
+                F._fill_steps(dt3, b, p0, nr, n, t0, Td, s)
+                if has_dtA:
+                    F._fill_steps(dtA3, b, p0, nr, n, t0, Td, sA)
+                else:
+                    for i in range(Td * n):
+                        sA[i] = s[i]
+                disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, coef, rad2, abr, abi, gmr,
+                               gmi, gtr, gti, gar, gai, atr, ati, aar, aai, wx, ws, wc)
+            F.project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
+            for j in range(n):
+                hr[j] = ckr[it * n + j]
+                hi[j] = cki[it * n + j]
+            F.recur_tile(Tn, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi)
+            _dx_tile(g, b, t0, Tn, Cr, Ci, p0, n, dxr, dxi)
+            # lambda_t = dx_t + conj(Abar_{t+1}) lambda_{t+1}, in place of dx (the one
+            # sequential loop; each loop below writes <= 2 buffers so LLVM vectorises it
+            # within its limit of runtime alias checks)
+            for kk in range(Tn):
+                o = (Tn - 1 - kk) * n
+                for j in range(n):
+                    dxr[o + j] += lr[j]
+                    dxi[o + j] += li[j]
+                for j in range(n):
+                    i = o + j
+                    lr[j] = abr[i] * dxr[i] + abi[i] * dxi[i]
+                    li[j] = abr[i] * dxi[i] - abi[i] * dxr[i]
+            # dAbar = lambda conj(x_{t-1}) into (wx, ws); dgamma = lambda conj(v) into (sA, wc)
+            for k in range(Tn):
+                o = k * n
+                src_r, src_i, q = (xr, xi, o - n) if k > 0 else (ckr, cki, it * n)
+                for j in range(n):
+                    i = o + j
+                    wx[i] = dxr[i] * src_r[q + j] + dxi[i] * src_i[q + j]
+                    ws[i] = dxi[i] * src_r[q + j] - dxr[i] * src_i[q + j]
+            for i in range(Tn * n):
+                sA[i] = dxr[i] * vr[i] + dxi[i] * vi[i]
+                wc[i] = dxi[i] * vr[i] - dxr[i] * vi[i]
+            for k in range(Tn):  # dA += conj(dAbar/dA) dAbar + conj(dgamma/dA) dgamma
+                o = k * n
+                for j in range(n):
+                    i = o + j
+                    accr[j] += aar[i] * wx[i] + aai[i] * ws[i] + gar[i] * sA[i] + gai[i] * wc[i]
+                    acci[j] += aar[i] * ws[i] - aai[i] * wx[i] + gar[i] * wc[i] - gai[i] * sA[i]
+            for i in range(Tn * n):  # the real step adjoints
+                rgt[i] = gtr[i] * sA[i] + gti[i] * wc[i]
+                rat[i] = atr[i] * wx[i] + ati[i] * ws[i]
+            for i in range(Tn * n):  # d(Bu) = conj(gamma) lambda into v's planes
+                vr[i] = gmr[i] * dxr[i] + gmi[i] * dxi[i]
+                vi[i] = gmr[i] * dxi[i] - gmi[i] * dxr[i]
+            # step adjoints: per element where the step varies in time, else summed
+            for j in range(nr):
+                if tg:
+                    for k in range(Tn):
+                        rg[b, p0 + j, t0 + k] = (rgt[k * n + j] if has_dtA
+                                                 else rgt[k * n + j] + rat[k * n + j])
+                else:
+                    for k in range(Tn):
+                        sg[j] += rgt[k * n + j] if has_dtA else rgt[k * n + j] + rat[k * n + j]
+                if has_dtA:
+                    if ta:
+                        for k in range(Tn):
+                            ra[b, p0 + j, t0 + k] = rat[k * n + j]
+                    else:
+                        for k in range(Tn):
+                            sa[j] += rat[k * n + j]
+            _du_tile(Tn, n, p0, Br, Bi, vr, vi, tur, tui)
+            for h in range(H):
+                for k in range(Tn):
+                    dur_[blk, b, h, t0 + k] = tur[k * H + h]
+                    dui_[blk, b, h, t0 + k] = tui[k * H + h]
+            _outer_acc(u, b, t0, Tn, n, vr, vi, dBr, dBi)
+            _outer_acc(g, b, t0, Tn, n, xr, xi, dCr, dCi)  # sum x conj(g) = conj(dC)
+        for j in range(nr):
+            p = p0 + j
+            gA[b, p] = accr[j] + 1j * acci[j]
+            dh0[b, p] = lr[j] + 1j * li[j]
+            if not tg:
+                rg[b, p, 0] = sg[j]
+            if has_dtA and not ta:
+                ra[b, p, 0] = sa[j]
+            for h in range(H):
+                dBr_[b, p, h] = dBr[h * n + j]
+                dBi_[b, p, h] = dBi[h * n + j]
+                dCr_[b, h, p] = dCr[h * n + j]
+                dCi_[b, h, p] = dCi[h * n + j]
+
+
+def run(g, u, dt3, A, B, C, dtA3, h0, dlast, disc, threads):
+    """(du, ddt3, dA, dB, dC, ddtA3, dh0) at the normalised shapes, as ``_generic.backward``."""
+    Bsz, H, L = u.shape
+    P = A.shape[0]
+    rdt = dt3.dtype
+    PB, nblk = F.blocks(Bsz, P, threads)
+    Pp = PB * nblk
+    T = max(8, min(256, TILE_ELEMS // PB))
+    dtA, has_dtA = (dtA3, True) if dtA3 is not None else (dt3, False)
+    one11 = np.zeros((1, 1), u.dtype)
+    h0_, has_h0 = (h0, True) if h0 is not None else (one11, False)
+    dl_, has_dl = (dlast, True) if dlast is not None else (one11, False)
+    rows = np.zeros((Pp - P, H), rdt)
+    Bp = np.concatenate([B.real, rows]), np.concatenate([B.imag, rows])  # (Pp, H)
+    planes = (F._pad_cols(A.real, Pp), F._pad_cols(A.imag, Pp), np.ascontiguousarray(Bp[0].T),
+              np.ascontiguousarray(Bp[1].T), *Bp, F._pad_cols(C.real, Pp),
+              F._pad_cols(C.imag, Pp))
+    dur, dui = np.empty((nblk, Bsz, H, L), rdt), np.empty((nblk, Bsz, H, L), rdt)
+    dBr, dBi = np.empty((Bsz, P, H), rdt), np.empty((Bsz, P, H), rdt)
+    dCr, dCi = np.empty((Bsz, H, P), rdt), np.empty((Bsz, H, P), rdt)
+    gA, dh0 = np.empty((Bsz, P), u.dtype), np.empty((Bsz, P), u.dtype)
+    rg = np.empty((Bsz, P, L if dt3.shape[2] > 1 else 1), rdt)
+    ra = np.empty((Bsz, P, L if dtA.shape[2] > 1 else 1) if has_dtA else (1, 1, 1), rdt)
+    coef = np.array(DPHI1_COEF, rdt)
+    _fused_bwd(u, g, dt3, dtA, has_dtA, *planes, h0_, has_h0, dl_, has_dl, F._CODE[disc], P,
+               PB, T, coef, rdt.type(SERIES_RADIUS * SERIES_RADIUS), dur, dui, dBr, dBi, dCr,
+               dCi, gA, rg, ra, dh0)
+    du = np.empty((Bsz, H, L), u.dtype)
+    du.real, du.imag = dur.sum(axis=0), dui.sum(axis=0)
+    dB = np.empty((P, H), u.dtype)
+    dB.real, dB.imag = dBr.sum(axis=0), dBi.sum(axis=0)
+    dC = np.empty((H, P), u.dtype)
+    dC.real, dC.imag = dCr.sum(axis=0), -dCi.sum(axis=0)
+    ddt = _sum_to(rg, dt3.shape)
+    ddtA = _sum_to(ra, dtA3.shape) if has_dtA else None
+    return du, ddt, gA.sum(axis=0), dB, dC, ddtA, (None if h0 is None else dh0)
+
+
+def _sum_to(r, shape):
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, r.shape)) if n == 1 and m != 1)
+    r = r.sum(axis=axes, keepdims=True) if axes else r
+    return r.reshape(shape)
