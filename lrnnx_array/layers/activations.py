@@ -14,6 +14,13 @@ operations only:
   (3/2)/(t + ...))))`` evaluated bottom-up from depth 100: relative error below 1e-15 for
   every ``t >= 1.5`` (measured against SciPy in tests/layers), so the tail keeps its relative
   accuracy.
+
+On NumPy float32/float64 arrays, when numba imports, :func:`erfc` and :func:`gelu` run a
+compiled, vectorised kernel instead (``_gelu_numba``: SciPy's erfc is a scalar call per
+element, about half of an S4 forward): erfc within 1 ulp (float32) / 4 ulp (float64) of the
+correctly rounded value, relative accuracy kept for large negative ``x``, parallel over
+elements on large arrays. numba is imported at the first such call, never by ``import
+lrnnx_array``; ``LRNNX_NO_NUMBA=1`` keeps the SciPy path.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import math
 
 from .. import _backend
 from ..models._base import Module
+from . import _gelu_numba  # (imports numba only when a kernel first runs)
 from ._common import check_input
 
 _SERIES_TERMS = 40
@@ -76,6 +84,8 @@ def erfc(x, xp=None):
     """
     xp = _backend.namespace(x, names=["x"]) if xp is None else xp
     if _backend.is_numpy(xp):
+        if _gelu_numba.eligible(x):
+            return _gelu_numba.apply("erfc", x)
         import scipy.special
 
         return scipy.special.erfc(x)
@@ -114,6 +124,8 @@ def gelu(x, xp=None):
     [-0.158655, 0.0, 0.841345]
     """
     xp = _backend.namespace(x, names=["x"]) if xp is None else xp
+    if _backend.is_numpy(xp) and _gelu_numba.eligible(x):
+        return _gelu_numba.apply("gelu", x)
     return 0.5 * x * erfc(-x * (1 / math.sqrt(2)), xp)
 
 
