@@ -198,10 +198,12 @@ def _fwd(W, u, delta, lnA, h0, has_h0, y, last):
 
 
 # The backward keeps the whole task's tiles (δ, u, Ā, β and the states) from its first pass
-# when they fit in about 1 MiB (L2): the second pass then reads them instead of copying δ and u
-# again and recomputing the discretization (B16 D256 L1024). Longer rows recompute each tile
-# from a checkpoint of the state before it (B1 D16 L65536: 2 MiB a buffer).
-_KEEP_MAX = 1 << 18  # elements of the kept buffers, (2 + 3 N) L W
+# when they hold at most _KEEP_MAX elements (4 MiB in float32): the second pass then reads
+# them instead of copying δ and u again and recomputing the discretization. Measured (2
+# threads, loaded machine, ms, recompute -> keep): B16 D256 L1024 42 -> 34, B64 D64 L4096
+# 190 -> 125-150; B1 D16 L65536 (10 MiB a task) level, so longer rows recompute each tile
+# from a checkpoint of the state before it.
+_KEEP_MAX = 1 << 20  # elements of the kept buffers, (2 + 3 N) L W
 
 
 @_kernel
