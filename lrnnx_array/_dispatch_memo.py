@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 
-_NDARRAY = np.ndarray
-
 
 class CallCache:
     """Per-signature memo of what an op's checks decide (the decode-step lever).
@@ -42,7 +40,7 @@ class CallCache:
         self._maxsize = maxsize
 
     @staticmethod
-    def key(arrays, scalars=()):
+    def key(arrays, scalars=(), _ndarray=np.ndarray):
         """The signature of a call: ``arrays`` in signature order, ``scalars`` its flags and
         options (typed: ``True`` and ``1`` differ).
 
@@ -53,7 +51,7 @@ class CallCache:
         try:
             # list comprehensions: a generator into tuple() cost 0.4 us more per decode call
             return (tuple([None if a is None else
-                           (a.dtype, a.shape) if type(a) is _NDARRAY else
+                           (a.dtype, a.shape) if type(a) is _ndarray else
                            (type(a), a.dtype, tuple(a.shape), getattr(a, "device", None))
                            for a in arrays]),
                     scalars, tuple(map(type, scalars)))
@@ -61,8 +59,7 @@ class CallCache:
             return None
 
     def get(self, key):
-        if key is None:
-            return None
+        """The stored value for ``key``, or None (also for a ``None`` key: none is stored)."""
         try:
             return self._memo.get(key)
         except TypeError:  # an unhashable part (a list option, an exotic dtype or device)

@@ -19,6 +19,7 @@ import inspect
 import numpy as np
 
 from .. import _checks, ops
+from .._dispatch import namespace_of
 from .._ops.dplr_kernel._api import SPEC as _DPLR_SPEC
 from .._ops.dplr_kernel._lengths import kernel_lengths
 from .._ops.dplr_kernel._step_api import _MODE_OF
@@ -167,8 +168,8 @@ class S4KernelBase(Module):
         plan = spec.calls.get(key)
         if not plan:  # None: this signature's first call; False: the public op every time
             out = public()
-            if plan is None:
-                xp = self.xp
+            if plan is None:  # the namespace of these arrays (the public op accepted them)
+                xp = namespace_of({"u": u, "state": state})
                 cdt = _checks.complex_dtype_of(xp, _checks.result_dtype(xp, u, state, *arrays))
                 spec.calls.put(key, spec.direct("step", cdt, (state, *arrays), (u,)))
             return out
