@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
+from ._numba_zoh_grad import zoh_partials
 
 (_cexp, _exp_phi1, _dphi1, _softplus, _sigmoid, _rg, _conj, sel_disc,
  sel_disc_grad, _vexp) = nbs.scalars()
@@ -150,7 +151,8 @@ def _gather_tile(T, N, Xc, Xv, xvar, b, g, d, t0, out):
 @nbs.numba().njit(cache=True, error_model="numpy")
 def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgtA, pgA):
     """The five partials of (Abar, gamma) per tile element (sel_disc_grad); mamba/dirac's
-    are products (no transcendental), in a loop of their own."""
+    are products (no transcendental), in a loop of their own; real zoh's by the vectorisable
+    twin of ``_numba_zoh_grad``."""
     N = A.shape[1]
     zero = _zero(A[d, 0])
     if method == nbs.MAMBA or method == nbs.DIRAC:
@@ -164,6 +166,8 @@ def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgt
                 pgtA[j] = zero
                 pgA[j] = zero
         return
+    if method == nbs.ZOH and zoh_partials(A[d], dts, dtAs, T, Abs, pAt, pAA, pgt, pgtA, pgA):
+        return  # (real A: vectorised; complex: the scalar formulas below)
     for k in range(T):
         for n in range(N):
             j = k * N + n
