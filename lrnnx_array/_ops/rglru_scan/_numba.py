@@ -207,10 +207,13 @@ _KEEP_MAX = 1 << 20  # elements of the kept buffers, (2 + 3 N) L W
 
 
 @_kernel
-def _bwd(W, keep, dout, u, delta, A, lnA, h0, has_h0, dlast, has_dl, du, ddelta, gA, dh0):
+def _bwd(W, keep, nch, dout, u, delta, A, lnA, h0, has_h0, dlast, has_dl, du, ddelta, gA,
+         dh0):
     """gA (B, D, N): per-batch dA, summed by the caller. ``keep``: the first pass's tiles
     stay for the second (tile c at offset c T W of the kept buffers, its states in
-    hs[n, c T W:] with the state before it first); else one tile's buffers, recomputed."""
+    hs[n, c T W:] with the state before it first); else one tile's buffers, recomputed.
+    ``nch`` chunks (one per thread) each run every nch-th task with buffers allocated once:
+    fresh kept buffers per task (320 KiB at L = 1024) cost a page fault per 4 KiB."""
     Bsz, D, L = u.shape
     N = lnA.shape[1]
     R = Bsz * D
@@ -218,22 +221,13 @@ def _bwd(W, keep, dout, u, delta, A, lnA, h0, has_h0, dlast, has_dl, du, ddelta,
     TW = Tt * W
     nt = (L + Tt - 1) // Tt
     nk = nt if keep else 1  # tiles held
-    for task in prange((R + W - 1) // W):
-        r0 = task * W
-        w = min(W, R - r0)
+    ntask = (R + W - 1) // W
+    for ch in prange(nch):
         rb, rd = np.zeros(W, np.int64), np.zeros(W, np.int64)
-        _rows(r0, w, D, rb, rd)
         la = np.zeros((N, W), u.dtype)
         h = np.zeros((N, W), u.dtype)
         lam = np.zeros((N, W), u.dtype)  # the adjoint carried into the step before
         acc = np.zeros((N, W), u.dtype)
-        for n in range(N):
-            for j in range(w):
-                la[n, j] = lnA[rd[j], n]
-                if has_h0:
-                    h[n, j] = h0[rb[j], rd[j], n]
-                if has_dl:
-                    lam[n, j] = dlast[rb[j], rd[j], n]
         ck = np.empty((nt, N, W), u.dtype)  # the state before each tile
         dts, us = np.zeros(nk * TW, u.dtype), np.zeros(nk * TW, u.dtype)
         ab, gm = np.empty((N, nk * TW), u.dtype), np.empty((N, nk * TW), u.dtype)
@@ -241,43 +235,62 @@ def _bwd(W, keep, dout, u, delta, A, lnA, h0, has_h0, dlast, has_dl, du, ddelta,
         gys = np.zeros(TW, u.dtype)
         lt, gx = np.empty(TW, u.dtype), np.empty(TW, u.dtype)
         du_t, dd_t = np.empty(TW, u.dtype), np.empty(TW, u.dtype)
-        for c in range(nt):  # pass 1: checkpoints (keep: every tile)
-            t0 = c * Tt
-            T = min(Tt, L - t0)
-            o = c * TW if keep else 0
-            _load(W, delta, rb, rd, w, t0, T, dts[o:o + TW])
-            _load(W, u, rb, rd, w, t0, T, us[o:o + TW])
+        for task in range(ch, ntask, nch):
+            r0 = task * W
+            w = min(W, R - r0)
+            _rows(r0, w, D, rb, rd)
+            if w < W:  # the last task: lanes past its rows read 0, not the last task's data
+                la[:] = 0
+                dts[:] = 0
+                us[:] = 0
+                gys[:] = 0
+            h[:] = 0
+            lam[:] = 0
+            acc[:] = 0
             for n in range(N):
-                ck[c, n, :] = h[n]
-                hs[n, o:o + W] = h[n]
-                _disc_tile(W, dts[o:o + TW], la[n], T, ab[n, o:o + TW], gm[n, o:o + TW])
-                _rec_tile(W, T, ab[n, o:o + TW], gm[n, o:o + TW], us[o:o + TW], h[n],
-                          hs[n, o:o + TW + W])
-        for c in range(nt - 1, -1, -1):  # pass 2: the adjoint, tiles in reverse
-            t0 = c * Tt
-            T = min(Tt, L - t0)
-            o = c * TW if keep else 0
-            dtc, usc = dts[o:o + TW], us[o:o + TW]
-            if not keep:
-                _load(W, delta, rb, rd, w, t0, T, dtc)
-                _load(W, u, rb, rd, w, t0, T, usc)
-            _load(W, dout, rb, rd, w, t0, T, gys)
-            du_t[:] = 0
-            dd_t[:] = 0
-            for n in range(N):
-                abc, gmc, hsc = ab[n, o:o + TW], gm[n, o:o + TW], hs[n, o:o + TW + W]
+                for j in range(w):
+                    la[n, j] = lnA[rd[j], n]
+                    if has_h0:
+                        h[n, j] = h0[rb[j], rd[j], n]
+                    if has_dl:
+                        lam[n, j] = dlast[rb[j], rd[j], n]
+            for c in range(nt):  # pass 1: checkpoints (keep: every tile)
+                t0 = c * Tt
+                T = min(Tt, L - t0)
+                o = c * TW if keep else 0
+                _load(W, delta, rb, rd, w, t0, T, dts[o:o + TW])
+                _load(W, u, rb, rd, w, t0, T, us[o:o + TW])
+                for n in range(N):
+                    ck[c, n, :] = h[n]
+                    hs[n, o:o + W] = h[n]
+                    _disc_tile(W, dts[o:o + TW], la[n], T, ab[n, o:o + TW], gm[n, o:o + TW])
+                    _rec_tile(W, T, ab[n, o:o + TW], gm[n, o:o + TW], us[o:o + TW], h[n],
+                              hs[n, o:o + TW + W])
+            for c in range(nt - 1, -1, -1):  # pass 2: the adjoint, tiles in reverse
+                t0 = c * Tt
+                T = min(Tt, L - t0)
+                o = c * TW if keep else 0
+                dtc, usc = dts[o:o + TW], us[o:o + TW]
                 if not keep:
-                    _disc_tile(W, dtc, la[n], T, abc, gmc)
-                    hsc[:W] = ck[c, n]
-                    _rec_tile(W, T, abc, gmc, usc, h[n], hsc)
-                _lam_tile(W, T, abc, gys, lam[n], lt)
-                _grad_tile(W, T, abc, gmc, hsc, lt, usc, dtc, la[n], gx, du_t, dd_t, acc[n])
-            _store(W, du_t, rb, rd, w, t0, T, du)
-            _store(W, dd_t, rb, rd, w, t0, T, ddelta)
-        for n in range(N):
-            for j in range(w):
-                gA[rb[j], rd[j], n] = acc[n, j] / A[rd[j], n]
-                dh0[rb[j], rd[j], n] = lam[n, j]
+                    _load(W, delta, rb, rd, w, t0, T, dtc)
+                    _load(W, u, rb, rd, w, t0, T, usc)
+                _load(W, dout, rb, rd, w, t0, T, gys)
+                du_t[:] = 0
+                dd_t[:] = 0
+                for n in range(N):
+                    abc, gmc, hsc = ab[n, o:o + TW], gm[n, o:o + TW], hs[n, o:o + TW + W]
+                    if not keep:
+                        _disc_tile(W, dtc, la[n], T, abc, gmc)
+                        hsc[:W] = ck[c, n]
+                        _rec_tile(W, T, abc, gmc, usc, h[n], hsc)
+                    _lam_tile(W, T, abc, gys, lam[n], lt)
+                    _grad_tile(W, T, abc, gmc, hsc, lt, usc, dtc, la[n], gx, du_t, dd_t, acc[n])
+                _store(W, du_t, rb, rd, w, t0, T, du)
+                _store(W, dd_t, rb, rd, w, t0, T, ddelta)
+            for n in range(N):
+                for j in range(w):
+                    gA[rb[j], rd[j], n] = acc[n, j] / A[rd[j], n]
+                    dh0[rb[j], rd[j], n] = lam[n, j]
 
 
 def _opt(x, shape, dtype):
@@ -308,5 +321,8 @@ def backward(xp, dout, u, delta, A, h0, dlast):
     dl_, has_dl = _opt(dlast, (1, 1, 1), dt)
     W = _lanes_for(Bsz * D)
     keep = (2 + 3 * N) * L * W <= _KEEP_MAX
-    _bwd(W, keep, dout, u, delta, A, _ln(A), h0_, has_h0, dl_, has_dl, du, ddelta, gA, dh0)
+    ntask = (Bsz * D + W - 1) // W
+    nch = max(1, min(ntask, nbs.numba().get_num_threads()))  # (launch has set the width)
+    _bwd(W, keep, nch, dout, u, delta, A, _ln(A), h0_, has_h0, dl_, has_dl, du, ddelta, gA,
+         dh0)
     return du, ddelta, gA.sum(axis=0), (None if h0 is None else dh0)
