@@ -48,6 +48,7 @@ def _fill_steps(dt3, b, p0, nr, n, t0, T, out):
     broadcast), 0 for the padding lanes j >= nr."""
     sb, sp, st = dt3.shape[0] > 1, dt3.shape[1] > 1, dt3.shape[2] > 1
     bb = b if sb else 0
+    p0, t0 = max(p0, 0), max(t0, 0)  # (known >= 0: no negative-index select per access)
     zero = _zero(dt3[0, 0, 0])
     for k in range(T):
         for j in range(nr, n):
@@ -71,6 +72,7 @@ def _fill_steps(dt3, b, p0, nr, n, t0, T, out):
 @nbs.numba().njit(**_JIT)
 def _exp_tile(s, Ar, Ai, c0, n, T, er, ei, wx, ws, wc):
     """er + i ei = e^(s a) per element (a = A[c0 + j]): e^re (cos, sin)(im), vectorised."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     for k in range(T):
         for j in range(n):
                 wx[k * n + j] = s[k * n + j] * Ai[c0 + j]
@@ -89,6 +91,7 @@ def _zoh_e_tile(s, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc):
     (no cancellation near 0; Im(e^x - 1) = e^p sin q = abi), x = s a = p + iq. (Each loop of
     these tiles writes <= 3 buffers: with more, LLVM's runtime alias checks exceed its limit
     and the loop stays scalar.)"""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     one = _one(Ar[0])
     two, half = one + one, one / 2
     for k in range(T):
@@ -110,6 +113,7 @@ def _zoh_e_tile(s, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc):
 def _phi1_tile(s, Ar, Ai, c0, n, T, mr, mi, scaled, outr, outi):
     """out = (s if scaled else 1) * phi1(x), phi1 = (e^x - 1)/x from e^x - 1 = mr + i mi
     through the scaled reciprocal conj(x/c) / (c |x/c|^2), c = max(|p|, |q|); phi1(0) = 1."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     one = _one(Ar[0])
     zero = one - one
     for k in range(T):
@@ -130,6 +134,7 @@ def _phi1_tile(s, Ar, Ai, c0, n, T, mr, mi, scaled, outr, outi):
 @nbs.numba().njit(**_JIT)
 def _zoh_tile(s, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws, wc):
     """Abar = e^x, gamma = s phi1(x), x = s a (the numerics layer's stable forms)."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     _zoh_e_tile(s, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
     _phi1_tile(s, Ar, Ai, c0, n, T, wx, abi, True, gmr, gmi)
 
@@ -146,6 +151,7 @@ def _recip_planes(dr, di):
 @nbs.numba().njit(**_JIT)
 def recip_half_tile(s, Ar, Ai, c0, n, T, outr, outi):
     """out = 1 / (1 - s a / 2) (bilinear's reciprocal)."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     one = _one(Ar[0])
     half = one / 2
     for k in range(T):
@@ -158,6 +164,7 @@ def recip_half_tile(s, Ar, Ai, c0, n, T, outr, outi):
 @nbs.numba().njit(**_JIT)
 def _bilinear_tile(s, sA, same, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws):
     """Abar = (1 + sA a/2) ia, ia = 1 / (1 - sA a/2); gamma = s ib, ib = 1/(1 - s a/2)."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     one = _one(Ar[0])
     half = one / 2
     recip_half_tile(sA, Ar, Ai, c0, n, T, wx, ws)
@@ -178,6 +185,7 @@ def _bilinear_tile(s, sA, same, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws):
 @nbs.numba().njit(**_JIT)
 def disc_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws, wc):
     """(Abar at sA, gamma at s) planes of a (T, n) tile; dirac's gamma = 1."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     if method == nbs.ZOH:
         _zoh_tile(s, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, ws, wc)
         if has_dtA:
@@ -196,6 +204,7 @@ def disc_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, 
 def project_tile(u, b, t0, T, BrT, BiT, c0, n, vr, vi):
     """v[k n + j] = sum_h B[c0 + j, h] u[b, h, t0 + k] (planes); the u-imaginary terms only
     where u[b, h, t] has one."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     H = u.shape[1]
     zero = _zero(BrT[0, 0])
     for i in range(T * n):
@@ -237,6 +246,7 @@ def recur_tile(T, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi):
 def output_tile(T, n, c0, CrT, CiT, xr, xi, want_imag, yr, yi):
     """yr[k Hp + h] = Re sum_j C[c0 + j, h] x[k, j] (and yi the imaginary part), channels in
     lanes (Hp = CrT.shape[1] = H)."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     Hp = CrT.shape[1]
     zero = _zero(CrT[0, 0])
     for i in range(T * Hp):
@@ -296,6 +306,7 @@ def _fused(u, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, CrT, CiT, h0, has_h0, method
             project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
             recur_tile(Tn, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi)
             output_tile(Tn, n, p0, CrT, CiT, xr, xi, want_imag, yr, yi)
+            t0 = max(t0, 0)
             for h in range(H):
                 dh = D[h] if (has_D and blk == 0) else zero
                 for k in range(Tn):

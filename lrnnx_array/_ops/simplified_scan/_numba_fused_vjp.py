@@ -38,6 +38,7 @@ def _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, er, ei, 
     x = s a; phi1' = (E - phi1)/x, or its Taylor series (``coef``) where |x|^2 < rad2
     (the numerics layer's SERIES_RADIUS, squared) and that cancels: both evaluated, one
     selected (branch-free)."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     one = _one(Ar[0])
     zero = one - one
     F._zoh_e_tile(s, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
@@ -70,6 +71,7 @@ def _bilinear_grad_tile(s, sA, same, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, gtr, 
                         gai, atr, ati, aar, aai, wx, ws):
     """bilinear: Abar = (1 + x/2) ia, ia = 1/(1 - sA a/2); gamma = s ib, ib = 1/(1 - s a/2);
     dAbar/dsA = a ia^2, dAbar/dA = sA ia^2, dgamma/ds = ib^2, dgamma/dA = s^2 ib^2 / 2."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     one = _one(Ar[0])
     half = one / 2
     F.recip_half_tile(sA, Ar, Ai, c0, n, T, wx, ws)
@@ -109,6 +111,7 @@ def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, ab
                    gti, gar, gai, atr, ati, aar, aai, wx, ws, wc):
     """(Abar, gamma) and the partials (gt = dgamma/ds, ga = dgamma/dA, at = dAbar/dsA,
     aa = dAbar/dA) planes of a (T, n) tile."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     if method == nbs.BILINEAR:
         _bilinear_grad_tile(s, sA, not has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, gtr,
                             gti, gar, gai, atr, ati, aar, aai, wx, ws)
@@ -141,6 +144,7 @@ def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, ab
 def _dx_tile(g, b, t0, T, Cr, Ci, c0, n, dxr, dxi):
     """dx[k n + j] = sum_h conj(C[h, c0 + j]) g[b, h, t0 + k] (C's planes (H, P); g's
     imaginary terms only where it has one)."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     H = g.shape[1]
     zero = _zero(Cr[0, 0])
     for i in range(T * n):
@@ -164,6 +168,7 @@ def _dx_tile(g, b, t0, T, Cr, Ci, c0, n, dxr, dxi):
 def _du_tile(T, n, c0, Br, Bi, lr, li, dur, dui):
     """du[k H + h] = sum_j conj(B[c0 + j, h]) dBu[k, j], channels in lanes (B's planes
     (P, H))."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     H = Br.shape[1]
     zero = _zero(Br[0, 0])
     for i in range(T * H):
@@ -296,11 +301,12 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Ci, h0, h
             # dAbar = lambda conj(x_{t-1}) into (wx, ws); dgamma = lambda conj(v) into (sA, wc)
             for k in range(Tn):
                 o = k * n
-                src_r, src_i, q = (xr, xi, o - n) if k > 0 else (ckr, cki, it * n)
+                src_r, src_i, qo = (xr, xi, o - n) if k > 0 else (ckr, cki, it * n)
+                qo = max(qo, 0)
                 for j in range(n):
                     i = o + j
-                    wx[i] = dxr[i] * src_r[q + j] + dxi[i] * src_i[q + j]
-                    ws[i] = dxi[i] * src_r[q + j] - dxr[i] * src_i[q + j]
+                    wx[i] = dxr[i] * src_r[qo + j] + dxi[i] * src_i[qo + j]
+                    ws[i] = dxi[i] * src_r[qo + j] - dxr[i] * src_i[qo + j]
             for i in range(Tn * n):
                 sA[i] = dxr[i] * vr[i] + dxi[i] * vi[i]
                 wc[i] = dxi[i] * vr[i] - dxr[i] * vi[i]
@@ -317,6 +323,7 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Ci, h0, h
                 vr[i] = gmr[i] * dxr[i] + gmi[i] * dxi[i]
                 vi[i] = gmr[i] * dxi[i] - gmi[i] * dxr[i]
             # step adjoints: per element where the step varies in time, else summed
+            t0, p0 = max(t0, 0), max(p0, 0)
             for j in range(nr):
                 if tg:
                     for k in range(Tn):
