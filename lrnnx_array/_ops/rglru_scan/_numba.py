@@ -14,12 +14,13 @@ the tile are copied into k-major (T, W) buffers (index k W + j; lanes past the l
   layer's ``rglru_clamped``; a NaN stays NaN);
 * the recurrence h_t = Ā_t h_{t−1} + β_t u_t and y_t += h_t.
 
-Backward, per task: a first pass keeps the state before every tile (checkpoints); then tile by
-tile in reverse, Ā, β and the tile's states are recomputed from its checkpoint (the same code,
-so the same values) and the adjoint λ_t = dout_t + Ā_{t+1} λ_{t+1} runs over them. With
-x = δ ln a: dx = λ (Ā h_{t−1} − u Ā²/β) (the second term 0 where β = 0, the square root's kink,
-as lrnnx's kernel), du = Σ_n λ β, dδ = Σ_n dx ln a, dA = Σ_{b,t} dx δ / a. h_{t−1} is read from
-the recomputed states, never recovered by dividing by Ā. Nothing of size (B, D, N, L) exists.
+Backward, per task: a first pass runs the forward's tiles; the second runs the adjoint
+λ_t = dout_t + Ā_{t+1} λ_{t+1} tile by tile in reverse, over the first pass's δ, u, Ā, β and
+states kept for the whole task when they fit ``_KEEP_MAX``, else over a tile recomputed from
+a checkpoint of the state before it (the same code, so the same values). With x = δ ln a:
+dx = λ (Ā h_{t−1} − u Ā²/β) (the second term 0 where β = 0, the square root's kink, as
+lrnnx's kernel), du = Σ_n λ β, dδ = Σ_n dx ln a, dA = Σ_{b,t} dx δ / a. h_{t−1} is read from
+the stored states, never recovered by dividing by Ā. Nothing of size (B, D, N, L) exists.
 """
 
 from __future__ import annotations
