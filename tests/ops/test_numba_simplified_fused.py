@@ -58,10 +58,12 @@ def test_sizes_pick_the_fused_pass():
     # The tests below are only about the fused pass if the tier takes it at their sizes (their
     # arrays are small: numba_support.launch runs them on one thread).
     for threads in (1, 2):
-        assert _numba_fused.suits(2, 3, 70, threads)
-        assert _numba_fused.suits(1, 3, 130, threads)
+        for which in ("forward", "vjp"):
+            assert _numba_fused.suits(2, 3, 70, threads, which)
+            assert _numba_fused.suits(1, 4, 130, threads, which)
     assert not _numba_fused.suits(1, 16, 16, 2)  # the row kernel's sizes
     assert not _numba_fused.suits(2, 0, 70, 2)
+    assert not _numba_fused.suits(2, 64, 256, 2)  # many channels: BLAS's GEMMs win
 
 
 @pytest.mark.parametrize("disc", DISCS)

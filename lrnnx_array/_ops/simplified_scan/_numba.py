@@ -9,6 +9,11 @@ once per row when the row's steps are constant in time (LTI S5), the recurrence,
 the reverse adjoint λ_t = dx_t + conj(Ā_{t+1}) λ_{t+1} with every step/A partial accumulated on
 the fly. h_{t-1} is read from the stored forward states, never obtained by dividing by Ā.
 The only (B, P, L) arrays are the ones the GEMMs read or write (Bu, x, dx -> dBu).
+
+Where the channels are few (H <= ``_numba_fused.MAX_H``) and the states many (P >= 64), the
+fused forms take over: ``_numba_fused`` (B u, discretisation, recurrence and C x per time tile
+on real/imaginary planes, states in SIMD lanes) and ``_numba_fused_vjp`` (its two-pass VJP);
+with many channels BLAS's GEMMs beat their in-kernel projections.
 """
 
 from __future__ import annotations
@@ -208,10 +213,11 @@ def _states(u, dt3, A, B, dtA3, h0, disc):
     return Bu, x
 
 
-def _fused_threads(u, A):
-    """numba's thread count when the fused one-pass forward suits the sizes, else 0."""
+def _fused_threads(u, A, which="forward"):
+    """numba's thread count when the fused pass (``which``: "forward" or "vjp") suits the
+    sizes, else 0."""
     th = nbs.numba().get_num_threads()
-    return th if _numba_fused.suits(u.shape[0], u.shape[1], A.shape[0], th) else 0
+    return th if _numba_fused.suits(u.shape[0], u.shape[1], A.shape[0], th, which) else 0
 
 
 def _forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
@@ -236,9 +242,9 @@ def _mH(x):
 @nbs.launch(min_elems=_PARALLEL_MIN)
 def backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc):
     """(du, ddt3, dA, dB, dC, ddtA3, dh0) at the normalised shapes, as ``_generic.backward``:
-    the two-pass fused VJP (``_numba_fused_vjp``) where the fused forward suits the sizes,
-    else the GEMMs around the row kernels."""
-    th = _fused_threads(u, A)
+    the two-pass fused VJP (``_numba_fused_vjp``) where it suits the sizes (few channels,
+    P >= 64), else the GEMMs around the row kernels."""
+    th = _fused_threads(u, A, "vjp")
     if th:
         return _numba_fused_vjp.run(g, u, dt3, A, B, C, dtA3, h0, dlast, disc, th)
     Bsz, H, L = u.shape

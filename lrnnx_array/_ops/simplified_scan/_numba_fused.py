@@ -349,11 +349,19 @@ def blocks(Bsz, P, threads):
     return PB, max(1, -(-P // PB))
 
 
-def suits(Bsz, H, P, threads):
-    """Whether the fused pass is the faster form here: enough states for full vector bodies
-    (the old row kernel wins at P = 16, where a block would be half padding) and a unit per
-    thread."""
-    if H < 1 or P < 2 * G or Bsz < 1:
+# The in-kernel projections cost 4H flops per state element each (~35 GFlop/s a core here)
+# where BLAS runs ~3x faster: past a few dozen channels the GEMM form wins. Measured (B4 P256
+# L1024 zoh, 2 threads, interleaved, load ~4.6), fused/BLAS-form time, varying | constant
+# steps: H16 fwd 0.74 | 0.53, VJP 0.68 | 0.80; H32 fwd 0.91 | 0.83, VJP 0.98 | 1.12; H64
+# fwd 1.35 | 1.23, VJP 2.3 | 1.65.
+MAX_H = {"forward": 32, "vjp": 24}
+
+
+def suits(Bsz, H, P, threads, which="forward"):
+    """Whether the fused pass (``which``: "forward" or "vjp") is the faster form here: few
+    channels (``MAX_H``), enough states for full vector bodies (the old row kernel wins at
+    P = 16, where a block would be half padding) and a unit per thread."""
+    if H < 1 or H > MAX_H[which] or P < 2 * G or Bsz < 1:
         return False
     PB, nblk = blocks(Bsz, P, threads)
     return Bsz * nblk >= min(threads, 2) and PB * nblk <= P + P // 2
