@@ -95,9 +95,9 @@ def test_split_propagates_nan(split):
 
 def test_plan(monkeypatch):
     monkeypatch.setattr(_numba_split, "SPLIT_MIN_STEPS", 1000)
-    assert _numba_split.plan(1, 65536, 2) == (2, 2)  # one row, two threads
+    assert _numba_split.plan(1, 65536, 2) == (2, 8)  # one row, two threads
     assert _numba_split.plan(2, 65536, 2) == (1, 1)  # as many rows as threads: unsplit
     assert _numba_split.plan(1, 1500, 2) == (1, 1)  # chunks would be too short
-    assert _numba_split.plan(3, 65536, 8) == (3, 2)
+    assert _numba_split.plan(3, 65536, 8) == (3, 8)
     assert _numba_split.plan(0, 65536, 2) == (1, 1)
     assert _numba_split.plan(1, 65536, 1) == (1, 1)

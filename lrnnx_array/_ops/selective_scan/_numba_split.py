@@ -55,7 +55,8 @@ def plan(rows: int, L: int, threads: int) -> tuple[int, int]:
         K = min(-(-threads // rows), L // SPLIT_MIN_STEPS)
     if K <= 1:
         return 1, 1
-    J = SPLIT_PIECES if SPLIT_PIECES is not None else -(-threads // (rows * (K - 1)))
+    # Pieces: 4 per worker, taken round-robin (the live part of a correction is short).
+    J = SPLIT_PIECES if SPLIT_PIECES is not None else 4 * -(-threads // (rows * (K - 1)))
     return K, max(1, J)
 
 
@@ -101,10 +102,11 @@ def _gate_tile(T, z, b, d, t0, out):
 
 @_kernel
 def _fwd_split(u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, out, last,
-               flags, method, G, K, J, Hin, Pend, Pmid, tiny):
+               flags, method, G, K, J, W, Hin, Pend, Pmid, tiny):
     """``_numba._fwd`` with every row cut into K chunks (module docstring). Work buffers:
     Hin (R, K, N) the chunks' local end states, then their incoming states; Pend (R, K, N)
-    Q at each chunk's end; Pmid (R, K, J, N) Q before each correction piece."""
+    Q at each chunk's end; Pmid (R, K, J, N) Q before each correction piece. W: pass 3's
+    workers."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     Dg = Dm // G
@@ -165,37 +167,41 @@ def _fwd_split(u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, out, last
         for n in range(N):
             last[row // Dm, row % Dm, n] = s[n]
     KJ = (K - 1) * J
-    for task in prange(R * KJ):  # pass 3: the corrections Re(C_t Q_t h_in), then the gate
-        row, rest = task // KJ, task % KJ
-        c, j = 1 + rest // J, rest % J
-        b, d = row // Dm, row % Dm
-        g = d // Dg
-        t0c, t1c = (L * c) // K, (L * (c + 1)) // K
-        ntc = (t1c - t0c + _TT - 1) // _TT
+    # pass 3: the corrections Re(C_t Q_t h_in), then the gate. The live part of a correction
+    # is at its chunk's start (Q decays), so W workers take the pieces round-robin (worker w:
+    # pieces w, w + W, ...), not in contiguous blocks where one worker would get it all.
+    for w in prange(W):
         p, hin = np.empty(N, A.dtype), np.empty(N, A.dtype)
         ab, gm, qs = np.empty(TN, A.dtype), np.empty(TN, A.dtype), np.empty(TN, A.dtype)
         wx, ws, wc = np.empty(TN, rdt), np.empty(TN, rdt), np.empty(TN, rdt)
         dts, dtAs, ys = np.empty(_TT, rdt), np.empty(_TT, rdt), np.empty(_TT, rdt)
-        finite = True
-        for n in range(N):
-            p[n] = Pmid[row, c, j, n]
-            hin[n] = Hin[row, c, n]
-            finite = finite and np.isfinite(hin[n])
-        live = True
-        for i in range((ntc * j) // J, (ntc * (j + 1)) // J):
-            t0 = t0c + i * _TT
-            T = min(_TT, t1c - t0)
-            if live and finite:
-                live = _flush(p, N, tiny)
-            if live:
-                _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
-                _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc)
-                _decay_tile(T, N, ab, p, hin, qs)
-                _dot_tile(T, N, qs, Cc, Cv, cvar, b, g, d, t0, ys)
-                for k in range(T):
-                    out[b, d, t0 + k] += 2 * ys[k] if cplx else ys[k]
-            if hasz:
-                _gate_tile(T, z, b, d, t0, out)
+        for task in range(w, R * KJ, W):
+            row, rest = task // KJ, task % KJ
+            c, j = 1 + rest // J, rest % J
+            b, d = row // Dm, row % Dm
+            g = d // Dg
+            t0c, t1c = (L * c) // K, (L * (c + 1)) // K
+            ntc = (t1c - t0c + _TT - 1) // _TT
+            finite = True
+            for n in range(N):
+                p[n] = Pmid[row, c, j, n]
+                hin[n] = Hin[row, c, n]
+                finite = finite and np.isfinite(hin[n])
+            live = True
+            for i in range((ntc * j) // J, (ntc * (j + 1)) // J):
+                t0 = t0c + i * _TT
+                T = min(_TT, t1c - t0)
+                if live and finite:
+                    live = _flush(p, N, tiny)
+                if live:
+                    _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
+                    _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc)
+                    _decay_tile(T, N, ab, p, hin, qs)
+                    _dot_tile(T, N, qs, Cc, Cv, cvar, b, g, d, t0, ys)
+                    for k in range(T):
+                        out[b, d, t0 + k] += 2 * ys[k] if cplx else ys[k]
+                if hasz:
+                    _gate_tile(T, z, b, d, t0, out)
 
 
 def forward_split(arrays, flags, method_code, G, out, last, K, J):
@@ -207,4 +213,5 @@ def forward_split(arrays, flags, method_code, G, out, last, K, J):
     Pend = np.empty((R, K, N), A.dtype)
     Pmid = np.empty((R, K, J, N), A.dtype)
     tiny = u.dtype.type(np.finfo(u.dtype).tiny)
-    _fwd_split(*arrays, out, last, flags, method_code, G, K, J, Hin, Pend, Pmid, tiny)
+    W = max(1, min(nbs.numba().get_num_threads(), R * (K - 1) * J))
+    _fwd_split(*arrays, out, last, flags, method_code, G, K, J, W, Hin, Pend, Pmid, tiny)
