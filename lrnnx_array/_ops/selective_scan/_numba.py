@@ -14,6 +14,10 @@ recomputed from its checkpoint into tile buffers and the adjoint loop
 read from the recomputed states, never obtained by dividing by Ā. Per-(b, d) gradients of shared
 parameters (A, D-sized, constant B/C) go to per-row buffers summed afterwards; variable B/C
 gradients are per (slice, batch, group) and summed over slices.
+
+With fewer rows than threads and long rows (``_numba_split.plan``), the forward and the VJP
+cut each row into chunks over time instead (``_numba_split``, ``_numba_split_bwd``), so one
+row of L = 65536 uses every core.
 """
 
 from __future__ import annotations
