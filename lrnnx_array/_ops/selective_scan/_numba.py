@@ -127,7 +127,8 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
         acc_B = np.zeros(N, A.dtype)
         acc_C = np.zeros(N, A.dtype)
         h = np.zeros(N, A.dtype)
-        for d in range(g * Dg + (Dg * s) // S, g * Dg + (Dg * (s + 1)) // S):
+        d_first = g * Dg + (Dg * s) // S
+        for d in range(d_first, g * Dg + (Dg * (s + 1)) // S):
             acc_D = u[b, d, 0] * 0
             for n in range(N):
                 h[n] = h0[b, d, n] if hash0 else _zero(h[n])  # (buffers reused across d)
@@ -156,9 +157,9 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                     h[n] = ck[c, n]
                 acc_D += _rev_tile(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, du,
                                    ddt, ddtA, dz, gBv, gCv, flags, method, b, g, d, s, t0, T,
-                                   two, False, h, hs, Abs, gms, bu, wx, ws, wc, dts, dtAs, us,
-                                   gys, du_, ddt_, ddtA_, Bt, Ct, gBt, gCt, pAt, pAA, pgt,
-                                   pgtA, pgA, lam, acc_A, acc_B, acc_C)
+                                   two, d == d_first, h, hs, Abs, gms, bu, wx, ws, wc, dts,
+                                   dtAs, us, gys, du_, ddt_, ddtA_, Bt, Ct, gBt, gCt, pAt,
+                                   pAA, pgt, pgtA, pgA, lam, acc_A, acc_B, acc_C)
             gD[b, d] = acc_D
             for n in range(N):
                 gA[b, d, n] = acc_A[n]
@@ -249,8 +250,11 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
         gA, gBc, gCc = (np.empty((Bsz, Dm, N), st) for _ in range(3))
         gD = np.empty((Bsz, Dm), rt)
         vshape = (S, Bsz, G, N, L)
-        gBv = np.zeros(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
-        gCv = np.zeros(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
+        # A slice's first channel writes its variable B/C gradient slots (=), the rest add:
+        # no zero fill (a slice has a channel whenever there are channels: S <= D / G).
+        alloc = np.empty if Dm // G > 0 else np.zeros
+        gBv = alloc(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
+        gCv = alloc(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
         _bwd(dout, *arrays, lam0, du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, bflags,
              nbs.METHOD_CODE[method], G, S, two)
     dB = _var_grad(gBv, B) if bvar else gBc.sum(axis=0)
