@@ -47,8 +47,9 @@ def cache_dir() -> str:
     numba invalidates a cached kernel when its own source file changes, not when a function it
     calls from another module does (the callee's code is linked into the cached kernel); the
     kernels call this module's scalars, ``numba_math``'s helpers and helper modules of their
-    family (``_numba_tiles.py``), so the default directory is keyed by a hash of every numba
-    source file of the package (an edit or upgrade of any starts a fresh cache).
+    family (``_numba_tiles.py``), and ``layers/_gelu_numba.py`` calls ``numba_math``, so the
+    default directory is keyed by a hash of every numba source file of the package (the ops'
+    and the layers'; an edit or upgrade of any starts a fresh cache).
     """
     env = os.environ.get("NUMBA_CACHE_DIR")
     if env:
@@ -57,8 +58,10 @@ def cache_dir() -> str:
     import hashlib
 
     here = os.path.dirname(__file__)
+    package = os.path.dirname(os.path.dirname(here))
     names = sorted(glob.glob(os.path.join(here, "numba_*.py")) +
-                   glob.glob(os.path.join(os.path.dirname(here), "*", "_numba*.py")))
+                   glob.glob(os.path.join(package, "_ops", "*", "_numba*.py")) +
+                   glob.glob(os.path.join(package, "layers", "_*numba*.py")))
     h = hashlib.sha1()
     for name in names:
         with open(name, "rb") as f:
