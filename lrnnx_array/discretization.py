@@ -43,6 +43,9 @@ from ._discretization_vjps import (
 )
 from ._ops.discretization._api import METHODS, canonical
 
+# The public home of the result type (repr, pickling, docs), wherever it is defined.
+DiscretizeGrads.__module__ = __name__
+
 __all__ = [
     "discretize", "discretize_vjp", "DiscretizeGrads", "METHODS",
     "zoh", "zoh_vjp", "bilinear", "bilinear_vjp", "dirac", "dirac_vjp", "mamba", "mamba_vjp",

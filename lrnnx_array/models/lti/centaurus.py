@@ -20,6 +20,9 @@ import numpy as np
 
 from ._centaurus_base import CentaurusBase, _kaiming_uniform_sqrt5
 
+# The public home of the base class (repr, pickling, docs), wherever it is defined.
+CentaurusBase.__module__ = __name__
+
 __all__ = ["Centaurus", "CentaurusBase", "CentaurusNeck", "CentaurusPWNeck", "CentaurusDWS",
            "CentaurusFull"]
 
