@@ -159,10 +159,10 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 for n in range(N):
                     hs[n] = ck[c, n]
                     h[n] = ck[c, n]
-                # _numba_reverse._rev_tile's body, written out here (the split VJP calls it):
-                # the call per tile (~50 arguments, not inlined by LLVM) cost 6-10 % of this VJP
-                # (B1 D256 N16 L1024, interleaved in one run). Keep the two in step; the tests
-                # compare both paths with the oracle.
+                # The reverse tile, written out here and in _numba_split_bwd's pass C: as one
+                # njit function called per tile (~50 arguments, not inlined by LLVM) it cost
+                # 6-10 % of this VJP (B1 D256 N16 L1024, interleaved in one run). Keep the two
+                # in step; the tests compare both paths with the oracle.
                 _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
                 for k in range(T):
                     us[k] = u[b, d, t0 + k]

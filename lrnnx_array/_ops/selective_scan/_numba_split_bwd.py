@@ -12,7 +12,7 @@ B. per row, sequentially: the state entering each chunk (h_in <- Q_end h_in + h_
    adjoint carry entering each chunk from the right (carry <- own + conj(Q_end) carry, from
    dlast);
 C. per (row, chunk), in parallel: the checkpoints made true (local + Q h_in) and the
-   unchanged reverse pass of ``_numba_reverse._rev_tile`` over the chunk from its carry.
+   reverse tile of ``_numba._bwd``'s pass 2, unchanged, over the chunk from its carry.
 
 Shared-parameter gradients are summed per (row, chunk) and added up afterwards; a variable B/C
 gradient has a slice per channel of its group, whose slots each chunk writes once. Q is
@@ -25,9 +25,18 @@ import numpy as np
 
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
-from ._numba_reverse import _rev_tile
+from ._numba_reverse import _scatter_tile
 from ._numba_split import _flush
-from ._numba_tiles import _bu_tile, _disc_tile, _gather_tile, _rec_tile, _steps_tile
+from ._numba_tiles import (
+    _adj_tile,
+    _adj_tile_md,
+    _bu_tile,
+    _disc_tile,
+    _gather_tile,
+    _partials_tile,
+    _rec_tile,
+    _steps_tile,
+)
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
@@ -151,11 +160,65 @@ def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam
                     x = x + Pck[row, c, i, n] * Hin[row, c, n]
                 hs[n] = x
                 h[n] = x
-            acc_D += _rev_tile(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, du,
-                               ddt, ddtA, dz, gBv, gCv, flags, method, b, g, d, s, t0, T, two,
-                               True, h, hs, Abs, gms, bu, wx, ws, wc, dts, dtAs, us, gys, du_,
-                               ddt_, ddtA_, Bt, Ct, gBt, gCt, pAt, pAA, pgt, pgtA, pgA, lam,
-                               acc_A, acc_B, acc_C)
+            # the reverse tile as in _numba._bwd, written out (a call per tile, ~50 arguments
+            # LLVM does not inline, cost 5-8 % at one row of L = 65536, interleaved)
+            _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
+            for k in range(T):
+                us[k] = u[b, d, t0 + k]
+            _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+            _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
+            _rec_tile(T, N, Abs, bu, h, hs, N)
+            _gather_tile(T, N, Bc, Bv, bvar, b, g, d, t0, Bt)
+            _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
+            md = method == nbs.MAMBA or method == nbs.DIRAC
+            if not md:
+                _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
+                               pgtA, pgA)
+            for k in range(T):  # the z gate: dy before it, dz
+                t = t0 + k
+                gy = dout[b, d, t]
+                if hasz:
+                    y = _zero(us[k])
+                    for n in range(N):
+                        y += (Ct[k * N + n] * hs[(k + 1) * N + n]).real
+                    zt = z[b, d, t]
+                    sz = _vsigmoid(zt)
+                    pre = (2 * y if cplx else y) + (Dv[d] * us[k] if hasD else 0)
+                    dz[b, d, t] = gy * pre * sz * (1 + zt * (1 - sz))
+                    gy = gy * zt * sz
+                gys[k] = gy
+                acc_D += gy * us[k]
+            # bu (the recurrence's input) is spent: scratch for the adjoints lam_t
+            if md:
+                _adj_tile_md(T, N, two, method == nbs.MAMBA, hs, Abs, Bt, Ct, A[d], dts,
+                             dtAs, us, gys, lam, acc_A, bu, gBt, gCt, du_, ddt_, ddtA_)
+            else:
+                _adj_tile(T, N, two, hs, Abs, gms, Bt, Ct, pAt, pAA, pgt, pgtA, pgA, us,
+                          gys, lam, acc_A, bu, gBt, gCt, du_, ddt_, ddtA_)
+            if bvar:
+                _scatter_tile(T, N, gBt, gBv, s, b, g, t0, True)
+            else:
+                for k in range(T):
+                    for n in range(N):
+                        acc_B[n] += gBt[k * N + n]
+            if cvar:
+                _scatter_tile(T, N, gCt, gCv, s, b, g, t0, True)
+            else:
+                for k in range(T):
+                    for n in range(N):
+                        acc_C[n] += gCt[k * N + n]
+            for k in range(T):
+                t = t0 + k
+                du[b, d, t] = du_[k] + (Dv[d] * gys[k] if hasD else _zero(gys[k]))
+                ddt_t = ddt_[k]
+                if hasdA:
+                    ddtA[b, d, t] = ddtA_[k]
+                else:
+                    ddt_t += ddtA_[k]
+                if sp:
+                    raw = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
+                    ddt_t *= _vsigmoid(raw) if raw <= 20 else 1
+                ddt[b, d, t] = ddt_t
         gD[row, c] = acc_D
         for n in range(N):
             gA[row, c, n] = acc_A[n]
