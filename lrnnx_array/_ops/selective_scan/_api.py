@@ -16,10 +16,12 @@ METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
 _REAL_ONLY = ("s7", "rglru")
 
 _NUMBA_REAL_MAX_ROWS = 32  # batch*dim below which auto takes numba for real A, any method
+_NUMBA_ANY_ROWS = ("mamba", "dirac", "zoh")  # vectorised tiles: numba at every row count
 
 
 def _numba_slower(xp, dtype, *, state_dtype, rows, method):
-    """``auto_skip`` for numba: real A with many rows and a method other than mamba.
+    """``auto_skip`` for numba: real A with many rows and a method whose tiles are not
+    vectorised (bilinear, s7, rglru; mamba, dirac and zoh take numba at any size).
 
     Measured (issue 13, 2 cores, float32, variable B/C, fwd/VJP ms numba vs generic): complex A
     2-5x faster on numba. Real A, quiet machine: mamba faster at every size tried (B1 D256 L1024
@@ -28,10 +30,13 @@ def _numba_slower(xp, dtype, *, state_dtype, rows, method):
     (batch*dim < 32) numba for every method (1x65536 N16 6.1/25 vs 63/197, 16x4096 4.9/19 vs
     6.2/22). (An earlier measurement on a loaded machine had real A 1.5-2x slower on numba: idle
     OpenMP workers spinning, since capped by numba_support's GOMP_SPINCOUNT.) ``impl="numba"``
-    runs it for real A at any size.
+    runs it for real A at any size. Since zoh's VJP partials are vectorised (third session,
+    interleaved min of 15, load ~2.5, fwd/VJP ms numba vs generic): zoh B2 D128 N64 +z +deltaA
+    62/166 vs 87/449, B1 D256 N16 13/45 vs 20/100, B2 D32 N16 +z 3.4/12.5 vs 6.9/31; B1 D256
+    N16 dirac 12/32 vs 12/71, bilinear 22/82 vs 17/95 (its forward still slower on numba).
     """
     if (not xp.isdtype(state_dtype, "complex floating") and rows >= _NUMBA_REAL_MAX_ROWS
-            and method != "mamba"):
+            and method not in _NUMBA_ANY_ROWS):
         return "real A at this size: generic measured faster"
     return None
 
