@@ -22,6 +22,7 @@ import numpy as np
 
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
+from .._shared.numerics import DPHI1_COEF, SERIES_RADIUS
 from . import _generic, _numba_fused, _numba_fused_vjp
 
 _kernel = nbs.kernel()
@@ -117,12 +118,28 @@ def _fwd(v, dt3, dtA3, A, h0, x, method, has_dtA, has_h0):
                 x[b, p, t0 + k] = h
 
 
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _grad_tile(method, Ar, Ai, p, dts, dtAs, T, has_dtA, coef, rad2, pl, w, out):
+    """out[0..5][:T] = (Abar, gamma, dAbar/ddtA, dAbar/dA, dgamma/ddt, dgamma/dA) of a tile of
+    one row's steps, by the fused VJP's vectorised partials (one lane, ``pl`` 12 real planes,
+    ``w`` 3 work planes): no complex division or abs per step."""
+    _numba_fused_vjp.disc_grad_tile(method, dts, dtAs, has_dtA, Ar, Ai, p, 1, T, coef, rad2,
+                                    pl[0], pl[1], pl[2], pl[3], pl[4], pl[5], pl[6], pl[7],
+                                    pl[8], pl[9], pl[10], pl[11], w[0], w[1], w[2])
+    # planes (ab, gm, gt, ga, at, aa) -> out (ab, gm, at, aa, gt, ga): _disc_grad's order
+    for q, src in ((0, 0), (1, 2), (2, 8), (3, 10), (4, 4), (5, 6)):
+        o, re, im = out[q], pl[src], pl[src + 1]
+        for k in range(T):
+            o[k] = re[k] + 1j * im[k]  # (stored at A's precision)
+
+
 @_kernel
-def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
-         gA, rg, ra, dh0):
+def _bwd(v, lam, xs, dt3, dtA3, A, Ar, Ai, h0, dlast, method, has_dtA, has_h0, has_dl, coef,
+         rad2, gA, rg, ra, dh0):
     """Reverse pass per row. ``lam`` holds dx = C^H g on entry and d(Bu) = conj(γ̄) λ on exit;
     ``xs`` the forward states. Per row: gA[b, p] (dA), rg/ra (B, P, Lr) the real step adjoints
-    of γ̄'s and Ā's step (Lr = L, or 1 where that step is constant in time: summed here)."""
+    of γ̄'s and Ā's step (Lr = L, or 1 where that step is constant in time: summed here).
+    Steps varying in time, zoh: the partials of a tile of _TT steps at once (``_grad_tile``)."""
     Bsz, P, L = v.shape
     sb, sp, st = dt3.shape[0] > 1, dt3.shape[1] > 1, dt3.shape[2] > 1
     ab_, ap_, at_ = dtA3.shape[0] > 1, dtA3.shape[1] > 1, dtA3.shape[2] > 1
@@ -142,14 +159,10 @@ def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
             dt = dt3[b if sb else 0, p if sp else 0, 0]
             dtA = dtA3[b if ab_ else 0, p if ap_ else 0, 0] if has_dtA else dt
             Ab, gm, pAt, pAA, pgt, pgA = _disc_grad(method, a, dt, dtA)
-        if not const:
-            dts, dtAs, ones = np.empty(_TT, rdt), np.empty(_TT, rdt), np.ones(_TT, rdt)
-            wx, ws, wc = np.empty(_TT, rdt), np.empty(_TT, rdt), np.empty(_TT, rdt)
-            abs_, Es, phis = (np.empty(_TT, A.dtype), np.empty(_TT, A.dtype),
-                              np.empty(_TT, A.dtype))
-        else:  # (typed, unused)
-            dts = dtAs = ones = wx = ws = wc = np.empty(1, rdt)
-            abs_ = Es = phis = np.empty(1, A.dtype)
+        nt = 1 if const else _TT
+        dts, dtAs = np.empty(nt, rdt), np.empty(nt, rdt)
+        pl, w = np.empty((12, nt), rdt), np.empty((3, nt), rdt)
+        parts = np.empty((6, nt), A.dtype)
         zoh = method == nbs.ZOH
         for k in range(L):
             t = L - 1 - k
@@ -159,18 +172,14 @@ def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
                     t0 = t - kt
                     T = kt + 1
                     _steps_tile(dt3, dtA3, has_dtA, b, p, t0, T, dts, dtAs)
-                    if zoh:  # e^x and phi1 of the tile by the vectorisable helper
-                        _zoh_line(dts, ones, a, T, Es, phis, wx, ws, wc)
-                        if has_dtA:
-                            _exp_outer(dtAs, A[p:p + 1], T, abs_, wx, ws, wc)
-                dt, dtA = dts[kt], dtAs[kt]
+                    if zoh:
+                        _grad_tile(method, Ar, Ai, p, dts, dtAs, T, has_dtA, coef, rad2, pl,
+                                   w, parts)
                 if zoh:
-                    E, phi = Es[kt], phis[kt]
-                    Ab = abs_[kt] if has_dtA else E
-                    gm, pAt, pAA, pgt = dt * phi, a * Ab, dtA * Ab, E
-                    pgA = dt * dt * _dphi1(dt * a, E, phi)
-                else:
-                    Ab, gm, pAt, pAA, pgt, pgA = _disc_grad(method, a, dt, dtA)
+                    Ab, gm, pAt = parts[0, kt], parts[1, kt], parts[2, kt]
+                    pAA, pgt, pgA = parts[3, kt], parts[4, kt], parts[5, kt]
+                else:  # (bilinear, dirac: per step measured faster than the one-lane tile)
+                    Ab, gm, pAt, pAA, pgt, pgA = _disc_grad(method, a, dts[kt], dtAs[kt])
             ln = lam[b, p, t] + l_
             hp = xs[b, p, t - 1] if t > 0 else (h0[b, p] if has_h0 else zero)
             dAb = ln * _conj(hp)
@@ -178,6 +187,8 @@ def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
             accA += _conj(pAA) * dAb + _conj(pgA) * dgb
             r_g = (_conj(pgt) * dgb).real
             r_a = (_conj(pAt) * dAb).real
+            if not has_dtA:  # one step: its adjoint is the sum (ra unused)
+                r_g += r_a
             if tg:
                 rg[b, p, t] = r_g
             else:
@@ -191,7 +202,7 @@ def _bwd(v, lam, xs, dt3, dtA3, A, h0, dlast, method, has_dtA, has_h0, has_dl,
         gA[b, p] = accA
         if not tg:
             rg[b, p, 0] = sg
-        if not ta:
+        if has_dtA and not ta:  # (without dtA3, ra is a (1, 1, 1) placeholder)
             ra[b, p, 0] = sa
         dh0[b, p] = l_  # conj(Abar_0) lam_0
 
@@ -244,6 +255,11 @@ def backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc):
     """(du, ddt3, dA, dB, dC, ddtA3, dh0) at the normalised shapes, as ``_generic.backward``:
     the two-pass fused VJP (``_numba_fused_vjp``) where it suits the sizes (few channels,
     P >= 64), else the GEMMs around the row kernels."""
+    return _backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, disc=disc)
+
+
+def _backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc, g_real=False):
+    """``backward``'s body; ``g_real``: g (complex dtype) holds real values (s5_inner's)."""
     th = _fused_threads(u, A, "vjp")
     if th:
         return _numba_fused_vjp.run(g, u, dt3, A, B, C, dtA3, h0, dlast, disc, th)
@@ -251,26 +267,30 @@ def backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc):
     P = A.shape[0]
     rdt = dt3.dtype
     Bu, x = _states(u, dt3, A, B, dtA3, h0, disc)
-    lam = np.ascontiguousarray(np.matmul(_mH(C), g))
+    lam = np.matmul(_mH(C), g)  # (a fresh C-contiguous product: the kernel's in/out buffer)
     dtA, has_dtA = _steps_or_dummy(dtA3, dt3)
     h0_, has_h0 = _h0(h0, u.dtype)
     dl_, has_dl = _h0(dlast, u.dtype)
     gA = np.empty((Bsz, P), u.dtype)
     dh0 = np.empty((Bsz, P), u.dtype)
-    # The step adjoints at (B, P, L) only where a step varies in time; summed down below.
+    # The step adjoints at (B, P, L) only where a step varies in time; summed down below. With
+    # one step (no dtA3) the kernel adds Abar's adjoint into rg: no second (B, P, L) plane.
     rg = np.empty((Bsz, P, L if dt3.shape[2] > 1 else 1), rdt)
-    ra_src = dtA3 if dtA3 is not None else dt3
-    ra = np.empty((Bsz, P, L if ra_src.shape[2] > 1 else 1), rdt)
-    _bwd(Bu, lam, x, dt3, dtA, A, h0_, dl_, _CODE[disc], has_dtA, has_h0, has_dl, gA, rg, ra,
-         dh0)
+    ra = (np.empty((Bsz, P, L if dtA3.shape[2] > 1 else 1), rdt) if dtA3 is not None
+          else np.empty((1, 1, 1), rdt))
+    coef = np.array(DPHI1_COEF, rdt)
+    _bwd(Bu, lam, x, dt3, dtA, A, np.ascontiguousarray(A.real), np.ascontiguousarray(A.imag),
+         h0_, dl_, _CODE[disc], has_dtA, has_h0, has_dl, coef,
+         rdt.type(SERIES_RADIUS * SERIES_RADIUS), gA, rg, ra, dh0)
     dBu = lam
     du = np.matmul(_mH(B), dBu)
     dB = np.matmul(dBu, _mH(u)).sum(axis=0)
-    dC = np.matmul(g, _mH(x)).sum(axis=0)
-    if dtA3 is None:
-        ddt, ddtA = _sum_to(rg + ra, dt3.shape), None
+    if g_real:  # g x^H = conj(g x^T): BLAS reads x transposed, no conjugated copy of x
+        dC = np.conj(np.matmul(g, np.swapaxes(x, -1, -2)).sum(axis=0))
     else:
-        ddt, ddtA = _sum_to(rg, dt3.shape), _sum_to(ra, dtA3.shape)
+        dC = np.matmul(g, _mH(x)).sum(axis=0)
+    ddt = _sum_to(rg, dt3.shape)
+    ddtA = None if dtA3 is None else _sum_to(ra, dtA3.shape)
     return du, ddt, gA.sum(axis=0), dB, dC, ddtA, (None if h0 is None else dh0)
 
 
@@ -291,6 +311,21 @@ def inner_forward(xp, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
                                  D, conj_sym)
 
 
+@nbs.launch(min_elems=_PARALLEL_MIN)
 def inner_backward(xp, g, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
-    return _generic.inner_grads(xp, backward, g, u, dt3, A, B, C, D, dtA3, h0, disc=disc,
-                                conj_sym=conj_sym)
+    """s5_inner's (du, ddt3, dA, dB, dC, dD, ddtA3, dh0), as ``_generic.inner_grads``; on the
+    row path without its (B, H, L) temporaries: the output's scale rides on C (lam = (s C)^H g;
+    dC = s g x^H, x free of C) instead of a scaled copy of g, and D g is added into du's real
+    plane in place."""
+    if _fused_threads(u, A, "vjp"):
+        return _generic.inner_grads(xp, _backward, g, u, dt3, A, B, C, D, dtA3, h0, disc=disc,
+                                    conj_sym=conj_sym)
+    scale = 2.0 if conj_sym else 1.0
+    Cs = C * u.real.dtype.type(scale) if conj_sym else C
+    du, ddt, dA, dB, dC, ddtA, dh0 = _backward(xp, g.astype(u.dtype), u, dt3, A, B, Cs, dtA3,
+                                               h0, None, disc=disc, g_real=True)
+    if conj_sym:
+        dC *= scale
+    du.real += D.reshape(-1, 1) * g  # (du is this call's own product)
+    dD = np.sum(g * u.real, axis=(0, 2))
+    return du, ddt, dA, dB, dC, dD, ddtA, dh0
