@@ -141,30 +141,6 @@ def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, ab
 
 
 @nbs.numba().njit(**_JIT)
-def _dx_tile(g, b, t0, T, Cr, Ci, c0, n, dxr, dxi):
-    """dx[k n + j] = sum_h conj(C[h, c0 + j]) g[b, h, t0 + k] (C's planes (H, P); g's
-    imaginary terms only where it has one)."""
-    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
-    H = g.shape[1]
-    zero = _zero(Cr[0, 0])
-    for i in range(T * n):
-        dxr[i] = zero
-        dxi[i] = zero
-    for k in range(T):
-        o = k * n
-        for h in range(H):
-            gg = g[b, h, t0 + k]
-            gr, gi = gg.real, gg.imag
-            for j in range(n):
-                dxr[o + j] += Cr[h, c0 + j] * gr
-                dxi[o + j] -= Ci[h, c0 + j] * gr
-            if gi != 0:
-                for j in range(n):
-                    dxr[o + j] += Ci[h, c0 + j] * gi
-                    dxi[o + j] += Cr[h, c0 + j] * gi
-
-
-@nbs.numba().njit(**_JIT)
 def _du_tile(T, n, c0, Br, Bi, lr, li, dur, dui):
     """du[k H + h] = sum_j conj(B[c0 + j, h]) dBu[k, j], channels in lanes (B's planes
     (P, H))."""
@@ -205,7 +181,7 @@ def _outer_acc(z, b, t0, T, n, pr, pi, accr, acci):
 
 
 @_kernel
-def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Ci, h0, has_h0, dl,
+def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Cci, h0, has_h0, dl,
                has_dl, method, P, PB, T, coef, rad2, dur_, dui_, dBr_, dBi_, dCr_, dCi_, gA, rg, ra,
                dh0):
     """Per unit: du (planes, per block), dB (b, p, h), conj(dC) (b, h, p) planes, gA (b, p),
@@ -285,7 +261,8 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Ci, h0, h
                 hr[j] = ckr[it * n + j]
                 hi[j] = cki[it * n + j]
             F.recur_tile(Tn, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi)
-            _dx_tile(g, b, t0, Tn, Cr, Ci, p0, n, dxr, dxi)
+            # dx = C^H g: the forward's projection on conj(C)'s planes (Cr, Cci = -Im C)
+            F.project_tile(g, b, t0, Tn, Cr, Cci, p0, n, dxr, dxi)
             # lambda_t = dx_t + conj(Abar_{t+1}) lambda_{t+1}, in place of dx (the one
             # sequential loop; each loop below writes <= 2 buffers so LLVM vectorises it
             # within its limit of runtime alias checks)
@@ -377,7 +354,7 @@ def run(g, u, dt3, A, B, C, dtA3, h0, dlast, disc, threads):
     Bp = np.concatenate([B.real, rows]), np.concatenate([B.imag, rows])  # (Pp, H)
     planes = (F._pad_cols(A.real, Pp), F._pad_cols(A.imag, Pp), np.ascontiguousarray(Bp[0].T),
               np.ascontiguousarray(Bp[1].T), *Bp, F._pad_cols(C.real, Pp),
-              F._pad_cols(C.imag, Pp))
+              F._pad_cols(-C.imag, Pp))  # conj(C)'s planes
     dur, dui = np.empty((nblk, Bsz, H, L), rdt), np.empty((nblk, Bsz, H, L), rdt)
     dBr, dBi = np.empty((Bsz, P, H), rdt), np.empty((Bsz, P, H), rdt)
     dCr, dCi = np.empty((Bsz, H, P), rdt), np.empty((Bsz, H, P), rdt)
