@@ -211,6 +211,18 @@ def disc_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, wx, 
 
 
 @nbs.numba().njit(**_JIT)
+def tile_steps(dt3, dtA3, has_dtA, b, p0, nr, n, t0, T, s, sA):
+    """s, sA = the tile's steps of gamma and of Abar (``_fill_steps`` layout); sA is s where
+    there is no separate A step."""
+    _fill_steps(dt3, b, p0, nr, n, t0, T, s)
+    if has_dtA:
+        _fill_steps(dtA3, b, p0, nr, n, t0, T, sA)
+    else:
+        for i in range(T * n):
+            sA[i] = s[i]
+
+
+@nbs.numba().njit(**_JIT)
 def project_tile(u, b, t0, T, BrT, BiT, c0, n, vr, vi):
     """v[k n + j] = sum_h B[c0 + j, h] u[b, h, t0 + k] (planes); the u-imaginary terms only
     where u[b, h, t] has one."""
@@ -305,12 +317,7 @@ def _fused(u, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, CrT, CiT, h0, has_h0, method
             Tn = min(T, L - t0)
             if t0 == 0 or not const:  # constant steps: the first tile's rows serve all
                 Td = T if const else Tn
-                _fill_steps(dt3, b, p0, nr, n, t0, Td, s)
-                if has_dtA:
-                    _fill_steps(dtA3, b, p0, nr, n, t0, Td, sA)
-                else:
-                    for i in range(Td * n):
-                        sA[i] = s[i]
+                tile_steps(dt3, dtA3, has_dtA, b, p0, nr, n, t0, Td, s, sA)
                 disc_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, abr, abi, gmr, gmi,
                           wx, ws, wc)
             project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)

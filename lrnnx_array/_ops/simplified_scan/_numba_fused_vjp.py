@@ -141,26 +141,6 @@ def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, ab
 
 
 @nbs.numba().njit(**_JIT)
-def _du_tile(T, n, c0, Br, Bi, lr, li, dur, dui):
-    """du[k H + h] = sum_j conj(B[c0 + j, h]) dBu[k, j], channels in lanes (B's planes
-    (P, H))."""
-    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
-    H = Br.shape[1]
-    zero = _zero(Br[0, 0])
-    for i in range(T * H):
-        dur[i] = zero
-        dui[i] = zero
-    for k in range(T):
-        o = k * H
-        for j in range(n):
-            ar, ai = lr[k * n + j], li[k * n + j]
-            for h in range(H):
-                dur[o + h] += Br[c0 + j, h] * ar + Bi[c0 + j, h] * ai
-            for h in range(H):
-                dui[o + h] += Br[c0 + j, h] * ai - Bi[c0 + j, h] * ar
-
-
-@nbs.numba().njit(**_JIT)
 def _outer_acc(z, b, t0, T, n, pr, pi, accr, acci):
     """acc[h n + j] += sum_k p[k, j] conj(z[b, h, t0 + k]) (z's imaginary terms only where it
     has one): dB from (dBu, u), and conj(dC) from (x, g)."""
@@ -181,7 +161,7 @@ def _outer_acc(z, b, t0, T, n, pr, pi, accr, acci):
 
 
 @_kernel
-def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Cci, h0, has_h0, dl,
+def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bci, Cr, Cci, h0, has_h0, dl,
                has_dl, method, P, PB, T, coef, rad2, dur_, dui_, dBr_, dBi_, dCr_, dCi_, gA, rg, ra,
                dh0):
     """Per unit: du (planes, per block), dB (b, p, h), conj(dC) (b, h, p) planes, gA (b, p),
@@ -222,12 +202,7 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Cci, h0, 
                 cki[it * n + j] = hi[j]
             if it == 0 or not const:
                 Td = T if const else Tn
-                F._fill_steps(dt3, b, p0, nr, n, t0, Td, s)
-                if has_dtA:
-                    F._fill_steps(dtA3, b, p0, nr, n, t0, Td, sA)
-                else:
-                    for i in range(Td * n):
-                        sA[i] = s[i]
+                F.tile_steps(dt3, dtA3, has_dtA, b, p0, nr, n, t0, Td, s, sA)
                 F.disc_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, abr, abi, gmr, gmi,
                             wx, ws, wc)
             F.project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
@@ -248,12 +223,7 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Cci, h0, 
             Tn = min(T, L - t0)
             if q == 0 or not const:
                 Td = T if const else Tn
-                F._fill_steps(dt3, b, p0, nr, n, t0, Td, s)
-                if has_dtA:
-                    F._fill_steps(dtA3, b, p0, nr, n, t0, Td, sA)
-                else:
-                    for i in range(Td * n):
-                        sA[i] = s[i]
+                F.tile_steps(dt3, dtA3, has_dtA, b, p0, nr, n, t0, Td, s, sA)
                 disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, coef, rad2, abr, abi, gmr,
                                gmi, gtr, gti, gar, gai, atr, ati, aar, aai, wx, ws, wc)
             F.project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
@@ -316,7 +286,9 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bi, Cr, Cci, h0, 
                     else:
                         for k in range(Tn):
                             sa[j] += rat[k * n + j]
-            _du_tile(Tn, n, p0, Br, Bi, vr, vi, tur, tui)
+            # du = conj(B)^T dBu, channels in lanes: the forward's output product on conj(B)'s
+            # planes (Br, Bci = -Im B)
+            F.output_tile(Tn, n, p0, Br, Bci, vr, vi, True, tur, tui)
             for h in range(H):
                 for k in range(Tn):
                     dur_[blk, b, h, t0 + k] = tur[k * H + h]
@@ -353,7 +325,7 @@ def run(g, u, dt3, A, B, C, dtA3, h0, dlast, disc, threads):
     rows = np.zeros((Pp - P, H), rdt)
     Bp = np.concatenate([B.real, rows]), np.concatenate([B.imag, rows])  # (Pp, H)
     planes = (F._pad_cols(A.real, Pp), F._pad_cols(A.imag, Pp), np.ascontiguousarray(Bp[0].T),
-              np.ascontiguousarray(Bp[1].T), *Bp, F._pad_cols(C.real, Pp),
+              np.ascontiguousarray(Bp[1].T), Bp[0], -Bp[1], F._pad_cols(C.real, Pp),
               F._pad_cols(-C.imag, Pp))  # conj(C)'s planes
     dur, dui = np.empty((nblk, Bsz, H, L), rdt), np.empty((nblk, Bsz, H, L), rdt)
     dBr, dBi = np.empty((Bsz, P, H), rdt), np.empty((Bsz, P, H), rdt)
