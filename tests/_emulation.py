@@ -1,5 +1,7 @@
 """Test-row selection shared by conftest: kernel-less families, and the emulated-CuPy tier.
 
+* The ``backend_impl`` fixture adds ``impl="numba"`` on NumPy (when numba imports) for the
+  families with a ``_numba.py``: every op test written against ``backend_impl`` runs the CPU tier.
 * The ``backend_impl`` fixture lists ``impl="cuda"`` only for the families that launch a kernel
   (their own ``_cuda.py``, or a composite over one): power, the convolutions, causal_conv1d and
   the discretizations have none, and a cuda row of theirs tested nothing but the refusal.
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import collections
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -25,6 +28,7 @@ from lrnnx_array import testing
 
 EMULATED = os.environ.get("LRNNX_EMULATED_CUPY") == "1"
 OPS_DIR = Path(testing.__file__).resolve().parent / "_ops"
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
 
 # Composites without a _cuda.py of their own that run their children's kernels under impl="cuda".
 COMPOSITES = {"s4d_kernel": ("log_vandermonde",), "dplr_kernel": ("cauchy",)}
@@ -35,6 +39,8 @@ def impls_for(backend: str) -> list[str]:
     impls = testing.impls_for(backend)
     if EMULATED and backend == "cupy":
         return [i for i in impls if i == "cuda"]
+    if backend == "numpy" and not EMULATED and HAS_NUMBA:
+        return impls + ["numba"]  # the CPU tier; deselected below for families without one
     return impls
 
 
@@ -50,6 +56,10 @@ def family_of(module_name: str) -> str | None:
         if stem == fam or stem.startswith(fam + "_"):
             return fam
     return None
+
+
+def has_numba(family: str) -> bool:
+    return (OPS_DIR / family / "_numba.py").is_file()
 
 
 def has_kernel(family: str) -> bool:
@@ -71,6 +81,8 @@ def select_items(config, items) -> None:
         fam = family_of(getattr(item.module, "__name__", "")) if item.module else None
         if bi is not None and bi[1] == "cuda" and fam is not None and not has_kernel(fam):
             drop.append(item)
+        elif bi is not None and bi[1] == "numba" and not (fam is not None and has_numba(fam)):
+            drop.append(item)  # only the families with a numba tier have numba rows
         elif EMULATED and fam is not None and not has_kernel(fam):
             drop.append(item)  # the tier runs kernels; a kernel-less family's CuPy rows ran above
         elif EMULATED and not (bi == ("cupy", "cuda") or p.get("backend") == "cupy"
