@@ -278,6 +278,21 @@ def _define():
             er[j] = e * er[j]
             ei[j] = e * ei[j] if xi[j] != 0 else xi[j]  # e^(a + 0i) = e^a + 0i, inf too
 
+    def exp_row(s, a, out, wx, ws, wc):
+        """out[n] = e^(s a[n]) for one step s (a decode step's row): exp_outer at T = 1,
+        inlined (a call per row cost the state update ~2x)."""
+
+    @overload(exp_row, jit_options=_JIT, inline="always")
+    def _ov_exp_row(s, a, out, wx, ws, wc):
+        if isinstance(a.dtype, types.Complex):
+            return lambda s, a, out, wx, ws, wc: exp_outer(s, a, 1, out, wx, ws, wc)
+
+        def impl(s, a, out, wx, ws, wc):
+            for n in range(a.shape[0]):
+                out[n] = exp(s[0] * a[n])
+
+        return impl
+
     def exp_outer(s, a, T, out, wx, ws, wc):
         """out[k N + n] = e^(s[k] a[n]) for k < T, n < N = a.shape[0]: out real or complex as
         a is (complex: e^(s re) (cos, sin)(s im) through the real buffers wx, ws, wc of T N,
@@ -405,7 +420,7 @@ def _define():
 
     return dict(pow2=pow2, exp=exp, expm1_exp=expm1_exp, sincos_reduced=sincos_reduced,
                 in_range=in_range, sincos_fix=sincos_fix, softplus=softplus, sigmoid=sigmoid,
-                vexp=vexp, vsincos=vsincos, vcexp=vcexp, exp_outer=exp_outer,
+                vexp=vexp, vsincos=vsincos, vcexp=vcexp, exp_outer=exp_outer, exp_row=exp_row,
                 zoh_outer=zoh_outer, zoh_line=zoh_line, zero_of=zero_of, one_of=one_of)
 
 

@@ -11,14 +11,18 @@ __all__ = ["selective_state_update", "METHODS"]
 METHODS = ("zoh", "bilinear", "dirac", "mamba", "rglru", "s7")
 
 
-def _numba_slower(xp, dtype):
-    """``auto_skip`` for numba: real states.
+def _numba_slower(xp, dtype, method=None):
+    """``auto_skip`` for numba: real states under the rglru and s7 gates.
 
-    Measured (issue 13, 2 cores, float32): numba is level with generic at B32 D256 N16 and
-    1.3-2x slower at B2 D2048-4096 for real states (NumPy's SIMD passes), 2-5x faster for complex
-    ones (no complex exp). ``impl="numba"`` still runs it for real states.
+    Measured (issue 13, 2 cores, float32, numba vs generic): real mamba/zoh/bilinear/dirac
+    steps are 1.2-1.5x faster at B1 D64-2048 N16 and 1.4-7x at B32 D256 N16 and B2 D4096 N64
+    (their A-bar/gamma by the vectorisable polynomial forms), complex states 2-5x (no complex
+    exp); the real rglru and s7 gates (scalar per state) measured 1.2-1.8x slower at B32 D256.
+    ``impl="numba"`` still runs them.
     """
-    return None if xp.isdtype(dtype, "complex floating") else "real state: generic measured faster"
+    if xp.isdtype(dtype, "complex floating") or method not in ("rglru", "s7"):
+        return None
+    return f"real state, {method}: generic measured faster"
 
 
 SPEC = OpSpec(
@@ -152,9 +156,9 @@ def _cast(xp, v, dtype):
     return v if v is None or v.dtype == dtype else xp.astype(v, dtype)
 
 
-def _resolve(impl, xp, state, ct):
+def _resolve(impl, xp, state, ct, method):
     """The implementation for this call (the kernel computes at the state's precision)."""
-    name = SPEC.resolve(impl, xp, ct)
+    name = SPEC.resolve(impl, xp, ct, method=method)
     if name == "cuda" and state.dtype != ct:
         # The kernel computes at the state's precision; a lower-precision state would demote.
         if impl == "cuda":
@@ -182,7 +186,7 @@ def _plan(state, x, dt, A, B, C, D, z, dt_bias, deltaA, idx, dt_softplus, discre
         _check_values(xp, A, idx, int(state.shape[0]), Bsz, discretization)
     ct = _checks.result_dtype(xp, state, x, dt, A, B, C, D, z, dt_bias, deltaA)
     rt = _checks.real_dtype_of(xp, ct)
-    step = SPEC.get(_resolve(impl, xp, state, ct), "step")
+    step = SPEC.get(_resolve(impl, xp, state, ct, discretization), "step")
     canonical = all(v is None or v.dtype == ct for v in (x, dt, z, deltaA, A, B, C, D, dt_bias))
     return xp, step, ct, rt, Bsz, canonical
 

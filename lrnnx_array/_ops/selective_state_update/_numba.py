@@ -2,10 +2,12 @@
 
 Canonical arguments as in ``_generic`` (the public layouts, cast; ``state`` written in place).
 Every layout is viewed as the headed one (a 3-d state is (rows, 1, dim, dstate)) and every
-broadcast as a stride-0 view (nothing is copied); then one kernel, in parallel over the
-(batch, head, dim) rows, reads each state element once, steps it with Ā/γ of the numba twins of
-the numerics layer (``numba_support.sel_disc``, the step on Δ + dt_bias after softplus, Ā on
-deltaA when given) at the computation's precision, writes it back at the state's, and sums the
+broadcast as a stride-0 view (nothing is copied, and nothing is broadcast that already has its
+shape: the set-up around the kernel is most of a B=1 step). One kernel, in parallel over blocks
+of (batch, head, dim) rows, takes a block's steps (Δ + dt_bias, softplus by numba_math's
+polynomial form), then per row Ā/γ over the row's states (the vectorisable forms for
+mamba/dirac/zoh/bilinear, ``numba_support.sel_disc`` per state otherwise; Ā on deltaA when
+given), reads each state element once, writes it back at the state's precision, and sums the
 output over dstate, then D·x and the z gate. All checks ran in the public layer, so nothing in
 here raises: the state is either fully stepped or, on a rejected call, untouched.
 """
@@ -19,12 +21,11 @@ from .._shared import numba_support as nbs
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
-_softplus, _sigmoid, sel_disc = (nbs.scalars()[i] for i in (3, 4, 7))
-
-
-_vexp = nbs.scalars()[9]
-_zero = nbm.helpers()["zero_of"]
-_ROWS = 64  # rows per task: the per-task (N,) buffers are allocated once per task
+_sigmoid, sel_disc = (nbs.scalars()[i] for i in (4, 7))
+_M = nbm.helpers()
+_exp_row, _zoh_outer, _vsoftplus, _zero, _one = (
+    _M[k] for k in ("exp_row", "zoh_outer", "softplus", "zero_of", "one_of"))
+_PB = 64  # dim entries per task (one batch row and head): the steps' buffer is one per task
 
 
 def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, method, y):
@@ -34,37 +35,73 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
     N = A.shape[2]
     G = B.shape[1]
     has_z, has_dA, has_D, has_bias, sp, cplx = flags
-    # Real mamba/dirac: A-bar = e^(dtA A) over the row's N states by the vectorisable exp
-    # (a scalar exp per state cost 3x the whole generic step); the rest per state.
-    vec = not cplx and (method == nbs.MAMBA or method == nbs.DIRAC)
-    rows = Bsz * nh * P
-    for task in prange((rows + _ROWS - 1) // _ROWS):
-        xa = np.empty(N, A.dtype)  # exponents, then the new states
+    # A-bar and gamma over the row's N states in loops of their own that LLVM vectorises:
+    # mamba/dirac by numba_math's exp_row (real, or complex as e^re (cos, sin)), real zoh
+    # by its zoh_outer (e^x and phi1 by the polynomial e^x - 1), real bilinear as written.
+    # np.exp is a scalar libm call here, and one branch on the method per state cost ~5 ns:
+    # with them the step ran 2x the generic path's NumPy passes. Complex zoh/bilinear and the
+    # rglru/s7 gates: per state by the scalar formulas.
+    vec_exp = method == nbs.MAMBA or method == nbs.DIRAC
+    vec_zoh = method == nbs.ZOH and not cplx
+    vec_bil = method == nbs.BILINEAR and not cplx
+    nblk = (P + _PB - 1) // _PB
+    for task in prange(Bsz * nh * nblk):
+        b, rest = task // (nh * nblk), task % (nh * nblk)
+        h, blk = rest // nblk, rest % nblk
+        g = h // (nh // G)
+        r = idx[b] if has_idx else b
+        p0 = blk * _PB
+        p1 = min(P, p0 + _PB)
+        ds = np.empty(_PB, x.dtype)  # the block's steps, softplus by the polynomial form
+        for j in range(p1 - p0):
+            v = dt[b, h, p0 + j] + bias[h, p0 + j] if has_bias else dt[b, h, p0 + j]
+            ds[j] = _vsoftplus(v) if sp else v
+        xa = np.empty(N, A.dtype)  # the new states
         ab = np.empty(N, A.dtype)
-        for row in range(task * _ROWS, min(rows, (task + 1) * _ROWS)):
-            b, rest = row // (nh * P), row % (nh * P)
-            h, p = rest // P, rest % P
-            g = h // (nh // G)
-            r = idx[b] if has_idx else b
-            d = dt[b, h, p] + bias[h, p] if has_bias else dt[b, h, p]
-            if sp:
-                d = _softplus(d)
+        gm = np.empty(N, A.dtype)
+        sv = np.empty(1, x.dtype)  # exp_row's / zoh_outer's step vector (one step)
+        wx = np.empty(N, x.dtype)  # exp_row's real work buffers (complex A)
+        ws = np.empty(N, x.dtype)
+        wc = np.empty(N, x.dtype)
+        for p in range(p0, p1):
+            d = ds[p - p0]
             dtA = dA[b, h, p] if has_dA else d
             xt = x[b, h, p]
             acc = _zero(xt)  # (xt * 0 is float64 for float32 xt in numba)
-            if vec:
+            if vec_zoh:
+                sv[0] = d
+                _zoh_outer(sv, A[h, p], 1, ab, gm)
+                if has_dA:
+                    sv[0] = dtA
+                    _exp_row(sv, A[h, p], ab, wx, ws, wc)
                 for n in range(N):
-                    xa[n] = dtA * A[h, p, n]
-                for n in range(N):  # loops of their own: LLVM vectorises np.exp and the update
-                    ab[n] = np.exp(xa[n])
+                    xa[n] = ab[n] * state[r, h, p, n] + gm[n] * xt * B[b, g, n]
+                    state[r, h, p, n] = xa[n]
+            elif vec_bil:
+                one = _one(d)
+                half = one / (one + one)
+                for n in range(N):  # the numerics layer's form, as sel_disc writes it
+                    xh = dtA * A[h, p, n] * half
+                    ia = one / (one - xh)
+                    ab[n] = (one + xh) * ia
+                    gm[n] = d * ia
+                if has_dA:
+                    for n in range(N):
+                        gm[n] = d * (one / (one - d * A[h, p, n] * half))
+                for n in range(N):
+                    xa[n] = ab[n] * state[r, h, p, n] + gm[n] * xt * B[b, g, n]
+                    state[r, h, p, n] = xa[n]
+            elif vec_exp:
+                sv[0] = dtA
+                _exp_row(sv, A[h, p], ab, wx, ws, wc)
                 gx = d * xt if method == nbs.MAMBA else xt  # (no literal: float32 stays)
                 for n in range(N):
                     xa[n] = ab[n] * state[r, h, p, n] + gx * B[b, g, n]
                     state[r, h, p, n] = xa[n]
             else:
                 for n in range(N):
-                    Ab, gm = sel_disc(method, A[h, p, n], d, dtA, lnA[h, p, n])
-                    xa[n] = Ab * state[r, h, p, n] + gm * xt * B[b, g, n]
+                    Ab, gs = sel_disc(method, A[h, p, n], d, dtA, lnA[h, p, n])
+                    xa[n] = Ab * state[r, h, p, n] + gs * xt * B[b, g, n]
                     state[r, h, p, n] = xa[n]
             # sum_n C new over four partial sums (one add chain of N steps is latency-bound)
             a0, a1, a2, a3 = acc, acc, acc, acc
@@ -89,9 +126,28 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
 
 _step = _kernel(_step_py)
 _step_serial = nbs.kernel(parallel=False)(_step_py)  # below a thread's worth: no pool wake-up
+# State elements from which both threads pay off (measured quiet: B1 D2048 N16, 2^15, ran
+# 0.13 ms on one thread; the pool's wake-up is ~20 us).
+PARALLEL_MIN = 1 << 15
 
 
-@nbs.launch
+_DUMMY3: dict = {}  # a (1, 1, 1) zero of each dtype for the absent optional arrays (read-only)
+_NO_IDX = np.zeros(1, np.int64)
+
+
+def _fit(v, shape):
+    return v if v.shape == shape else np.broadcast_to(v, shape)
+
+
+def _row_view(v, shape, headed, dummy3):
+    """v (None: the dummy) broadcast to x's ``shape``, as (Bsz, nh, P)."""
+    if v is None:
+        return dummy3
+    v = _fit(v, shape)
+    return v if headed else v[:, None]
+
+
+@nbs.launch(min_elems=PARALLEL_MIN)
 def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, method):
     """Step the selected rows of ``state`` in place; returns out (x's shape and dtype)."""
     if state.dtype.name not in nbs.DTYPES:  # float16: numba has no such type; step a copy
@@ -101,22 +157,31 @@ def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, met
         state[...] = work
         return y
     headed = state.ndim == 4
-    # Contiguous views where the caller's arrays are (a known unit stride lets LLVM vectorise).
+    # Views, not copies, and no broadcast_to where a shape is already the target (each costs
+    # ~2.6 us, and a decode step at B=1 is ~30 us of such set-up around a 2 us kernel);
+    # contiguous where the caller's arrays are (a known unit stride lets LLVM vectorise).
     st = state if headed else state[:, None]  # a view always (C-contiguous stays so)
     nh, P, N = st.shape[1:]
     xs = x if headed else x[:, None]
-    dtv, zv, dAv = (None if v is None else (np.broadcast_to(v, x.shape) if headed else
-                                            np.broadcast_to(v, x.shape)[:, None])
-                    for v in (dt, z, deltaA))
-    Av = np.ascontiguousarray(np.broadcast_to(A, state.shape[1:]).reshape((nh, P, N)))
-    inner = (nh, P)
     rt = x.dtype
-    dummy3 = np.zeros((1, 1, 1), rt)
-    Dv = np.zeros((1, 1), rt) if D is None else np.broadcast_to(D, state.shape[1:-1]).reshape(
-        inner)
-    bv = np.zeros((1, 1), rt) if dt_bias is None else np.broadcast_to(
-        dt_bias, state.shape[1:-1]).reshape(inner)
-    Bv, Cv = (np.ascontiguousarray(M[:, None, :] if M.ndim == 2 else M) for M in (B, C))
+    dummy3 = _DUMMY3.get(rt.name) or _DUMMY3.setdefault(rt.name, np.zeros((1, 1, 1), rt))
+    dtv = _row_view(dt, x.shape, headed, dummy3)
+    zv = _row_view(z, x.shape, headed, dummy3)
+    dAv = _row_view(deltaA, x.shape, headed, dummy3)
+    inner = (nh, P)
+    Av = _fit(A, state.shape[1:])
+    if Av.shape != (nh, P, N):
+        Av = Av.reshape((nh, P, N))
+    if not Av.flags.c_contiguous:
+        Av = np.ascontiguousarray(Av)
+    Dv = dummy3[0] if D is None else _fit(D, state.shape[1:-1]).reshape(inner)
+    bv = dummy3[0] if dt_bias is None else _fit(dt_bias, state.shape[1:-1]).reshape(inner)
+    Bv = B[:, None, :] if B.ndim == 2 else B
+    Cv = C[:, None, :] if C.ndim == 2 else C
+    if not Bv.flags.c_contiguous:
+        Bv = np.ascontiguousarray(Bv)
+    if not Cv.flags.c_contiguous:
+        Cv = np.ascontiguousarray(Cv)
     if method == "rglru":
         with np.errstate(divide="ignore", invalid="ignore"):
             lnA = np.log(Av)
@@ -125,9 +190,8 @@ def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, met
     y = np.empty(xs.shape, rt)
     flags = (z is not None, deltaA is not None, D is not None, dt_bias is not None,
              bool(softplus), bool(np.iscomplexobj(A)))
-    idx_ = np.zeros(1, np.int64) if idx is None else idx
-    kernel = _step if st.size >= nbs.PARALLEL_MIN_ELEMS else _step_serial
-    kernel(st, idx_, idx is not None, xs, dtv, dummy3 if zv is None else zv,
-          dummy3 if dAv is None else dAv, Av, lnA, Bv, Cv, Dv, bv, flags,
-          nbs.METHOD_CODE[method], y)
+    idx_ = _NO_IDX if idx is None else idx
+    kernel = _step if st.size >= PARALLEL_MIN else _step_serial
+    kernel(st, idx_, idx is not None, xs, dtv, zv, dAv, Av, lnA, Bv, Cv, Dv, bv, flags,
+           nbs.METHOD_CODE[method], y)
     return y if headed else y[:, 0]

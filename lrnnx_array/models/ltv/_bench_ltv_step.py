@@ -37,7 +37,7 @@ def _T(xp, w):
 def _ssu_impl(xp, state, x, dt, A, B, C, D=None, z=None, *, dt_bias=None, deltaA=None,
               method):
     """The resolved implementation of selective_state_update, called on canonical arrays."""
-    fn = _SSU_SPEC.get(_ssu_resolve("auto", xp, state, state.dtype), "step")
+    fn = _SSU_SPEC.get(_ssu_resolve("auto", xp, state, state.dtype, method), "step")
     softplus = dt_bias is not None
     return lambda: fn(xp, state, None, x, dt, z, deltaA, A, B, C, D, dt_bias,
                       softplus=softplus, method=method)
