@@ -11,6 +11,13 @@ inputs, then a Python loop over time), not lrnnx itself, and the bench names the
 * rglru ref (§3.4): Ā = exp(δ log A), γ = √(1 − Ā²) as (B, D, L, N), a loop, y = Σ_n h.
 * s7 ref (§3.5): Bu = Σ_h B u + bias, a loop over L with the gate 1 − 1/(A² + ½), y = Σ_n C s.
 * selective_state_update_ref (§3.6): one step, e^{AΔ} and BΔ as (B, D, N), Σ_n state·C.
+* simplified_state_update_ref (§3.7): one S5 step, s ← Ā s + γ̄ (B x), y = Re(C s) (×2).
+* cauchy_naive (§3.8): conjugates concatenated, the (…, N, L) matrix of v/(z − w), a sum over N.
+* log_vandermonde_naive (§3.9): exp(x ⊗ l) materialised, 2 Re Σ_n v e^{x l}; the S4DKernel
+  forward (§3.11, zoh / bilinear) is it on C'·γ̄ and log Ā.
+* S4Kernel forward (§3.11) with C̃ given: nodes z = 2(1 − ω)/(1 + ω), cauchy_naive of the
+  (B, P) × (C̃, Q) rows, Woodbury for rank 1, ×2/(1 + ω), irfft. (lrnnx's CPU path without its
+  CUDA extension or pykeops.)
 
 ``import lrnnx_array`` never imports torch; this module does, when a bench case is built.
 """
@@ -153,17 +160,84 @@ def s7_ref_alg(torch, u, A, B, C, bias):
 
 
 def selective_state_update_ref_alg(torch, state, x, dt, A, B, C, D, z, dt_bias, *,
-                                   softplus=True):
-    """§3.6, mamba code: state (B, D, N), x/dt/z (B, D), A (D, N), B/C (B, N); the state is
-    updated in place, as lrnnx's reference does."""
+                                   softplus=True, method="mamba"):
+    """§3.6: state (B, D, N), x/dt/z (B, D), A (D, N), B/C (B, N); the state is updated in
+    place, as lrnnx's reference does. mamba: B̄ = Δ B; zoh: B̄ = (e^{AΔ} − 1)/A · B."""
     if dt_bias is not None:
         dt = dt + dt_bias
     if softplus:
         dt = _softplus(torch, dt)
-    dA = torch.exp(A * dt[..., None])
-    dBx = B[:, None, :] * (dt * x)[..., None]
+    xa = A * dt[..., None]
+    dA = torch.exp(xa)
+    if method == "mamba":
+        dBx = B[:, None, :] * (dt * x)[..., None]
+    elif method == "zoh":
+        dBx = torch.expm1(xa) / A * B[:, None, :] * x[..., None]
+    else:
+        raise ValueError(f"no torch baseline for discretization {method!r}")
     state.copy_(state * dA + dBx)
     out = (state * C[:, None, :]).sum(-1)
     if D is not None:
         out = out + D * x
     return out if z is None else out * _silu(torch, z)
+
+
+def simplified_state_update_ref_alg(torch, state, x, dt, A, B, C, *, method="zoh",
+                                    conj_sym=True):
+    """§3.7 without D / deltaA: state (B, P) complex, x (B, H), dt (P,) or (B, P), A (P,),
+    B (P, H), C (H, P); the state is updated in place."""
+    d = (dt[None] if dt.ndim == 1 else dt).to(A.dtype)
+    xa = d * A
+    if method == "zoh":
+        Abar, gam = torch.exp(xa), torch.expm1(xa) / A
+    elif method == "bilinear":
+        Abar, gam = (1 + xa / 2) / (1 - xa / 2), d / (1 - xa / 2)
+    else:
+        raise ValueError(f"no torch baseline for discretization {method!r}")
+    state.copy_(Abar * state + gam * (x.to(B.dtype) @ B.T))
+    y = (state @ C.T).real
+    return 2 * y if conj_sym else y
+
+
+def cauchy_naive_alg(torch, v, z, w):
+    """§3.8: out_l = Σ_n v_n/(z_l − w_n) + conj(v_n)/(z_l − conj(w_n)); v (…, N/2), w
+    broadcastable to it, z (L,)."""
+    fv = torch.cat([v, v.conj()], dim=-1)[..., None]
+    fw = torch.cat([w, w.conj()], dim=-1)[..., None]
+    return (fv / (z - fw)).sum(dim=-2)
+
+
+def log_vandermonde_naive_alg(torch, v, x, *, L):
+    """§3.9: K_l = 2 Re Σ_n v_n e^{x_n l}, with exp(x ⊗ l) materialised."""
+    ell = torch.arange(L, dtype=x.real.dtype).to(x.dtype)
+    return 2 * (v[..., None] * torch.exp(x[..., None] * ell)).sum(dim=-2).real
+
+
+def s4d_kernel_ref_alg(torch, A, B, C, dt, *, L, disc="zoh"):
+    """§3.11 S4DKernel forward: A, B (H, N/2), C (channels, H, N/2), dt (H,)."""
+    dtA = dt[:, None].to(A.dtype) * A
+    Cp = B * C
+    if disc == "zoh":
+        v, x = Cp * torch.expm1(dtA) / A, dtA
+    elif disc == "bilinear":
+        v, x = Cp * dt[:, None] / (1 - dtA / 2), torch.log((1 + dtA / 2) / (1 - dtA / 2))
+    else:
+        raise ValueError(f"no torch baseline for disc {disc!r}")
+    return log_vandermonde_naive_alg(torch, v, x, L=L)
+
+
+def dplr_kernel_ref_alg(torch, A, B, Ct, P, dt, *, L):
+    """§3.11 S4Kernel forward at rate 1 with C̃ given (rank 1, no state): A, B (H, N/2),
+    Ct (channels, H, N/2), P (1, H, N/2), dt (H,); returns k (channels, H, L)."""
+    import math
+
+    ang = torch.arange(L // 2 + 1, dtype=dt.dtype) * (-2 * math.pi / L)
+    omega = torch.polar(torch.ones_like(ang), ang).to(A.dtype)
+    z = 2 * (1 - omega) / (1 + omega)
+    d = dt[:, None].to(A.dtype)
+    rows = torch.cat([B[None], P], dim=0)                   # (2, H, N/2): B and P
+    cols = torch.cat([Ct, P.conj()], dim=0)                 # (channels + 1, H, N/2): C̃ and Q
+    r = cauchy_naive_alg(torch, d * rows[:, None] * cols[None], z, d * A)
+    c = Ct.shape[0]
+    k = r[0, :c] - r[0, c:] * r[1, :c] / (1 + r[1, c:])  # Woodbury, rank 1
+    return torch.fft.irfft(k * (2 / (1 + omega)), n=L)[..., :L]

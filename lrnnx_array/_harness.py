@@ -223,6 +223,8 @@ RATIO_DOC = (
 
 # `bench --no-peers` sets this False: no JAX / torch baselines are built (they compile on build).
 PEERS = True
+# Which peers are built (`bench --table lrnnx` builds torch's only: JAX's compile when built).
+PEER_KINDS = ("jax", "torch")
 
 # What each peer baseline is (printed by `bench --table`; names are the bench record's keys).
 BASELINE_DOC = {
@@ -250,11 +252,11 @@ def peers(xp, *, jax=None, torch=None) -> dict:
     if not PEERS or not is_numpy(xp):
         return {}
     out = {}
-    if jax is not None:
+    if jax is not None and "jax" in PEER_KINDS:
         from . import _bench_jax
 
         out.update(_bench_jax.baselines(*jax))
-    if torch is not None:
+    if torch is not None and "torch" in PEER_KINDS:
         from . import _bench_torch
 
         out.update(_bench_torch.baseline(*torch))

@@ -218,31 +218,42 @@ def _bench_jobs(args) -> int:
 
 
 def _bench_table(args) -> int:
-    """``bench --table``: TABLE_CASES on NumPy at their bench dtypes, then one markdown table."""
+    """``bench --table [floor|lrnnx]``: the table's cases on NumPy at their bench dtypes, then
+    one markdown table (floor: ``_harness.TABLE_CASES``; lrnnx: ``_harness_lrnnx``)."""
     import os
 
-    from . import _backend, _bench_jax, _harness
+    from . import _backend, _bench_jax, _harness, _harness_lrnnx
 
     if args.models or args.generate or args.dask or args.backend or args.size or args.dtype:
-        raise CLIError("--table runs the scan cases on numpy at fixed sizes: it takes only "
+        raise CLIError("--table runs its cases on numpy at fixed sizes: it takes only "
                        "--ops, --repeat, --out and --no-peers")
-    jobs = _harness.table_jobs(_select(_harness.all_benches(), args.ops, "bench"))
+    lrnnx = args.table == "lrnnx"
+    benches = _select(_harness.all_benches(), args.ops, "bench")
+    jobs = (_harness_lrnnx.jobs if lrnnx else _harness.table_jobs)(benches)
     if not jobs:
-        raise CLIError(f"no --table case matches --ops {args.ops!r}")
+        raise CLIError(f"no --table case matches --ops {args.ops!r} (table {args.table!r})")
     xp = _backend.backend_namespace("numpy")
     load0 = os.getloadavg()
     results = []
-    for i, (b, size) in enumerate(jobs, 1):
-        _progress(i, len(jobs), f"{b.name} {size}")
-        case = b.make(xp, b.dtype, **size)
-        rec = {"op": b.name, "backend": "numpy", "dtype": b.dtype, "size": size}
-        rec.update(_harness.measure_case(case, xp, repeat=args.repeat))
-        results.append(rec)
+    kinds_before = _harness.PEER_KINDS
+    if lrnnx:
+        _harness.PEER_KINDS = ("torch",)
+    try:
+        for i, (b, size) in enumerate(jobs, 1):
+            _progress(i, len(jobs), f"{b.name} {size}")
+            case = b.make(xp, b.dtype, **size)
+            if lrnnx:
+                case = _harness_lrnnx.forward_only(case)
+            rec = {"op": b.name, "backend": "numpy", "dtype": b.dtype, "size": size}
+            rec.update(_harness.measure_case(case, xp, repeat=args.repeat))
+            results.append(rec)
+    finally:
+        _harness.PEER_KINDS = kinds_before
     _progress(len(jobs), len(jobs), "done", end=True)
     load1 = os.getloadavg()
-    print(_harness.format_table(results))
+    print((_harness_lrnnx if lrnnx else _harness).format_table(results))
     print()
-    print(_harness.TABLE_DOC)
+    print(_harness_lrnnx.DOC if lrnnx else _harness.TABLE_DOC)
     print(f"threads: {_bench_jax.THREADS_NOTE or 'jax not loaded'}; OPENBLAS_NUM_THREADS="
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; rounds {args.repeat}; load "
           f"average (1/5/15 min) {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f} before, "
@@ -322,10 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=int, default=5, help="interleaved rounds per job (default 5; "
                    "min, median and max are reported, ratios from the mins)")
     b.add_argument("--out", help="write the results; the suffix picks the format: .json or .csv")
-    b.add_argument("--table", action="store_true",
-                   help="the issue-13 table: each scan at the issue's sizes, ours (auto/numba, "
-                   "generic) vs the floor, JAX (lax.scan, associative_scan, vjp) and torch "
-                   "lrnnx-ref-alg, with ratios, as markdown (numpy; --ops filters)")
+    b.add_argument("--table", nargs="?", const="floor", choices=("floor", "lrnnx"),
+                   help="an issue-13 table as markdown (numpy; --ops filters). 'floor' (the "
+                   "default): each scan at the issue's sizes, ours (auto/numba, generic) vs the "
+                   "floor, JAX (lax.scan, associative_scan, vjp) and torch lrnnx-ref-alg; "
+                   "'lrnnx': every op's forward vs lrnnx's torch CPU algorithm at lrnnx's "
+                   "benchmark sizes")
     b.add_argument("--no-peers", action="store_true",
                    help="skip the JAX and torch baselines (they compile when a case is built)")
     return p

@@ -1,6 +1,7 @@
 """The main job's subcommands: results through the exit code, usage errors as one line."""
 
 import csv
+import importlib.util
 import json
 import os
 import re
@@ -104,8 +105,9 @@ def test_pairs_refuse_a_missing_oracle_value():
         (("bench", "--out", "x.txt"), "--out must end in .json or .csv"),
         (("check", "--backend", "torch"), "unknown backend 'torch'"),
         (("bench", "--backend", "torch"), "unknown backend 'torch'"),
-        (("bench", "--table", "--size", "small"), "--table runs the scan cases"),
+        (("bench", "--table", "--size", "small"), "--table runs its cases on numpy"),
         (("bench", "--table", "--ops", "cauchy"), "no --table case matches"),
+        (("bench", "--table", "lrnnx", "--ops", "diag_scan"), "no --table case matches"),
     ],
 )
 def test_usage_errors_are_one_line(args, words):
@@ -179,6 +181,41 @@ def test_bench_table_prints_one_row_per_case(monkeypatch, capsys, tmp_path):
     assert "load average" in out and "torch ref-alg" in out
     data = json.loads(out_file.read_text())["results"]
     assert [r["op"] for r in data] == ["diag_scan", "rglru_scan"] and data[0]["rows"] == 8
+
+
+def test_bench_table_lrnnx_times_forwards_against_the_torch_peer(monkeypatch, capsys, tmp_path):
+    """``bench --table lrnnx``: one row per case (here shrunk), forward only (no VJP, no JAX
+    peer built), ours/torch from the torch peer when torch imports, '-' cells without it."""
+    from lrnnx_array import _harness_lrnnx
+
+    monkeypatch.setattr(_harness_lrnnx, "LRNNX_CASES", (
+        ("selective_state_update", dict(B=2, D=8, N=4)),
+        ("simplified_state_update", dict(B=2, H=4, P=4, method="bilinear"))))
+    out_file = tmp_path / "t.json"
+    assert cli.main(["bench", "--table", "lrnnx", "--repeat", "1", "--out", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    rows = [ln for ln in out.splitlines() if ln.startswith("| ") and "_state_update" in ln]
+    assert [r.split(" | ")[0] for r in rows] == ["| selective_state_update float32",
+                                                 "| simplified_state_update complex64"]
+    head = next(ln for ln in out.splitlines() if ln.startswith("| op |"))
+    assert len(head.split("|")) == len(rows[0].split("|")) and "ours/torch" in head
+    data = json.loads(out_file.read_text())["results"]
+    assert all("bwd_ms" not in r and not any(k.startswith("jax") for k in r) for r in data)
+    has_torch = importlib.util.find_spec("torch") is not None
+    assert all((_harness_lrnnx.TORCH + "_ms" in r) == has_torch for r in data)
+    assert _harness.PEER_KINDS == ("jax", "torch")  # restored
+
+
+def test_lrnnx_table_sizes_fit_their_benches():
+    """Every ``bench --table lrnnx`` case names a bench whose ``make`` takes its size keys."""
+    import inspect
+
+    from lrnnx_array import _harness_lrnnx
+
+    by_name = {b.name: b for b in _harness.all_benches()}
+    for name, size in _harness_lrnnx.LRNNX_CASES:
+        inspect.signature(by_name[name].make).bind(None, "float32", **size)
+    assert len(_harness_lrnnx.jobs(list(by_name.values()))) == len(_harness_lrnnx.LRNNX_CASES)
 
 
 def test_format_table_ratios_and_missing_cells():

@@ -172,6 +172,71 @@ def test_torch_state_update_ref_algorithm_equals_our_step():
     _close(got, want)
 
 
+def _kernel_cases():
+    """(torch algorithm, its NumPy args, our forward) for the ops whose lrnnx CPU path is a
+    naive torch function (spec §3.7-3.9, §3.11), float64 at small sizes."""
+    from lrnnx_array.ops import (
+        cauchy,
+        dplr_kernel,
+        log_vandermonde,
+        s4d_kernel,
+        simplified_state_update,
+    )
+
+    r = _rng()
+    cn = lambda *s: r.standard_normal(s) + 1j * r.standard_normal(s)  # noqa: E731
+    v, w, z = cn(3, 4), cn(3, 4) - 0.5, np.exp(1j * r.uniform(0, 2 * np.pi, 9))
+    x = -r.uniform(0.001, 0.1, (3, 4)) + 1j * r.uniform(0, 3, (3, 4))
+    H, N2, L = 3, 4, 16
+    A = -0.5 + 1j * np.pi * np.arange(N2) * np.ones((H, 1))
+    Bk, Ck, P = cn(H, N2), cn(1, H, N2), 0.3 * cn(1, H, N2)
+    dt = np.exp(r.uniform(np.log(1e-3), np.log(1e-1), H))
+    st, xs = cn(2, 5), r.standard_normal((2, 6))
+    s5 = (st, xs, 0.1 * r.uniform(size=5), -r.uniform(size=5) + 0.1j, cn(5, 6), cn(6, 5))
+    out = {
+        "cauchy_naive": (_bench_torch.cauchy_naive_alg, (v, z, w), lambda: cauchy(v, z, w)),
+        "log_vandermonde_naive": (functools.partial(_bench_torch.log_vandermonde_naive_alg,
+                                                    L=11), (v, x),
+                                  lambda: log_vandermonde(v, x, 11)),
+        "S4Kernel (C~ given)": (functools.partial(_bench_torch.dplr_kernel_ref_alg, L=L),
+                                (A, Bk, Ck, P, dt),
+                                lambda: dplr_kernel(A, Bk, Ck, P, dt, L, C_is_tilde=True,
+                                                    l_kernel=L)[0]),
+    }
+    for disc in ("zoh", "bilinear"):
+        out[f"S4DKernel {disc}"] = (
+            functools.partial(_bench_torch.s4d_kernel_ref_alg, L=L, disc=disc), (A, Bk, Ck, dt),
+            functools.partial(lambda d: s4d_kernel(A, Bk, Ck, dt, L, disc=d)[0], disc))
+        out[f"simplified_state_update {disc}"] = (
+            functools.partial(_bench_torch.simplified_state_update_ref_alg, method=disc), s5,
+            functools.partial(lambda d: simplified_state_update(s5[0].copy(), *s5[1:], None,
+                                                                None, d), disc))
+    return out
+
+
+@pytest.mark.parametrize("name", list(_kernel_cases()))
+def test_torch_kernel_algorithms_equal_our_ops(name):
+    pytest.importorskip("torch")
+    fn, args, ours = _kernel_cases()[name]
+    _close(_bench_torch.evaluate(fn, *args), ours())
+
+
+def test_torch_state_update_zoh_algorithm_equals_our_step():
+    pytest.importorskip("torch")
+    r = _rng()
+    B, D, N = 2, 5, 4
+    state = r.standard_normal((B, D, N))
+    x, dt, z = r.standard_normal((B, D)), r.uniform(0, 0.1, (B, D)), r.standard_normal((B, D))
+    A = r.uniform(-2, -1, (D, N))
+    Bm, Cm, Dp, bias = (r.standard_normal((B, N)), r.standard_normal((B, N)),
+                        r.standard_normal(D), r.uniform(-4, -3, D))
+    fn = functools.partial(_bench_torch.selective_state_update_ref_alg, method="zoh")
+    got = _bench_torch.evaluate(fn, state, x, dt, A, Bm, Cm, Dp, z, bias)
+    want = selective_state_update(state.copy(), x, dt, A, Bm, Cm, Dp, z, bias, True,
+                                  discretization="zoh")
+    _close(got, want)
+
+
 def test_bench_cases_carry_the_peers():
     """A scan bench built on NumPy has the JAX and torch columns the table reads."""
     pytest.importorskip("jax")

@@ -11,8 +11,8 @@ forward; backward ~35 ops and two rcp. Memory is O(batch (N + L)), negligible.
 
 import numpy as np
 
-from ... import testing
-from ..._harness import Bench, Case, Work
+from ... import _bench_torch, testing
+from ..._harness import Bench, Case, Work, peers
 from ._api import cauchy, cauchy_vjp
 
 
@@ -35,6 +35,8 @@ def _make(xp, dtype, batch, N2, L):
             return xp.sum(fv / (z - fw), axis=1)
 
         baselines["naive"] = naive
+        # lrnnx's cauchy_naive (spec §3.8) in torch: the same matrix, what lrnnx runs on CPU.
+        baselines.update(peers(xp, torch=(_bench_torch.cauchy_naive_alg, (v, z, w))))
     return Case(
         fwd=lambda: cauchy(v, z, w),
         bwd=lambda: cauchy_vjp(g, v, z, w, need_dz=False),

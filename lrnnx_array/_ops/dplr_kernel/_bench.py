@@ -1,9 +1,11 @@
 """S4 DPLR kernel generation: steady state (C̃ given) and with the C̃ set-up (dense powers)."""
 
+import functools
+
 import numpy as np
 
-from ... import testing
-from ..._harness import Bench, Case, Work
+from ... import _bench_torch, testing
+from ..._harness import Bench, Case, Work, peers
 from . import c_tilde, dplr_kernel, dplr_kernel_vjp
 
 
@@ -27,7 +29,10 @@ def _make(xp, dtype, H, N2, L, rank=1):
                                     l_kernel=L),
         bwd_work=Work(bytes=8 * H * L, fma=32 * nb * nc * H * N2 * (L // 2 + 1)),
         baselines={"with C~ set-up (plain C)": lambda: dplr_kernel(A, B, C, P, dt, L),
-                   "plain C, C~ kept (S4Kernel eval)": _kept_c_tilde(xp, A, B, C, P, dt, L)},
+                   "plain C, C~ kept (S4Kernel eval)": _kept_c_tilde(xp, A, B, C, P, dt, L),
+                   # lrnnx's S4Kernel forward on CPU (spec §3.11, cauchy_naive), C~ given.
+                   **(peers(xp, torch=(functools.partial(_bench_torch.dplr_kernel_ref_alg, L=L),
+                                       (A, B, Ct, P, dt))) if rank == 1 else {})},
     )
 
 

@@ -1,9 +1,11 @@
 """log_vandermonde benchmarks. CPU issue target: >= 3x faster than materialising exp(x (x) l)."""
 
+import functools
+
 import numpy as np
 
-from ... import testing
-from ..._harness import Bench, Case, Work
+from ... import _bench_torch, testing
+from ..._harness import Bench, Case, Work, peers
 from ._api import log_vandermonde, log_vandermonde_transpose, log_vandermonde_vjp
 
 
@@ -17,6 +19,9 @@ def _make(xp, dtype, H, N2, L):
     ll = xp.astype(xp.arange(L), x.dtype)
     s = np.dtype(dtype).itemsize
     pairs = H * N2 * L
+    # lrnnx's log_vandermonde_naive (spec §3.9) in torch: what lrnnx runs on CPU.
+    tfn = functools.partial(_bench_torch.log_vandermonde_naive_alg, L=L)
+    torch_peer = peers(xp, torch=(tfn, (v, x)))
     return Case(
         fwd=lambda: log_vandermonde(v, x, L),
         bwd=lambda: log_vandermonde_vjp(g, v, x, L),
@@ -28,6 +33,7 @@ def _make(xp, dtype, H, N2, L):
             "naive_exp(x*l)": lambda: 2 * xp.real(
                 xp.sum(v[:, :, None] * xp.exp(x[:, :, None] * ll), axis=1)),
             "transpose": lambda: log_vandermonde_transpose(g, v, x, L),
+            **torch_peer,
         },
     )
 

@@ -1,5 +1,7 @@
 """Decode-step benchmarks (spec §5 Triton grid; roofline performance.md §3.4: 2·B·D·N·s)."""
 
+import functools
+
 import numpy as np
 
 from ... import _bench_torch, testing
@@ -31,10 +33,10 @@ def _make(xp, dtype, B, D, N, nh=None, method="mamba"):
         # ratio_vs_generic is only meaningful next to ratio_vs_fwd_again (the position bias).
         baselines["fwd_again"] = lambda: selective_state_update(
             state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method)
-    if nh is None and method == "mamba":
+    if nh is None and method in ("mamba", "zoh"):
         # lrnnx's selective_state_update_ref algorithm (spec §3.6) in torch, on its own state copy.
-        baselines.update(peers(xp, torch=(_bench_torch.selective_state_update_ref_alg,
-                                          (state, x, dt, A, Bm, Cm, Dp, z, bias))))
+        tfn = functools.partial(_bench_torch.selective_state_update_ref_alg, method=method)
+        baselines.update(peers(xp, torch=(tfn, (state, x, dt, A, Bm, Cm, Dp, z, bias))))
     return Case(
         fwd=lambda: selective_state_update(
             state, x, dt, A, Bm, Cm, Dp, z, bias, True, discretization=method

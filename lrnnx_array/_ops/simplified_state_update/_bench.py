@@ -1,10 +1,12 @@
 """S5 decode step: launch-bound at lrnnx sizes (spec/performance.md §3.4)."""
 
+import functools
+
 import numpy as np
 
-from ... import testing
+from ... import _bench_torch, testing
 from ..._backend import is_numpy
-from ..._harness import Bench, Case, Work
+from ..._harness import Bench, Case, Work, peers
 from ._api import SPEC, simplified_state_update
 
 
@@ -20,18 +22,21 @@ def _arrays(xp, dtype, B, H, P):
             testing.from_numpy(xp, rng.standard_normal((H, P)) + 0j, dtype))
 
 
-def _make(xp, dtype, B, H, P):
+def _make(xp, dtype, B, H, P, method="zoh"):
     state, x, dt, A, Bm, C = _arrays(xp, dtype, B, H, P)
     s = np.dtype(dtype).itemsize
     baselines = {}
     if is_numpy(xp):  # impl="auto" is the numba tier when numba imports: generic beside it
         baselines["generic"] = lambda: simplified_state_update(state, x, dt, A, Bm, C, None, None,
-                                                               "zoh", impl="generic")
+                                                               method, impl="generic")
         # fwd's own call again: sub-ms calls timed first in a round (after gc) read slower, so
         # ratio_vs_generic is only meaningful next to ratio_vs_fwd_again (the position bias).
         baselines["fwd_again"] = lambda: simplified_state_update(state, x, dt, A, Bm, C, None,
-                                                                 None, "zoh")
-    return Case(fwd=lambda: simplified_state_update(state, x, dt, A, Bm, C, None, None, "zoh"),
+                                                                 None, method)
+    # lrnnx's simplified_state_update_ref algorithm (spec §3.7) in torch, on its own state copy.
+    tfn = functools.partial(_bench_torch.simplified_state_update_ref_alg, method=method)
+    baselines.update(peers(xp, torch=(tfn, (state, x, dt, A, Bm, C))))
+    return Case(fwd=lambda: simplified_state_update(state, x, dt, A, Bm, C, None, None, method),
                 fwd_work=Work(bytes=2 * s * (B * P + P * H)), baselines=baselines)
 
 
