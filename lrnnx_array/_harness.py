@@ -264,8 +264,13 @@ def peers(xp, *, jax=None, torch=None) -> dict:
 
 
 def measure_case(case: Case, xp, *, repeat: int = 5, warmup: int = 1,
-                 budget_s: float = 20.0) -> dict:
-    """Time ``case``'s fwd, bwd and baselines interleaved; returns the bench record's fields."""
+                 budget_s: float = 20.0, min_sample_s: float = 0.0) -> dict:
+    """Time ``case``'s fwd, bwd and baselines interleaved; returns the bench record's fields.
+
+    ``min_sample_s``: a contender faster than this is called back to back inside a sample (as
+    many calls as fill it, from its warm-up time) and the sample divided by the count: the
+    steady state of a call repeated in a loop (e.g. a decode step), which a single call after
+    the other contenders (a torch call waking its sleeping OpenMP threads) does not show."""
     import gc
 
     from ._backend import is_cupy
@@ -275,9 +280,14 @@ def measure_case(case: Case, xp, *, repeat: int = 5, warmup: int = 1,
         fns["bwd"] = case.bwd
     fns.update(case.baselines)
     times: dict = {k: [] for k in fns}
-    for fn in fns.values():
+    reps = dict.fromkeys(fns, 1)
+    for name, fn in fns.items():
         for _ in range(warmup):
+            t0 = time.perf_counter()
             fn()
+            took = time.perf_counter() - t0
+        if min_sample_s > 0 and warmup > 0 and not is_cupy(xp):
+            reps[name] = max(1, min(1000, int(min_sample_s / max(took, 1e-7))))
     t_end = time.perf_counter() + budget_s
     order = list(fns.items())
     for r in range(repeat):
@@ -288,9 +298,11 @@ def measure_case(case: Case, xp, *, repeat: int = 5, warmup: int = 1,
             if is_cupy(xp):
                 times[name].append(time_call(fn, xp, repeat=1, warmup=0))
                 continue
+            n = reps[name]
             t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - t0) / n)
         if time.perf_counter() > t_end:
             break
     rec = {}

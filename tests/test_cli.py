@@ -206,6 +206,23 @@ def test_bench_table_lrnnx_times_forwards_against_the_torch_peer(monkeypatch, ca
     assert _harness.PEER_KINDS == ("jax", "torch")  # restored
 
 
+def test_measure_case_repeats_short_calls_inside_a_sample():
+    """``min_sample_s``: a call shorter than it runs several times per sample (the count from
+    its warm-up), the sample divided by the count; without it, once per round."""
+    calls = {"fwd": 0}
+
+    def fwd():
+        calls["fwd"] += 1
+
+    case = _harness.Case(fwd=fwd)
+    xp = _backend.backend_namespace("numpy")
+    rec = _harness.measure_case(case, xp, repeat=3)
+    assert calls["fwd"] == 1 + 3 and rec["rounds"] == 3
+    calls["fwd"] = 0
+    rec = _harness.measure_case(case, xp, repeat=3, min_sample_s=0.001)
+    assert calls["fwd"] > 1 + 3 * 2 and rec["fwd_ms"] < 1.0
+
+
 def test_lrnnx_table_sizes_fit_their_benches():
     """Every ``bench --table lrnnx`` case names a bench whose ``make`` takes its size keys."""
     import inspect
