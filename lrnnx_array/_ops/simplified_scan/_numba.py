@@ -13,7 +13,9 @@ The only (B, P, L) arrays are the ones the GEMMs read or write (Bu, x, dx -> dBu
 Where the channels are few (H <= ``_numba_fused.MAX_H``) and the states many (P >= 64), the
 fused forms take over: ``_numba_fused`` (B u, discretisation, recurrence and C x per time tile
 on real/imaginary planes, states in SIMD lanes) and ``_numba_fused_vjp`` (its two-pass VJP);
-with many channels BLAS's GEMMs beat their in-kernel projections.
+with many channels BLAS's GEMMs beat their in-kernel projections. Where the batch is smaller
+than the threads and the rows long, the forward is ``_numba_long``'s (real GEMMs around a
+time-major scan split over time).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 from .._shared.numerics import DPHI1_COEF, SERIES_RADIUS
-from . import _generic, _numba_fused, _numba_fused_vjp
+from . import _generic, _numba_fused, _numba_fused_vjp, _numba_long
 
 _kernel = nbs.kernel()
 # Up to four transcendentals per element: two threads pay off from ~2^14 elements (the RG-LRU
@@ -231,10 +233,20 @@ def _fused_threads(u, A, which="forward"):
     return th if _numba_fused.suits(u.shape[0], u.shape[1], A.shape[0], th, which) else 0
 
 
+def _long_chunks(u, A):
+    """(chunks per batch, threads) of the split-over-time form (``_numba_long``), or (0, th)
+    where it does not suit the sizes (the batch fills the threads, or short rows)."""
+    th = nbs.numba().get_num_threads()
+    return _numba_long.plan(u.shape[0], A.shape[0], u.shape[2], th), th
+
+
 def _forward(xp, u, dt3, A, B, C, dtA3, h0, *, disc):
     th = _fused_threads(u, A)
     if th:
         return _numba_fused.run(u, dt3, A, B, C, dtA3, h0, disc, th, want_imag=True)
+    K, th = _long_chunks(u, A)
+    if K:
+        return _numba_long.forward(u, dt3, A, B, C, dtA3, h0, disc, K, th)
     _, x = _states(u, dt3, A, B, dtA3, h0, disc)
     return np.matmul(C, x), np.ascontiguousarray(x[:, :, -1])
 
@@ -307,6 +319,10 @@ def inner_forward(xp, u, dt3, A, B, C, D, dtA3, h0, *, disc, conj_sym):
     if th:
         return _numba_fused.run(u, dt3, A, B, C, dtA3, h0, disc, th, want_imag=False,
                                 scale=2.0 if conj_sym else 1.0, D=D)[0]
+    K, th = _long_chunks(u, A)
+    if K:
+        return _numba_long.inner_forward(u, dt3, A, B, C, D, dtA3, h0, disc,
+                                         2.0 if conj_sym else 1.0, K, th)
     return _generic.inner_output(xp, _forward(xp, u, dt3, A, B, C, dtA3, h0, disc=disc)[0], u,
                                  D, conj_sym)
 
