@@ -165,3 +165,14 @@ def test_nan_in_u_stays_forward_in_time(split):
                               impl="numba")
     assert np.isfinite(y[0, :, :10]).all() and np.isnan(y[0, :, 10:]).all()
     assert np.isfinite(y[1]).all() and np.isnan(last[0]).all() and np.isfinite(last[1]).all()
+
+
+@pytest.mark.parametrize("h0_shape", [(5,), (1, 5)])
+def test_broadcast_h0(split, h0_shape):
+    """h0 broadcast over the batch (a stride-0 view reaches the kernel)."""
+    split(2)
+    kw = _case("complex128", "BPL", L=30)
+    kw["h0"] = np.linspace(-1, 1, 5).reshape(h0_shape) + 0.5j
+    y, last = simplified_scan(**kw, return_last_state=True, discretization="zoh", impl="numba")
+    ry, rlast = simplified_scan_ref(**kw, return_last_state=True, discretization="zoh")
+    close_all(["y", "last"], [y, last], [ry, rlast], "complex128", override="s5_numba_out")
