@@ -35,6 +35,7 @@ import numpy as np
 
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
+from ._numba_fused_gemm import output_tile, project_tile
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
@@ -223,30 +224,6 @@ def tile_steps(dt3, dtA3, has_dtA, b, p0, nr, n, t0, T, s, sA):
 
 
 @nbs.numba().njit(**_JIT)
-def project_tile(u, b, t0, T, BrT, BiT, c0, n, vr, vi):
-    """v[k n + j] = sum_h B[c0 + j, h] u[b, h, t0 + k] (planes); the u-imaginary terms only
-    where u[b, h, t] has one."""
-    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
-    H = u.shape[1]
-    zero = _zero(BrT[0, 0])
-    for i in range(T * n):
-        vr[i] = zero
-        vi[i] = zero
-    for k in range(T):
-        o = k * n
-        for h in range(H):
-            uu = u[b, h, t0 + k]
-            ur, ui = uu.real, uu.imag
-            for j in range(n):
-                    vr[o + j] += BrT[h, c0 + j] * ur
-                    vi[o + j] += BiT[h, c0 + j] * ur
-            if ui != 0:
-                for j in range(n):
-                        vr[o + j] -= BiT[h, c0 + j] * ui
-                        vi[o + j] += BrT[h, c0 + j] * ui
-
-
-@nbs.numba().njit(**_JIT)
 def recur_tile(T, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi):
     """x_k = Abar_k x_{k-1} + gamma_k v_k over the tile, states in lanes; h carries in/out."""
     for k in range(T):
@@ -264,36 +241,15 @@ def recur_tile(T, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi):
                 xi[i] = ni
 
 
-@nbs.numba().njit(**_JIT)
-def output_tile(T, n, c0, CrT, CiT, xr, xi, want_imag, yr, yi):
-    """yr[k Hp + h] = Re sum_j C[c0 + j, h] x[k, j] (and yi the imaginary part), channels in
-    lanes (Hp = CrT.shape[1] = H)."""
-    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
-    Hp = CrT.shape[1]
-    zero = _zero(CrT[0, 0])
-    for i in range(T * Hp):
-        yr[i] = zero
-        yi[i] = zero
-    for k in range(T):
-        o = k * Hp
-        for j in range(n):
-            ar, ai = xr[k * n + j], xi[k * n + j]
-            for h in range(Hp):
-                yr[o + h] += CrT[c0 + j, h] * ar - CiT[c0 + j, h] * ai
-            if want_imag:
-                for h in range(Hp):
-                    yi[o + h] += CrT[c0 + j, h] * ai + CiT[c0 + j, h] * ar
-
-
 @_kernel
-def _fused(u, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, CrT, CiT, h0, has_h0, method, P, PB, T,
+def _fused(u, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Cr, Cin, Ci, h0, has_h0, method, P, PB, T,
            want_imag, scale, D, has_D, ypr, ypi, last):
     """ypr/ypi[blk, b, h, t]: scale times the output's real/imaginary parts from state block
     blk (states blk PB .., padded columns blk PB ..), block 0 with D Re(u) added to the real
     part; last (B, P) complex: the final states."""
     Bsz, H, L = u.shape
     nblk = ypr.shape[0]
-    Hp = CrT.shape[1]
+    Hp = Cr.shape[0]
     const = dt3.shape[2] == 1 and (not has_dtA or dtA3.shape[2] == 1)
     rdt = Ar.dtype
     zero = _zero(Ar[0])
@@ -322,7 +278,7 @@ def _fused(u, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, CrT, CiT, h0, has_h0, method
                           wx, ws, wc)
             project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
             recur_tile(Tn, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi)
-            output_tile(Tn, n, p0, CrT, CiT, xr, xi, want_imag, yr, yi)
+            output_tile(Tn, n, p0, Cr, Cin, Ci, xr, xi, want_imag, yr, yi)
             t0 = max(t0, 0)
             for h in range(H):
                 dh = D[h] if (has_D and blk == 0) else zero
@@ -397,14 +353,13 @@ def run(u, dt3, A, B, C, dtA3, h0, disc, threads, *, want_imag, scale=1.0, D=Non
     P = A.shape[0]
     rdt = dt3.dtype
     PB, nblk = blocks(Bsz, P, threads)
-    Pp, Hp = PB * nblk, H
+    Pp = PB * nblk
     T = max(8, min(256, TILE_ELEMS // PB))
     dtA, has_dtA = (dtA3, True) if dtA3 is not None else (dt3, False)
     h0_, has_h0 = (h0, True) if h0 is not None else (np.zeros((1, 1), u.dtype), False)
-    CT = _pad_cols(np.ascontiguousarray(C.T), Hp)  # (P, Hp)
+    Ci = _pad_cols(C.imag, Pp)  # (Hp = H, Pp)
     planes = (_pad_cols(A.real, Pp), _pad_cols(A.imag, Pp), _pad_cols(B.real.T, Pp),
-              _pad_cols(B.imag.T, Pp), np.concatenate([CT.real, np.zeros((Pp - P, Hp), rdt)]),
-              np.concatenate([CT.imag, np.zeros((Pp - P, Hp), rdt)]))
+              _pad_cols(B.imag.T, Pp), _pad_cols(C.real, Pp), -Ci, Ci)
     last = np.empty((Bsz, P), u.dtype)
     ypr = np.empty((nblk, Bsz, H, L), rdt)
     ypi = np.empty((nblk, Bsz, H, L) if want_imag else (1, 1, 1, 1), rdt)

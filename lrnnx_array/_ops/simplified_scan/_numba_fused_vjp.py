@@ -22,6 +22,7 @@ import numpy as np
 from .._shared import numba_support as nbs
 from .._shared.numerics import DPHI1_COEF, SERIES_RADIUS
 from . import _numba_fused as F
+from ._numba_fused_gemm import outer_acc
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
@@ -140,28 +141,8 @@ def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, ab
         aai[i] = sA[i] * abi[i]
 
 
-@nbs.numba().njit(**_JIT)
-def _outer_acc(z, b, t0, T, n, pr, pi, accr, acci):
-    """acc[h n + j] += sum_k p[k, j] conj(z[b, h, t0 + k]) (z's imaginary terms only where it
-    has one): dB from (dBu, u), and conj(dC) from (x, g)."""
-    H = z.shape[1]
-    for k in range(T):
-        o = k * n
-        for h in range(H):
-            zz = z[b, h, t0 + k]
-            zr, zi = zz.real, zz.imag
-            q = h * n
-            for j in range(n):
-                accr[q + j] += pr[o + j] * zr
-                acci[q + j] += pi[o + j] * zr
-            if zi != 0:
-                for j in range(n):
-                    accr[q + j] += pi[o + j] * zi
-                    acci[q + j] -= pr[o + j] * zi
-
-
 @_kernel
-def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bci, Cr, Cci, h0, has_h0, dl,
+def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, has_h0, dl,
                has_dl, method, P, PB, T, coef, rad2, dur_, dui_, dBr_, dBi_, dCr_, dCi_, gA, rg, ra,
                dh0):
     """Per unit: du (planes, per block), dB (b, p, h), conj(dC) (b, h, p) planes, gA (b, p),
@@ -286,15 +267,14 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Br, Bci, Cr, Cci, h0,
                     else:
                         for k in range(Tn):
                             sa[j] += rat[k * n + j]
-            # du = conj(B)^T dBu, channels in lanes: the forward's output product on conj(B)'s
-            # planes (Br, Bci = -Im B)
-            F.output_tile(Tn, n, p0, Br, Bci, vr, vi, True, tur, tui)
+            # du = conj(B)^T dBu: the forward's output product on conj(B)'s planes
+            F.output_tile(Tn, n, p0, BrT, BiT, nBiT, vr, vi, True, tur, tui)
             for h in range(H):
                 for k in range(Tn):
                     dur_[blk, b, h, t0 + k] = tur[k * H + h]
                     dui_[blk, b, h, t0 + k] = tui[k * H + h]
-            _outer_acc(u, b, t0, Tn, n, vr, vi, dBr, dBi)
-            _outer_acc(g, b, t0, Tn, n, xr, xi, dCr, dCi)  # sum x conj(g) = conj(dC)
+            outer_acc(u, b, t0, Tn, n, vr, vi, dBr, dBi)
+            outer_acc(g, b, t0, Tn, n, xr, xi, dCr, dCi)  # sum x conj(g) = conj(dC)
         for j in range(nr):
             p = p0 + j
             gA[b, p] = accr[j] + 1j * acci[j]
@@ -324,8 +304,9 @@ def run(g, u, dt3, A, B, C, dtA3, h0, dlast, disc, threads):
     dl_, has_dl = (dlast, True) if dlast is not None else (one11, False)
     rows = np.zeros((Pp - P, H), rdt)
     Bp = np.concatenate([B.real, rows]), np.concatenate([B.imag, rows])  # (Pp, H)
+    BiT = np.ascontiguousarray(Bp[1].T)
     planes = (F._pad_cols(A.real, Pp), F._pad_cols(A.imag, Pp), np.ascontiguousarray(Bp[0].T),
-              np.ascontiguousarray(Bp[1].T), Bp[0], -Bp[1], F._pad_cols(C.real, Pp),
+              BiT, -BiT, F._pad_cols(C.real, Pp),
               F._pad_cols(-C.imag, Pp))  # conj(C)'s planes
     dur, dui = np.empty((nblk, Bsz, H, L), rdt), np.empty((nblk, Bsz, H, L), rdt)
     dBr, dBi = np.empty((Bsz, P, H), rdt), np.empty((Bsz, P, H), rdt)
