@@ -47,6 +47,9 @@ prange = nbs.numba().prange
 (_cexp, _exp_phi1, _dphi1, _softplus, _sigmoid, _rg, _conj, sel_disc,
  sel_disc_grad, _vexp) = nbs.scalars()
 _CK = 64  # checkpoint interval (steps) of the backward
+# The backward keeps the forward's states (not only checkpoints) when all its tasks' buffers
+# fit in this many bytes; tests lower it to 0 to force the recompute.
+STORE_STATES_MAX_BYTES = 64 << 20
 _TT = 64  # time steps per tile of the forward: (Abar, gamma) of T*N elements in L1
 _M = nbm.helpers()
 _vsigmoid, _zero = _M["sigmoid"], _M["zero_of"]
@@ -100,11 +103,16 @@ def _fwd(u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, out, last,
 
 @_kernel
 def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
-         du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags, method, G, S, two):
+         du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags, method, G, S, two,
+         store, Hst, Ast):
     """Gradients; flags as ``_fwd`` plus has_dlast. Shared-parameter gradients per row:
     gA/gBc/gCc (B, D, N), gD (B, D); variable B/C per slice: gBv/gCv (S, B, G, N, L).
     Chunks of _CK steps; each chunk's steps, (Abar, gamma) and states come from the forward's
-    tile helpers (vectorisable exp), in pass 1 (checkpoints) and again in pass 2."""
+    tile helpers (vectorisable exp), in pass 1 (checkpoints) and again in pass 2.
+    With ``store``, pass 1 keeps every state of the channel in Hst[task] (index N + t N + n:
+    the state after step t, [0:N] the state entering) and, for mamba/dirac, every Abar in
+    Ast[task] (t N + n); pass 2 then reads them instead of recomputing the chunk (the same
+    values: the recomputation is deterministic)."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     Dg = Dm // G
@@ -131,6 +139,8 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
         acc_B = np.zeros(N, A.dtype)
         acc_C = np.zeros(N, A.dtype)
         h = np.zeros(N, A.dtype)
+        md = method == nbs.MAMBA or method == nbs.DIRAC
+        keepA = store and md  # other methods' gamma and partials come from a recompute
         d_first = g * Dg + (Dg * s) // S
         for d in range(d_first, g * Dg + (Dg * (s + 1)) // S):
             acc_D = u[b, d, 0] * 0
@@ -141,6 +151,9 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 acc_B[n] = _zero(acc_B[n])
                 acc_C[n] = _zero(acc_C[n])
             # pass 1: checkpoints (the state entering each chunk)
+            if store:
+                for n in range(N):
+                    Hst[task, n] = h[n]
             for c in range(nck):
                 t0 = c * _CK
                 T = min(_CK, L - t0)
@@ -149,16 +162,17 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
                 for k in range(T):
                     us[k] = u[b, d, t0 + k]
-                _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+                ab = Ast[task, t0 * N:(t0 + T) * N] if keepA else Abs
+                _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gms, wx, ws, wc)
                 _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
-                _rec_tile(T, N, Abs, bu, h, hs, N)
+                if store:
+                    _rec_tile(T, N, ab, bu, h, Hst[task], N + t0 * N)
+                else:
+                    _rec_tile(T, N, ab, bu, h, hs, N)
             # pass 2: chunks in reverse; carry = conj(Abar_{t+1}) lam_{t+1} (+ dlast) in lam
             for c in range(nck - 1, -1, -1):
                 t0 = c * _CK
                 T = min(_CK, L - t0)
-                for n in range(N):
-                    hs[n] = ck[c, n]
-                    h[n] = ck[c, n]
                 # The reverse tile, written out here and in _numba_split_bwd's pass C: as one
                 # njit function called per tile (~50 arguments, not inlined by LLVM) it cost
                 # 6-10 % of this VJP (B1 D256 N16 L1024, interleaved in one run). Keep the two
@@ -166,12 +180,21 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
                 for k in range(T):
                     us[k] = u[b, d, t0 + k]
-                _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
-                _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
-                _rec_tile(T, N, Abs, bu, h, hs, N)
+                if store:  # the states (and mamba/dirac's Abar) kept by pass 1
+                    hs = Hst[task, t0 * N:(t0 + T + 1) * N]
+                    if keepA:
+                        Abs = Ast[task, t0 * N:(t0 + T) * N]
+                    else:
+                        _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+                else:
+                    for n in range(N):
+                        hs[n] = ck[c, n]
+                        h[n] = ck[c, n]
+                    _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+                    _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
+                    _rec_tile(T, N, Abs, bu, h, hs, N)
                 _gather_tile(T, N, Bc, Bv, bvar, b, g, d, t0, Bt)
                 _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
-                md = method == nbs.MAMBA or method == nbs.DIRAC
                 if not md:
                     _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
                                    pgtA, pgA)
@@ -315,14 +338,26 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
         alloc = np.empty if Dm // G > 0 else np.zeros
         gBv = alloc(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
         gCv = alloc(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
+        store, Hst, Ast = _state_store(Bsz * G * S, L, N, st, method)
         _bwd(dout, *arrays, lam0, du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, bflags,
-             nbs.METHOD_CODE[method], G, S, two)
+             nbs.METHOD_CODE[method], G, S, two, store, Hst, Ast)
     dB = _var_grad(gBv, B) if bvar else gBc.sum(axis=0)
     dC = _var_grad(gCv, C) if cvar else gCc.sum(axis=0)
     dD = None if D is None else gD.sum(axis=0)
     ddelta_bias = None if delta_bias is None else ddt.sum(axis=(0, 2))
     return (du, ddt, gA.sum(axis=0), dB, dC, dD, None if z is None else dz, ddelta_bias,
             None if deltaA is None else ddtA, None if h0 is None else dh0)
+
+
+def _state_store(tasks, L, N, st, method):
+    """(store, Hst, Ast): whole-channel state (and mamba/dirac Abar) buffers per task when
+    they fit STORE_STATES_MAX_BYTES, else dummies and the checkpoint recompute."""
+    keepA = method in ("mamba", "dirac")
+    nbytes = tasks * (2 if keepA else 1) * (L + 1) * N * np.dtype(st).itemsize
+    if tasks == 0 or L == 0 or nbytes > STORE_STATES_MAX_BYTES:
+        return False, np.zeros((1, 1), st), np.zeros((1, 1), st)
+    Ast = np.empty((tasks, L * N), st) if keepA else np.zeros((1, 1), st)
+    return True, np.empty((tasks, (L + 1) * N), st), Ast
 
 
 def _var_grad(gv, X):
