@@ -63,7 +63,8 @@ def test_sizes_pick_the_fused_pass():
             assert _numba_fused.suits(1, 4, 130, threads, which)
     assert not _numba_fused.suits(1, 16, 16, 2)  # the row kernel's sizes
     assert not _numba_fused.suits(2, 0, 70, 2)
-    assert not _numba_fused.suits(2, 64, 256, 2)  # many channels: BLAS's GEMMs win
+    assert not _numba_fused.suits(2, 128, 256, 2)  # many channels: BLAS's GEMMs win
+    assert not _numba_fused.suits(2, 48, 256, 2, "vjp")
 
 
 @pytest.mark.parametrize("disc", DISCS)

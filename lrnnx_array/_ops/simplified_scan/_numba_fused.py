@@ -20,13 +20,12 @@ threads, the states are split into blocks whose partial outputs are summed in a 
 
 Arithmetic per state element (zoh, varying steps, real u, s5_inner): 4H flops for B u and 4H
 for Re(C x) (128 at H = 16), ~14 for the recurrence, and e^x - 1, sin/cos(q/2) and one
-complex reciprocal (~80 flops) for the discretisation: ~220 flops against the floor's one
-complex a*b+b pass (~2 ns an element on one core here). At these loops' measured rates (one
-thread: projections ~1.8 and ~2.3 ns, discretisation ~3.3, steps gather ~1, recurrence 0.4 ns
-an element) the forward is ~9 ns an element on one core, ~2.2x the floor on two: 2x needs
-register-blocked projections, not reachable with plain loops. The VJP (``_numba_fused_vjp``)
-does ~512 GEMM-shaped flops an element plus the discretisation twice (~9x the floor at these
-rates).
+complex reciprocal (~80 flops) for the discretisation. Measured on one thread (a 32 x 256
+tile, H = 16, ns an element): steps gather 0.7, discretisation 4.0, B u 1.3 and C x 1.0 (the
+register-blocked forms of ``_numba_fused_gemm``; the plain loops took 2.3 and 2.7),
+recurrence 0.8: the discretisation's sin/cos and e^x are now the larger part. The VJP
+(``_numba_fused_vjp``) does ~512 GEMM-shaped flops an element plus the discretisation twice,
+once with its partials (8.2 ns an element, 3 of them phi1's 17-term series).
 """
 
 from __future__ import annotations
@@ -322,12 +321,14 @@ def blocks(Bsz, P, threads):
     return PB, max(1, -(-P // PB))
 
 
-# The in-kernel projections cost 4H flops per state element each (~35 GFlop/s a core here)
-# where BLAS runs ~3x faster: past a few dozen channels the GEMM form wins. Measured (B4 P256
-# L1024 zoh, 2 threads, interleaved, load ~4.6), fused/BLAS-form time, varying | constant
-# steps: H16 fwd 0.74 | 0.53, VJP 0.68 | 0.80; H32 fwd 0.91 | 0.83, VJP 0.98 | 1.12; H64
-# fwd 1.35 | 1.23, VJP 2.3 | 1.65.
-MAX_H = {"forward": 32, "vjp": 24}
+# The in-kernel products cost 4H flops per state element each; past some channels BLAS's GEMMs
+# around the row kernels win. With the register-blocked products (``_numba_fused_gemm``),
+# measured fused/BLAS-form time (s5_inner zoh, 2 threads, interleaved, min of 5, load ~4.9),
+# varying | constant steps: B4 P256 L1024 H32 fwd 0.62 | 0.78, VJP 0.71 | 0.89; H48 VJP
+# 0.81 | 1.15; H64 fwd 0.79 | 0.86, VJP 0.92 | 1.30; H96 fwd 0.98 | 0.85; H128 fwd
+# 0.90 | 1.01; B2 P64 L1024 H64 fwd 0.88 | 0.62, VJP 0.97 | 1.43. (Before them: H64 fwd
+# 1.35 | 1.23, H32 VJP 0.98 | 1.12.)
+MAX_H = {"forward": 64, "vjp": 32}
 
 
 def suits(Bsz, H, P, threads, which="forward"):
