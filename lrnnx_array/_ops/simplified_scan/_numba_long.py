@@ -21,17 +21,22 @@ its projections are complex GEMMs on the complex cast of a real u. Here:
   ``D Re(u)``. The work buffers (Re u, x, Q, y^T) are kept per thread between calls.
 
 Measured (B1 H16 P16 L65536 complex64, zoh, steps varying in time, 2 threads, OpenBLAS on one
-thread, one process, old/new interleaved): s5_inner 9.2 ms against the row form's 20.3 (load
-~0.8); 16.6 / 21.9 and 33.0 / 43.5 at load ~2.4 / ~4 (the split needs the second core). Per
+thread, one process, old/new interleaved, min of >= 6): the tier's inner_forward 9.2 ms
+against the row form's 20.3 (load ~0.8); the public s5_inner 16.6 / 21.9 and 33.0 / 43.5 at
+load ~2.4 / ~4 (the split needs the second core; CPU time 16.9 / 21.6 ms at ~2.3). Per
 element and thread (quiet): steps gather ~0.5 ns, discretisation ~4, recurrence ~1, Q ~0.7;
 the GEMMs ~1 ms each, the correction and the epilogue ~0.3-0.6 ms.
 
 Q decays (|Abar| < 1) into the subnormal range, where a product with Abar > 1/2 rounds back to
-the smallest subnormal for ever and every multiply costs ~100 cycles: after each tile, entries
-of Q below the smallest normal number are flushed to 0 (the h_in contribution they carry is
-below 2^-126 (float32) / 2^-1022 (float64) of h_in, far under the scan's rounding); once a
-chunk's Q is all 0 it is not computed further, and its correction stops there. A non-finite
+the smallest subnormal for ever and every multiply costs ~100 cycles: an entry of Q whose
+parts are both below the smallest normal number is stored as 0 (the h_in contribution it
+carries is below 2^-126 (float32) / 2^-1022 (float64) of h_in, far under the scan's rounding);
+once a tile ends with a chunk's Q all 0 it is not computed further, and its correction stops
+there. A non-finite
 h_in times a flushed 0 gives NaN where the unsplit scan gives inf or NaN: both non-finite.
+
+The row VJP (``_numba._backward``) takes its forward states (B u and x, (B, P, L)) from here
+too where :func:`plan` splits (``states_rows``); its reverse pass stays the row kernel.
 
 The path is chosen by :func:`plan`; tests force it on small sizes through ``SPLIT_CHUNKS`` and
 ``SPLIT_MIN_STEPS`` (and small tiles through ``TILE_ELEMS``).
