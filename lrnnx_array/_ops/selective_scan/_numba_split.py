@@ -122,8 +122,9 @@ def _wdot_tile(T, N, W, off, hin, ys):
 
 @nbs.numba().njit(cache=True, error_model="numpy")
 def _flush(P, N, tiny):
-    """P[n] <- 0 where |Re|, |Im| < tiny (sqrt of the smallest normal; module docstring); returns
-    whether any entry is left non-zero (NaN counts as non-zero)."""
+    """P[n] <- 0 where |Re|, |Im| < tiny (the caller's threshold: the forward's is the square
+    root of the smallest normal, module docstring); returns whether any entry is left non-zero
+    (NaN counts as non-zero)."""
     live = False
     for n in range(N):
         p = P[n]
