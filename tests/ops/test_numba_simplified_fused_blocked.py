@@ -165,3 +165,16 @@ def test_s5_inner_at_channel_remainders(H, disc, monkeypatch):
     gb = s5_inner_vjp(dout, **kw, D=D, discretization=disc, impl="numba")
     close_all(["out"], [out], [ob], dtype, override="s5_fused_out")
     close_all(INNER_NAMES, g, gb, dtype, override="s5_fused_grads", normwise=True)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-2, 0.4, 3.0])
+def test_float32_zoh_series_across_the_radius(scale):
+    """float32 sums phi1'(x)'s series to 9 terms (``_numba_fused_vjp._NC32``): gradients at
+    steps whose |x| lies below, around and above SERIES_RADIUS against the float64 oracle."""
+    dtype = "complex64"
+    kw = _case(dtype, 5, 41)
+    kw["delta"] = cast(np.asarray(kw["delta"], np.float64) * scale, "float32")
+    dout = cast(_complex(np.random.default_rng(4), kw["u"].shape), dtype)
+    g = simplified_scan_vjp(dout, **kw, discretization="zoh", impl="numba")
+    close_all(SCAN_NAMES, g, simplified_scan_vjp_ref(dout, **kw, discretization="zoh"), dtype,
+              override="s5_fused_grads", normwise=True)

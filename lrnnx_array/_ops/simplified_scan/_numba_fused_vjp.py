@@ -30,18 +30,22 @@ _JIT = F._JIT
 _zero, _one, _vsincos, _expm1_exp = F._zero, F._one, F._vsincos, F._expm1_exp
 TILE_ELEMS = 4096  # ~30 real planes of T * n per unit stay in L2
 _NC = len(DPHI1_COEF)  # a compile-time count: the series loop unrolls, the tile vectorises
+# float32 takes the series' first 9 terms: below SERIES_RADIUS they reach 1e-9 relative (the
+# numerics layer's bound), under float32's half ulp; the 8 more cost ~1.1 ns an element.
+_NC32 = 9
 
 
 @nbs.numba().njit(**_JIT)
 def _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, er, ei, gar, gai,
                    wx, ws, wc):
     """zoh: Abar = E = e^x, gamma = s phi1(x), E (dgamma/ds) and s^2 phi1'(x) (dgamma/dA),
-    x = s a; phi1' = (E - phi1)/x, or its Taylor series (``coef``) where |x|^2 < rad2
-    (the numerics layer's SERIES_RADIUS, squared) and that cancels: both evaluated, one
-    selected (branch-free)."""
+    x = s a; phi1' = (E - phi1)/x, or its Taylor series (``coef``; ``_NC32`` terms for
+    float32) where |x|^2 < rad2 (the numerics layer's SERIES_RADIUS, squared) and that
+    cancels: both evaluated, one selected (branch-free)."""
     c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
     one = _one(Ar[0])
     zero = one - one
+    wide = coef.itemsize == 8  # (a constant of the type: each branch compiles alone)
     F._zoh_e_tile(s, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
     F._phi1_tile(s, Ar, Ai, c0, n, T, wx, abi, False, ws, wc)  # phi1 into (ws, wc)
     for i in range(T * n):
@@ -57,10 +61,16 @@ def _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, er, ei, 
             rr, ri = F._recip_planes(xr, xi)
             dr, di = abr[i] - ws[i], abi[i] - wc[i]
             fr, fi = dr * rr - di * ri, dr * ri + di * rr  # (E - phi1) / x
-            cr, ci = coef[_NC - 1], zero
-            for kk in range(_NC - 1):
-                c = coef[_NC - 2 - kk]
-                cr, ci = cr * xr - ci * xi + c, cr * xi + ci * xr
+            if wide:
+                cr, ci = coef[_NC - 1], zero
+                for kk in range(_NC - 1):
+                    c = coef[_NC - 2 - kk]
+                    cr, ci = cr * xr - ci * xi + c, cr * xi + ci * xr
+            else:
+                cr, ci = coef[_NC32 - 1], zero
+                for kk in range(_NC32 - 1):
+                    c = coef[_NC32 - 2 - kk]
+                    cr, ci = cr * xr - ci * xi + c, cr * xi + ci * xr
             small = xr * xr + xi * xi < rad2
             s2 = s[i] * s[i]
             gar[i] = s2 * (cr if small else fr)
