@@ -278,11 +278,7 @@ def _backward(xp, g, u, dt3, A, B, C, dtA3, h0, dlast, *, disc, g_real=False):
     Bsz, H, L = u.shape
     P = A.shape[0]
     rdt = dt3.dtype
-    K, th = _long_chunks(u, A)
-    if K:  # few long rows: the forward states by the split scan
-        Bu, x = _numba_long.states_rows(u, dt3, A, B, dtA3, h0, disc, K, th)
-    else:
-        Bu, x = _states(u, dt3, A, B, dtA3, h0, disc)
+    Bu, x = _states(u, dt3, A, B, dtA3, h0, disc)
     lam = np.matmul(_mH(C), g)  # (a fresh C-contiguous product: the kernel's in/out buffer)
     dtA, has_dtA = _steps_or_dummy(dtA3, dt3)
     h0_, has_h0 = _h0(h0, u.dtype)

@@ -35,8 +35,9 @@ once a tile ends with a chunk's Q all 0 it is not computed further, and its corr
 there. A non-finite
 h_in times a flushed 0 gives NaN where the unsplit scan gives inf or NaN: both non-finite.
 
-The row VJP (``_numba._backward``) takes its forward states (B u and x, (B, P, L)) from here
-too where :func:`plan` splits (``states_rows``); its reverse pass stays the row kernel.
+Not used by the VJP: its row kernels want B u and x state-major (B, P, L) complex, and the two
+transposes from these planes (~1.5 ms each at L65536 P16) cancel the faster scan (one thread:
+14.1 ms for both states against the row form's 14.0, measured and left out).
 
 The path is chosen by :func:`plan`; tests force it on small sizes through ``SPLIT_CHUNKS`` and
 ``SPLIT_MIN_STEPS`` (and small tiles through ``TILE_ELEMS``).
@@ -305,10 +306,9 @@ def _scratch(name, shape, dtype):
     return a
 
 
-def states(u, dt3, A, h0, dtA3, B, disc, K, threads, Bu=None):
+def states(u, dt3, A, h0, dtA3, B, disc, K, threads):
     """(XT, last, ur): the states time-major (B, L, 2P) real planes [Re x_t | Im x_t], the
-    final state (B, P) complex, Re(u) (B, H, L) contiguous. ``Bu``: a (B, P, L) complex array
-    to receive B u (the row VJP's input) before the scan overwrites it."""
+    final state (B, P) complex, Re(u) (B, H, L) contiguous."""
     Bsz, H, L = u.shape
     P = A.shape[0]
     rdt = dt3.dtype
@@ -320,8 +320,6 @@ def states(u, dt3, A, h0, dtA3, B, disc, K, threads, Bu=None):
     if has_imag:
         ui = np.ascontiguousarray(u.imag)
         VT += np.matmul(np.swapaxes(ui, 1, 2), np.concatenate([-B.imag.T, B.real.T], axis=1))
-    if Bu is not None:
-        _to_rows(VT, Bu)
     T = max(8, TILE_ELEMS // P)
     ArX = np.tile(np.ascontiguousarray(A.real), T)
     AiX = np.tile(np.ascontiguousarray(A.imag), T)
@@ -340,35 +338,6 @@ def states(u, dt3, A, h0, dtA3, B, disc, K, threads, Bu=None):
         W = max(1, min(threads, Bsz * (K - 1) * (-(-L // _PIECE_ROWS))))
         _correct(VT, Q, Hend, live, K, W)
     return VT, last, ur
-
-
-@_kernel
-def _to_rows(VT, out):
-    """out[b, p, t] = VT[b, t, p] + i VT[b, t, P + p]: time-major planes -> (B, P, L) complex,
-    in blocks of _EPI_ROWS steps (parallel)."""
-    Bsz, L, P2 = VT.shape
-    P = P2 // 2
-    nblk = (L + _EPI_ROWS - 1) // _EPI_ROWS
-    for task in prange(Bsz * nblk):
-        b, blk = task // nblk, task % nblk
-        t0 = blk * _EPI_ROWS
-        t1 = min(t0 + _EPI_ROWS, L)
-        V = VT[b]
-        for p in range(P):
-            for t in range(t0, t1):
-                out[b, p, t] = V[t, p] + 1j * V[t, P + p]
-
-
-def states_rows(u, dt3, A, B, dtA3, h0, disc, K, threads):
-    """(Bu, x) (B, P, L) complex, as ``_numba._states`` gives them (the row VJP's inputs),
-    by the split scan."""
-    Bsz, _, L = u.shape
-    P = A.shape[0]
-    Bu = np.empty((Bsz, P, L), u.dtype)
-    XT, _, _ = states(u, dt3, A, h0, dtA3, B, disc, K, threads, Bu=Bu)
-    x = np.empty((Bsz, P, L), u.dtype)
-    _to_rows(XT, x)
-    return Bu, x
 
 
 def forward(u, dt3, A, B, C, dtA3, h0, disc, K, threads):
