@@ -325,7 +325,7 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     if K > 1 and Bsz * Dm > 0:  # fewer rows than threads: rows split over time
         gA, gBc, gCc, gBv, gCv, gD = _numba_split_bwd.backward_split(
             dout, arrays, lam0, bflags, nbs.METHOD_CODE[method], G, two, K,
-            (du, ddt, ddtA, dz, dh0))
+            (du, ddt, ddtA, dz, dh0), STORE_STATES_MAX_BYTES)
     else:
         # Channel slices per group: enough tasks for every core, none when B*G already is.
         # (max(1, .) in the divisor: batch 0 makes no tasks, and must not divide by zero.)

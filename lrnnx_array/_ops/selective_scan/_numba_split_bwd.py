@@ -61,15 +61,32 @@ def _carry_tile(T, N, two, Abs, Ct, dout, z, hasz, b, d, t0, P, lam):
             lam[n] += _conj(p) * (c * _conj(Ct[k * N + n]))
 
 
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _true_states(T, N, Abs, P, hin, loc, hs):
+    """hs[j] = loc[j] + Q h_in at each of the tile's T + 1 states: Q = P entering, then
+    P <- P Abar_k per step (the split forward's h = h_loc + Q_t h_in)."""
+    for n in range(N):
+        hs[n] = loc[n] + P[n] * hin[n]
+    for k in range(T):
+        j = (k + 1) * N
+        for n in range(N):
+            p = P[n] * Abs[k * N + n]
+            P[n] = p
+            hs[j + n] = loc[j + n] + p * hin[n]
+
+
 @_kernel
 def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags, method, G, two,
-               K, ck, Pck, Hin, Pend, Lloc, tiny):
+               K, ck, Pck, Hin, Pend, Lloc, tiny, store, Hst, Ast):
     """Gradients as ``_numba._bwd`` with every row in K chunks (module docstring). Per
     (row, chunk): gA/gBc/gCc (R, K, N), gD (R, K); gBv/gCv (Dg, B, G, N, L) (the slice is the
     channel within its group). Work: ck/Pck (R, K, chunk tiles, N) local checkpoints and Q
     there; Hin, Pend, Lloc (R, K, N): local end states then incoming states, Q at the chunk's
-    end, own reverse carries then incoming carries."""
+    end, own reverse carries then incoming carries. With ``store``, pass A keeps the chunk's
+    local states in Hst[row, c] (index N + j N + n after its step j, [0:N] the state
+    entering) and mamba/dirac's Abar in Ast[row, c] (j N + n); pass C reads them, adding
+    Q_t h_in while Q has a non-zero entry (or h_in is not finite), instead of recomputing."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     Dg = Dm // G
@@ -77,6 +94,7 @@ def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam
     rdt = u.dtype
     TN = _CK * N
     R = Bsz * Dm
+    keepA = store and (method == nbs.MAMBA or method == nbs.DIRAC)
     for task in prange(R * K):  # A: local forward, checkpoints, own reverse carry
         row, c = task // K, task % K
         b, d = row // Dm, row % Dm
@@ -91,6 +109,9 @@ def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam
         if hash0 and c == 0:
             for n in range(N):
                 h[n] = h0[b, d, n]
+        if store:
+            for n in range(N):
+                Hst[row, c, n] = h[n]
         for i in range((t1c - t0c + _CK - 1) // _CK):
             t0 = t0c + i * _CK
             T = min(_CK, t1c - t0)
@@ -100,12 +121,17 @@ def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam
             _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
             for k in range(T):
                 us[k] = u[b, d, t0 + k]
-            _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+            j0 = (t0 - t0c) * N
+            ab = Ast[row, c, j0:j0 + T * N] if keepA else Abs
+            _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gms, wx, ws, wc)
             _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
-            _rec_tile(T, N, Abs, bu, h, hs, N)
+            if store:
+                _rec_tile(T, N, ab, bu, h, Hst[row, c], N + j0)
+            else:
+                _rec_tile(T, N, ab, bu, h, hs, N)
             if c > 0:  # (chunk 0's carry out is dh0, which its pass C computes)
                 _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
-                _carry_tile(T, N, two, Abs, Ct, dout, z, hasz, b, d, t0, P, lam)
+                _carry_tile(T, N, two, ab, Ct, dout, z, hasz, b, d, t0, P, lam)
                 _flush(P, N, tiny)
         for n in range(N):
             Hin[row, c, n] = h[n]
@@ -145,29 +171,51 @@ def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam
         gBt, gCt = np.empty(TN, A.dtype), np.empty(TN, A.dtype)
         pAt, pAA, pgt = np.empty(TN, A.dtype), np.empty(TN, A.dtype), np.empty(TN, A.dtype)
         pgtA, pgA = np.empty(TN, A.dtype), np.empty(TN, A.dtype)
-        h, lam = np.empty(N, A.dtype), np.empty(N, A.dtype)
+        h, lam, P = np.empty(N, A.dtype), np.empty(N, A.dtype), np.empty(N, A.dtype)
         acc_A, acc_B = np.zeros(N, A.dtype), np.zeros(N, A.dtype)
         acc_C = np.zeros(N, A.dtype)
         for n in range(N):
             lam[n] = Lloc[row, c, n]
+        hs_own, Abs_own = hs, Abs
         acc_D = 0.0
         for i in range((t1c - t0c + _CK - 1) // _CK - 1, -1, -1):
             t0 = t0c + i * _CK
             T = min(_CK, t1c - t0)
-            for n in range(N):  # the true checkpoint: local + Q h_in
-                x = ck[row, c, i, n]
-                if c > 0:
-                    x = x + Pck[row, c, i, n] * Hin[row, c, n]
-                hs[n] = x
-                h[n] = x
             # the reverse tile as in _numba._bwd, written out (a call per tile, ~50 arguments
             # LLVM does not inline, cost 5-8 % at one row of L = 65536, interleaved)
             _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
             for k in range(T):
                 us[k] = u[b, d, t0 + k]
-            _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
-            _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
-            _rec_tile(T, N, Abs, bu, h, hs, N)
+            live, finite = False, True
+            if store and c > 0:
+                for n in range(N):
+                    P[n] = Pck[row, c, i, n]
+                    hn = Hin[row, c, n]
+                    live = live or P[n] != 0
+                    finite = finite and np.isfinite(hn.real + hn.imag)
+            if store and finite:  # pass A's local states (and Abar), made true: + Q_t h_in
+                j0 = (t0 - t0c) * N
+                if keepA:
+                    Abs = Ast[row, c, j0:j0 + T * N]
+                else:
+                    _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+                loc = Hst[row, c, j0:j0 + (T + 1) * N]
+                if live:
+                    _true_states(T, N, Abs, P, Hin[row, c], loc, hs_own)
+                    hs = hs_own
+                else:  # Q is 0 here (flushed): the local states are the true ones
+                    hs = loc
+            else:  # (a non-finite h_in: the recurrence, as inf * Abar stays inf)
+                hs, Abs = hs_own, Abs_own
+                for n in range(N):  # the true checkpoint: local + Q h_in
+                    x = ck[row, c, i, n]
+                    if c > 0:
+                        x = x + Pck[row, c, i, n] * Hin[row, c, n]
+                    hs[n] = x
+                    h[n] = x
+                _disc_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, wx, ws, wc)
+                _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
+                _rec_tile(T, N, Abs, bu, h, hs, N)
             _gather_tile(T, N, Bc, Bv, bvar, b, g, d, t0, Bt)
             _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
             md = method == nbs.MAMBA or method == nbs.DIRAC
@@ -229,10 +277,11 @@ def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam
                 dh0[b, d, n] = lam[n]
 
 
-def backward_split(dout, arrays, lam0, flags, method_code, G, two, K, outs):
+def backward_split(dout, arrays, lam0, flags, method_code, G, two, K, outs, store_cap=0):
     """Run :func:`_bwd_split`; ``outs`` = (du, ddt, ddtA, dz, dh0) filled in place. Returns
     (gA, gBc, gCc, gBv, gCv, gD): gA/gBc/gCc summed to (B, D, N), gD to (B, D), gBv/gCv of
-    shape (Dg, B, G, N, L) (dummies for constant B/C)."""
+    shape (Dg, B, G, N, L) (dummies for constant B/C). Pass A keeps its local states (and
+    mamba/dirac's Abar) when they take at most ``store_cap`` bytes."""
     u, A = arrays[0], arrays[2]
     Bsz, Dm, L = u.shape
     R, N, Dg = Bsz * Dm, A.shape[1], Dm // G
@@ -249,8 +298,12 @@ def backward_split(dout, arrays, lam0, flags, method_code, G, two, K, outs):
     gCv = np.empty(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
     du, ddt, ddtA, dz, dh0 = outs
     tiny = rt.type(np.finfo(rt).tiny)
+    keepA = method_code in (nbs.MAMBA, nbs.DIRAC)
+    store = R * K * (2 if keepA else 1) * (longest + 1) * N * st.itemsize <= store_cap
+    Hst = np.empty((R, K, (longest + 1) * N), st) if store else np.zeros((1, 1, 1), st)
+    Ast = np.empty((R, K, longest * N), st) if store and keepA else np.zeros((1, 1, 1), st)
     _bwd_split(dout, *arrays, lam0, du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, flags,
-               method_code, G, two, K, ck, Pck, Hin, Pend, Lloc, tiny)
+               method_code, G, two, K, ck, Pck, Hin, Pend, Lloc, tiny, store, Hst, Ast)
     shape = (Bsz, Dm, N)
     return (gA.sum(axis=1).reshape(shape), gBc.sum(axis=1).reshape(shape),
             gCc.sum(axis=1).reshape(shape), gBv, gCv,
