@@ -66,9 +66,10 @@ def _spy(monkeypatch):
 def test_plan_splits_only_few_long_rows():
     assert _numba_long.plan(1, 16, 65536, 2) == 2  # the bench row: one batch, two threads
     assert _numba_long.plan(1, 16, 65536, 4) == 4
-    assert _numba_long.plan(1, 16, 65536, 1) == 0  # one thread: the row form
-    assert _numba_long.plan(2, 16, 65536, 2) == 0  # the batch fills the threads
-    assert _numba_long.plan(1, 16, 2 * _numba_long.SPLIT_MIN_STEPS - 1, 2) == 0  # too short
+    assert _numba_long.plan(1, 16, 65536, 1) == 1  # one thread: time-major, unsplit
+    assert _numba_long.plan(2, 16, 65536, 2) == 1  # the batch fills the threads
+    assert _numba_long.plan(1, 16, 2 * _numba_long.SPLIT_MIN_STEPS - 1, 2) == 1  # too short to split
+    assert _numba_long.plan(1, 16, _numba_long.LONG_MIN_STEPS - 1, 2) == 0  # the row form
     assert _numba_long.plan(1, 0, 65536, 2) == 0
     assert _numba_long.plan(1, 16, 0, 2) == 0
 
@@ -79,6 +80,7 @@ def test_auto_takes_the_split_form_where_planned(monkeypatch):
     simplified_scan(**kw, discretization="zoh")  # small: one thread, the row form
     assert calls == []
     monkeypatch.setattr(_numba_long, "SPLIT_MIN_STEPS", 16)
+    monkeypatch.setattr(_numba_long, "LONG_MIN_STEPS", 32)
     monkeypatch.setattr(_numba, "_long_chunks",
                         lambda u, A: (_numba_long.plan(u.shape[0], A.shape[0], u.shape[2], 2),
                                       2))

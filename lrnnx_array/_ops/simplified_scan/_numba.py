@@ -13,9 +13,9 @@ The only (B, P, L) arrays are the ones the GEMMs read or write (Bu, x, dx -> dBu
 Where the channels are few (H <= ``_numba_fused.MAX_H``) and the states many (P >= 64), the
 fused forms take over: ``_numba_fused`` (B u, discretisation, recurrence and C x per time tile
 on real/imaginary planes, states in SIMD lanes) and ``_numba_fused_vjp`` (its two-pass VJP);
-with many channels BLAS's GEMMs beat their in-kernel projections. Where the batch is smaller
-than the threads and the rows long, the forward is ``_numba_long``'s (real GEMMs around a
-time-major scan split over time).
+with many channels BLAS's GEMMs beat their in-kernel projections. Elsewhere, on long rows
+(``_numba_long.LONG_MIN_STEPS``), the forward is ``_numba_long``'s (real GEMMs around a
+time-major scan, split over time where the batch is smaller than the threads).
 """
 
 from __future__ import annotations
@@ -234,8 +234,8 @@ def _fused_threads(u, A, which="forward"):
 
 
 def _long_chunks(u, A):
-    """(chunks per batch, threads) of the split-over-time form (``_numba_long``), or (0, th)
-    where it does not suit the sizes (the batch fills the threads, or short rows)."""
+    """(chunks per batch, threads) of the time-major form (``_numba_long``), or (0, th) where
+    it does not suit the sizes (short rows)."""
     th = nbs.numba().get_num_threads()
     return _numba_long.plan(u.shape[0], A.shape[0], u.shape[2], th), th
 

@@ -1,4 +1,5 @@
-"""numba S5 forward for few long rows: time-major state lanes, rows split over time.
+"""numba S5 forward for long rows: time-major state lanes, rows split over time where the
+batch is smaller than the threads.
 
 The row form (``_numba._fwd``) scans one (batch, state) row per thread: at B = 1, P = 16 its
 16 rows are 16 dependent chains of complex multiply-adds, discretised one row at a time, and
@@ -6,7 +7,8 @@ its projections are complex GEMMs on the complex cast of a real u. Here:
 
 * ``B u`` is one real GEMM per batch into a time-major (L, 2P) buffer, row t holding
   [Re v_t | Im v_t] (u's imaginary part adds a second GEMM only where it has one);
-* each batch's time axis is cut into K chunks, one per thread. A chunk walks its steps in tiles
+* each batch's time axis is cut into K chunks (K = 1 where the batch fills the threads), one
+  per thread. A chunk walks its steps in tiles
   of T: the tile's steps are gathered time-major ((T, P), ``_numba_fused.tile_steps``), its
   (Abar, gamma) computed by ``_numba_fused.disc_tile`` as one flat run of T P elements (A's
   planes repeated T times, so every loop is long and vectorises), and the recurrence
@@ -58,22 +60,27 @@ _JIT = dict(cache=True, error_model="numpy")
 _CODE = {"bilinear": nbs.BILINEAR, "zoh": nbs.ZOH, "dirac": nbs.DIRAC}
 
 SPLIT_MIN_STEPS = 8192  # shortest chunk worth a thread (a wake-up costs ~20 us quiet)
+# Shorter rows: the row form. Measured (s5_inner zoh varying steps, 2 threads, load ~4.5,
+# interleaved), time-major unsplit / row form CPU time: B8 H16 P16 L256 1.8x (slower),
+# B16 H16 P16 L1024 0.96, B4 H128 P16 L2048 0.89, B4 H16 P32 L8192 0.57, B2 H16 P16 L65536 0.50.
+LONG_MIN_STEPS = 2048
 SPLIT_CHUNKS: int | None = None  # tests: force the chunks per batch (None: planned)
 TILE_ELEMS = 4096  # T P per tile: the tile's ~12 real planes stay in L1/L2
 _PIECE_ROWS = 2048  # rows of one correction task (pass 3)
 
 
 def plan(Bsz: int, P: int, L: int, threads: int) -> int:
-    """Chunks per batch for the split path; 0: not this path (the batch alone fills the
-    threads, or the rows are too short to split)."""
+    """Chunks per batch (1: the time-major form unsplit, the batch fills the threads); 0: not
+    this path (rows shorter than ``LONG_MIN_STEPS``)."""
     if Bsz < 1 or P < 1 or L < 1:
         return 0
     if SPLIT_CHUNKS is not None:
         return max(1, min(SPLIT_CHUNKS, L))
-    if Bsz >= threads:
+    if L < LONG_MIN_STEPS:
         return 0
-    K = min(-(-threads // Bsz), L // SPLIT_MIN_STEPS)
-    return K if K >= 2 else 0
+    if Bsz >= threads:
+        return 1
+    return max(1, min(-(-threads // Bsz), L // SPLIT_MIN_STEPS))
 
 
 @nbs.numba().njit(**_JIT)
