@@ -188,9 +188,10 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
         for it in range(ntile):
             t0 = it * T
             Tn = min(T, L - t0)
+            ck = max(it * n, 0)
             for j in range(n):
-                ckr[it * n + j] = hr[j]
-                cki[it * n + j] = hi[j]
+                ckr[ck + j] = hr[j]
+                cki[ck + j] = hi[j]
             if it == 0 or not const:
                 Td = T if const else Tn
                 F.tile_steps(dt3, dtA3, has_dtA, b, p0, nr, n, t0, Td, s, sA)
@@ -218,9 +219,10 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
                 disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, coef, rad2, abr, abi, gmr,
                                gmi, gtr, gti, gar, gai, atr, ati, aar, aai, wx, ws, wc)
             F.project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
+            ck = max(it * n, 0)
             for j in range(n):
-                hr[j] = ckr[it * n + j]
-                hi[j] = cki[it * n + j]
+                hr[j] = ckr[ck + j]
+                hi[j] = cki[ck + j]
             F.recur_tile(Tn, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi)
             # dx = C^H g: the forward's projection on conj(C)'s planes (Cr, Cci = -Im C)
             F.project_tile(g, b, t0, Tn, Cr, Cci, p0, n, dxr, dxi)
@@ -228,7 +230,7 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
             # sequential loop; each loop below writes <= 2 buffers so LLVM vectorises it
             # within its limit of runtime alias checks)
             for kk in range(Tn):
-                o = (Tn - 1 - kk) * n
+                o = max((Tn - 1 - kk) * n, 0)  # (max: known >= 0; else sign selects)
                 for j in range(n):
                     dxr[o + j] += lr[j]
                     dxi[o + j] += li[j]
@@ -238,7 +240,7 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
                     li[j] = abr[i] * dxi[i] - abi[i] * dxr[i]
             # dAbar = lambda conj(x_{t-1}) into (wx, ws); dgamma = lambda conj(v) into (sA, wc)
             for k in range(Tn):
-                o = k * n
+                o = max(k * n, 0)
                 src_r, src_i, qo = (xr, xi, o - n) if k > 0 else (ckr, cki, it * n)
                 qo = max(qo, 0)
                 for j in range(n):
@@ -249,7 +251,7 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
                 sA[i] = dxr[i] * vr[i] + dxi[i] * vi[i]
                 wc[i] = dxi[i] * vr[i] - dxr[i] * vi[i]
             for k in range(Tn):  # dA += conj(dAbar/dA) dAbar + conj(dgamma/dA) dgamma
-                o = k * n
+                o = max(k * n, 0)
                 for j in range(n):
                     i = o + j
                     accr[j] += aar[i] * wx[i] + aai[i] * ws[i] + gar[i] * sA[i] + gai[i] * wc[i]
