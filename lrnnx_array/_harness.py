@@ -380,14 +380,15 @@ def _table_value(rec, key):
     return None if key is None else rec.get(key)
 
 
-def format_table(records) -> str:
-    """Markdown table of ``bench --table`` records (one per TABLE_CASES row)."""
-    head = "| op | size | " + " | ".join(h for h, _, _ in TABLE_COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (2 + len(TABLE_COLUMNS))]
+def format_table(records, columns=TABLE_COLUMNS) -> str:
+    """Markdown table of ``bench --table`` records (one per case): ``columns`` are (heading,
+    numerator key, denominator key or None); a missing value reads '-'."""
+    head = "| op | size | " + " | ".join(h for h, _, _ in columns) + " |"
+    lines = [head, "|" + "---|" * (2 + len(columns))]
     for rec in records:
         size = " ".join(f"{k}{v}" for k, v in rec["size"].items())
         cells = []
-        for _, num, den in TABLE_COLUMNS:
+        for _, num, den in columns:
             a = _table_value(rec, num)
             b = None if den is None else _table_value(rec, den)
             v = a if den is None else (None if a is None or b is None else a / b)

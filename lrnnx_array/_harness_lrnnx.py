@@ -67,14 +67,6 @@ def forward_only(case):
 
 def format_table(records) -> str:
     """Markdown table of ``bench --table lrnnx`` records."""
-    head = "| op | size | " + " | ".join(h for h, _, _ in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (2 + len(COLUMNS))]
-    for rec in records:
-        size = " ".join(f"{k}{v}" for k, v in rec["size"].items())
-        cells = []
-        for _, num, den in COLUMNS:
-            a, b = rec.get(num), None if den is None else rec.get(den)
-            v = a if den is None else (None if a is None or b is None else a / b)
-            cells.append("-" if v is None else f"{v:.3g}")
-        lines.append(f"| {rec['op']} {rec['dtype']} | {size} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    from ._harness import format_table as table
+
+    return table(records, COLUMNS)

@@ -156,7 +156,8 @@ def test_torch_ref_algorithm_equals_our_op(name):
     _close(_bench_torch.evaluate(fn, *args), c["ours"]())
 
 
-def test_torch_state_update_ref_algorithm_equals_our_step():
+@pytest.mark.parametrize("method", ["mamba", "zoh"])
+def test_torch_state_update_ref_algorithm_equals_our_step(method):
     pytest.importorskip("torch")
     r = _rng()
     B, D, N = 2, 5, 4
@@ -165,10 +166,11 @@ def test_torch_state_update_ref_algorithm_equals_our_step():
     A = r.uniform(-2, -1, (D, N))
     Bm, Cm, Dp, bias = (r.standard_normal((B, N)), r.standard_normal((B, N)),
                         r.standard_normal(D), r.uniform(-4, -3, D))
-    got = _bench_torch.evaluate(_bench_torch.selective_state_update_ref_alg, state, x, dt, A,
-                                Bm, Cm, Dp, z, bias)
+    fn = functools.partial(_bench_torch.selective_state_update_ref_alg, method=method)
+    got = _bench_torch.evaluate(fn, state, x, dt, A, Bm, Cm, Dp, z, bias)
     ours_state = state.copy()
-    want = selective_state_update(ours_state, x, dt, A, Bm, Cm, Dp, z, bias, True)
+    want = selective_state_update(ours_state, x, dt, A, Bm, Cm, Dp, z, bias, True,
+                                  discretization=method)
     _close(got, want)
 
 
@@ -219,22 +221,6 @@ def test_torch_kernel_algorithms_equal_our_ops(name):
     pytest.importorskip("torch")
     fn, args, ours = _kernel_cases()[name]
     _close(_bench_torch.evaluate(fn, *args), ours())
-
-
-def test_torch_state_update_zoh_algorithm_equals_our_step():
-    pytest.importorskip("torch")
-    r = _rng()
-    B, D, N = 2, 5, 4
-    state = r.standard_normal((B, D, N))
-    x, dt, z = r.standard_normal((B, D)), r.uniform(0, 0.1, (B, D)), r.standard_normal((B, D))
-    A = r.uniform(-2, -1, (D, N))
-    Bm, Cm, Dp, bias = (r.standard_normal((B, N)), r.standard_normal((B, N)),
-                        r.standard_normal(D), r.uniform(-4, -3, D))
-    fn = functools.partial(_bench_torch.selective_state_update_ref_alg, method="zoh")
-    got = _bench_torch.evaluate(fn, state, x, dt, A, Bm, Cm, Dp, z, bias)
-    want = selective_state_update(state.copy(), x, dt, A, Bm, Cm, Dp, z, bias, True,
-                                  discretization="zoh")
-    _close(got, want)
 
 
 def test_bench_cases_carry_the_peers():

@@ -68,7 +68,8 @@ def test_plan_splits_only_few_long_rows():
     assert _numba_long.plan(1, 16, 65536, 4) == 4
     assert _numba_long.plan(1, 16, 65536, 1) == 1  # one thread: time-major, unsplit
     assert _numba_long.plan(2, 16, 65536, 2) == 1  # the batch fills the threads
-    assert _numba_long.plan(1, 16, 2 * _numba_long.SPLIT_MIN_STEPS - 1, 2) == 1  # too short to split
+    # too short to split
+    assert _numba_long.plan(1, 16, 2 * _numba_long.SPLIT_MIN_STEPS - 1, 2) == 1
     assert _numba_long.plan(1, 16, _numba_long.LONG_MIN_STEPS - 1, 2) == 0  # the row form
     assert _numba_long.plan(1, 0, 65536, 2) == 0
     assert _numba_long.plan(1, 16, 0, 2) == 0
