@@ -11,9 +11,12 @@ Backward, per task = (batch, group, slice of the group's channels): a first pass
 state every ``_CK`` steps; then, chunk by chunk in reverse, the chunk's states, Ā and γ are
 recomputed from its checkpoint into tile buffers and the adjoint loop
 λ_t = c_t·gy_t + conj(Ā_{t+1})·λ_{t+1} runs over them, accumulating every gradient. h_{t-1} is
-read from the recomputed states, never obtained by dividing by Ā. Per-(b, d) gradients of shared
-parameters (A, D-sized, constant B/C) go to per-row buffers summed afterwards; variable B/C
-gradients are per (slice, batch, group) and summed over slices.
+read from the recomputed states, never obtained by dividing by Ā. When every task's buffers
+fit ``STORE_STATES_MAX_BYTES``, the first pass keeps all the channel's states (and mamba /
+dirac's Ā) instead, and the reverse pass reads them rather than recomputing its chunk.
+Per-(b, d) gradients of shared parameters (A, D-sized, constant B/C) go to per-row buffers
+summed afterwards; variable B/C gradients are per (slice, batch, group) and summed over
+slices.
 
 With fewer rows than threads and long rows (``_numba_split.plan``), the forward and the VJP
 cut each row into chunks over time instead (``_numba_split``, ``_numba_split_bwd``), so one
