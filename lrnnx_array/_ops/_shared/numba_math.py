@@ -21,6 +21,9 @@ typed), so a loop calling them vectorises over AVX-512/AVX2 lanes.
   (0, 1] by log(1 + e) = 2 atanh(f / (2 + f)) after a split at sqrt(2) and the log1p
   correction (e - (y - 1)) / y; sigmoid(x) = 1 / (1 + e^-x).
 
+Their loops over buffers and tiles (vexp, vsincos, vcexp, exp_row, exp_outer, zoh_outer,
+zoh_line) are in :mod:`numba_buffers`; :func:`helpers` returns both.
+
 Accuracy (tests/ops/test_numba_math.py): within a few ulp of the correctly rounded value over
 the ranges the scans use, edge cases included (0, -0, +-inf, NaN, underflow to 0, overflow).
 """
@@ -250,157 +253,6 @@ def _define():
 
         return impl
 
-    # ---- buffer forms ----------------------------------------------------------------------
-
-    @register_jitable
-    def vexp(x, out, n):
-        """out[:n] = e^x[:n] (real buffers)."""
-        for j in range(n):
-            out[j] = exp(x[j])
-
-    @register_jitable
-    def vsincos(x, s, c, n):
-        """s[:n], c[:n] = sin, cos of x[:n]."""
-        bad = 0
-        for j in range(n):
-            s[j], c[j] = sincos_reduced(x[j])
-            bad += 1 - in_range(x[j])
-        if bad:
-            sincos_fix(x, s, c, n)
-
-    @register_jitable
-    def vcexp(xr, xi, er, ei, n):
-        """er + i ei = e^(xr + i xi) = e^xr (cos xi, sin xi) over n elements (real buffers;
-        e^xr * 0 where cos/sin vanish stays 0 unless e^xr is inf, as numpy's complex exp)."""
-        vsincos(xi, ei, er, n)
-        for j in range(n):
-            e = exp(xr[j])
-            er[j] = e * er[j]
-            ei[j] = e * ei[j] if xi[j] != 0 else xi[j]  # e^(a + 0i) = e^a + 0i, inf too
-
-    def exp_row(s, a, out, wx, ws, wc):
-        """out[n] = e^(s a[n]) for one step s (a decode step's row): exp_outer at T = 1,
-        inlined (a call per row cost the state update ~2x)."""
-
-    @overload(exp_row, jit_options=_JIT, inline="always")
-    def _ov_exp_row(s, a, out, wx, ws, wc):
-        if isinstance(a.dtype, types.Complex):
-            return lambda s, a, out, wx, ws, wc: exp_outer(s, a, 1, out, wx, ws, wc)
-
-        def impl(s, a, out, wx, ws, wc):
-            for n in range(a.shape[0]):
-                out[n] = exp(s[0] * a[n])
-
-        return impl
-
-    def exp_outer(s, a, T, out, wx, ws, wc):
-        """out[k N + n] = e^(s[k] a[n]) for k < T, n < N = a.shape[0]: out real or complex as
-        a is (complex: e^(s re) (cos, sin)(s im) through the real buffers wx, ws, wc of T N,
-        written through out's real view, never a complex multiply)."""
-
-    @overload(exp_outer, jit_options=_JIT)
-    def _ov_exp_outer(s, a, T, out, wx, ws, wc):
-        if isinstance(a.dtype, types.Complex):
-            rd = np.float32 if a.dtype.underlying_float == types.float32 else np.float64
-
-            def impl(s, a, T, out, wx, ws, wc):
-                N = a.shape[0]
-                for k in range(T):
-                    for n in range(N):
-                        wx[k * N + n] = s[k] * a[n].imag
-                vsincos(wx, ws, wc, T * N)
-                ov = out.view(rd)
-                for k in range(T):
-                    for n in range(N):
-                        j = k * N + n
-                        e = exp(s[k] * a[n].real)
-                        ov[2 * j] = e * wc[j]
-                        ov[2 * j + 1] = e * ws[j] if wx[j] != 0 else wx[j]
-
-            return impl
-
-        def impl_real(s, a, T, out, wx, ws, wc):
-            N = a.shape[0]
-            for k in range(T):
-                for n in range(N):
-                    out[k * N + n] = exp(s[k] * a[n])
-
-        return impl_real
-
-    def zoh_outer(s, a, T, ab, gm):
-        """Real a: ab[k N + n] = e^x, gm[k N + n] = s[k] phi1(x), x = s[k] a[n], phi1(x) =
-        (e^x - 1)/x (1 at 0) by the vectorisable expm1; returns True. Complex a: does nothing
-        and returns False (the caller's scalar formulas)."""
-
-    @overload(zoh_outer, jit_options=_JIT)
-    def _ov_zoh_outer(s, a, T, ab, gm):
-        if isinstance(a.dtype, types.Complex):
-            return lambda s, a, T, ab, gm: False
-        one = _consts(a.dtype)["one"]
-
-        def impl(s, a, T, ab, gm):
-            N = a.shape[0]
-            for k in range(T):
-                for n in range(N):
-                    x = s[k] * a[n]
-                    m, e = expm1_exp(x)
-                    ab[k * N + n] = e
-                    gm[k * N + n] = s[k] * (m / x if x != 0 else one)
-            return True
-
-        return impl
-
-    def zoh_line(s, g, a, T, ab, gm, wx, ws, wc):
-        """ab[k] = e^x, gm[k] = g[k] phi1(x), x = s[k] a, for k < T and one (real or complex)
-        a: the numerics layer's stable form, vectorisable. Complex x = p + iq: e^x - 1 =
-        (expm1(p) - e^p 2 sin^2(q/2)) + i e^p 2 sin(q/2) cos(q/2) (no cancellation near 0),
-        divided by x through the scaled reciprocal conj(x/c) / (c |x/c|^2), c = max(|p|, |q|);
-        phi1(0) = 1. wx, ws, wc: real buffers of T (complex a)."""
-
-    @overload(zoh_line, jit_options=_JIT)
-    def _ov_zoh_line(s, g, a, T, ab, gm, wx, ws, wc):
-        if isinstance(a, types.Complex):
-            K = _consts(a.underlying_float)
-            rd = np.float32 if a.underlying_float == types.float32 else np.float64
-            one, two, half, zero = K["one"], K["two"], K["half"], K["zero"]
-
-            def impl(s, g, a, T, ab, gm, wx, ws, wc):
-                ar, ai = a.real, a.imag
-                for k in range(T):
-                    wx[k] = s[k] * ai * half
-                vsincos(wx, ws, wc, T)
-                abv = ab.view(rd)
-                gmv = gm.view(rd)
-                for k in range(T):
-                    xr, xi = s[k] * ar, s[k] * ai
-                    em, ea = expm1_exp(xr)
-                    sh = ws[k]
-                    hh = two * sh * sh  # 1 - cos q
-                    es = ea * (two * sh * wc[k])  # e^p sin q
-                    abv[2 * k] = ea - ea * hh
-                    abv[2 * k + 1] = es
-                    mr = em - ea * hh
-                    c = max(abs(xr), abs(xi))
-                    zr, zi = xr / c, xi / c
-                    q = one / (c * (zr * zr + zi * zi))
-                    rr, ri = zr * q, -(zi * q)
-                    pr, pi = mr * rr - es * ri, mr * ri + es * rr
-                    x0 = (xr == 0) & (xi == 0)
-                    gmv[2 * k] = g[k] * (one if x0 else pr)
-                    gmv[2 * k + 1] = g[k] * (zero if x0 else pi)
-
-            return impl
-        one = _consts(a)["one"]
-
-        def impl_real(s, g, a, T, ab, gm, wx, ws, wc):
-            for k in range(T):
-                x = s[k] * a
-                m, e = expm1_exp(x)
-                ab[k] = e
-                gm[k] = g[k] * (m / x if x != 0 else one)
-
-        return impl_real
-
     def zero_of(x):
         """0 in x's own type (``x * 0`` types float32 as float64 in numba, and is NaN for a
         NaN or inf x)."""
@@ -418,10 +270,13 @@ def _define():
         o = numba_type_zero(x) + 1
         return lambda x: o
 
-    return dict(pow2=pow2, exp=exp, expm1_exp=expm1_exp, sincos_reduced=sincos_reduced,
-                in_range=in_range, sincos_fix=sincos_fix, softplus=softplus, sigmoid=sigmoid,
-                vexp=vexp, vsincos=vsincos, vcexp=vcexp, exp_outer=exp_outer, exp_row=exp_row,
-                zoh_outer=zoh_outer, zoh_line=zoh_line, zero_of=zero_of, one_of=one_of)
+    out = dict(pow2=pow2, exp=exp, expm1_exp=expm1_exp, sincos_reduced=sincos_reduced,
+               in_range=in_range, sincos_fix=sincos_fix, softplus=softplus, sigmoid=sigmoid,
+               zero_of=zero_of, one_of=one_of)
+    from . import numba_buffers  # the loops over buffers and tiles built on the scalars above
+
+    out.update(numba_buffers.define(out, _consts))
+    return out
 
 
 def numba_type_zero(t):
