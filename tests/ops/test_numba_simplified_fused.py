@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _numba_common import cast, close_all, needs_numba
+from _numba_common import S5_LAYOUTS, cast, close_all, needs_numba, s5_case
 
-from lrnnx_array import testing
 from lrnnx_array._ops.simplified_scan import _numba_fused, _numba_fused_vjp
 from lrnnx_array._ops.simplified_scan._ref import (
     s5_inner_ref,
@@ -22,36 +21,11 @@ from lrnnx_array._ops.simplified_scan._ref import (
 from lrnnx_array.ops import s5_inner, s5_inner_vjp, simplified_scan, simplified_scan_vjp
 
 pytestmark = needs_numba
-testing.add_override("s5_fused_out", 2, "y sums P length-L complex recurrences: float32 "
-                     "rounding grows with P and L (as for the BLAS form)")
-testing.add_override("s5_fused_grads", 4, "gradients add a reverse recurrence and sums over "
-                     "batch and time to the forward's rounding (as for the BLAS form)")
 DISCS = ("bilinear", "zoh", "dirac")
 SCAN_NAMES = ("du", "ddelta", "dA", "dB", "dC", "ddeltaA", "dh0")
 INNER_NAMES = ("du", "ddelta", "dA", "dB", "dC", "dD", "ddeltaA", "dh0")
-LAYOUTS = {"P": lambda B, P, L: (P,), "BL": lambda B, P, L: (B, L),
-           "BPL": lambda B, P, L: (B, P, L), "1P1": lambda B, P, L: (1, P, 1),
-           "()": lambda B, P, L: ()}
-
-
-def _case(dtype, layout, deltaA, h0, Bsz=2, H=3, P=70, L=41, seed=0, real_u=False):
-    rng = np.random.default_rng(seed)
-    real = "float32" if dtype in ("float32", "complex64") else "float64"
-
-    def c(*shape):
-        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
-
-    u = rng.standard_normal((Bsz, H, L)) if real_u or not dtype.startswith("complex") else c(
-        Bsz, H, L)
-    shape = LAYOUTS[layout](Bsz, P, L)
-    kw = dict(u=cast(u, dtype), delta=cast(rng.uniform(0.05, 0.8, shape), real),
-              A=cast(-rng.uniform(0.1, 1, P) + 1j * rng.uniform(-2, 2, P), dtype),
-              B=cast(c(P, H) / 2, dtype), C=cast(c(H, P) / 2, dtype))
-    if deltaA:
-        kw["deltaA"] = cast(rng.uniform(0.05, 0.8, shape), real)
-    if h0:
-        kw["h0"] = cast(c(Bsz, P), dtype)
-    return kw
+LAYOUTS = S5_LAYOUTS
+_case = s5_case  # P=70, L=41 by default: the fused sizes
 
 
 def test_sizes_pick_the_fused_pass():

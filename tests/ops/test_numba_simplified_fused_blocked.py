@@ -22,10 +22,6 @@ from lrnnx_array._ops.simplified_scan._ref import (
 from lrnnx_array.ops import s5_inner, s5_inner_vjp, simplified_scan, simplified_scan_vjp
 
 pytestmark = needs_numba
-testing.add_override("s5_fused_out", 2, "y sums P length-L complex recurrences: float32 "
-                     "rounding grows with P and L (as for the BLAS form)")
-testing.add_override("s5_fused_grads", 4, "gradients add a reverse recurrence and sums over "
-                     "batch and time to the forward's rounding (as for the BLAS form)")
 N_STATES, C0 = 37, 5  # lanes off any vector width, read from a state offset
 SCAN_NAMES = ("du", "ddelta", "dA", "dB", "dC", "ddeltaA", "dh0")
 INNER_NAMES = ("du", "ddelta", "dA", "dB", "dC", "dD", "ddeltaA", "dh0")

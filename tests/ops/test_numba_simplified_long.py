@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _numba_common import cast, close_all, needs_numba
+from _numba_common import S5_LAYOUTS, cast, close_all, needs_numba, s5_case
 
 from lrnnx_array import testing
 from lrnnx_array._ops.simplified_scan import _numba, _numba_long
@@ -20,29 +20,11 @@ pytestmark = needs_numba
 testing.add_override("s5_numba_out", 2, "y sums P length-L complex recurrences: float32 rounding "
                      "grows with P and L (as for the generic path)")
 DISCS = ("bilinear", "zoh", "dirac")
-LAYOUTS = {"P": lambda B, P, L: (P,), "BL": lambda B, P, L: (B, L),
-           "BPL": lambda B, P, L: (B, P, L), "1P1": lambda B, P, L: (1, P, 1),
-           "()": lambda B, P, L: ()}
+LAYOUTS = S5_LAYOUTS
 
 
-def _case(dtype, layout="BPL", deltaA=False, h0=False, Bsz=2, H=3, P=5, L=77, seed=0,
-          a_re=(0.1, 1)):
-    rng = np.random.default_rng(seed)
-    real = "float32" if dtype in ("float32", "complex64") else "float64"
-
-    def c(*shape):
-        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
-
-    u = c(Bsz, H, L) if dtype.startswith("complex") else rng.standard_normal((Bsz, H, L))
-    shape = LAYOUTS[layout](Bsz, P, L)
-    kw = dict(u=cast(u, dtype), delta=cast(rng.uniform(0.05, 0.8, shape), real),
-              A=cast(-rng.uniform(*a_re, P) + 1j * rng.uniform(-2, 2, P), dtype),
-              B=cast(c(P, H) / 2, dtype), C=cast(c(H, P) / 2, dtype))
-    if deltaA:
-        kw["deltaA"] = cast(rng.uniform(0.05, 0.8, shape), real)
-    if h0:
-        kw["h0"] = cast(c(Bsz, P), dtype)
-    return kw
+def _case(dtype, layout="BPL", deltaA=False, h0=False, **kw):
+    return s5_case(dtype, layout, deltaA, h0, **{"P": 5, "L": 77, **kw})
 
 
 @pytest.fixture
