@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import _harness
+
 # (bench name, size): the review's forward rows.
 LRNNX_CASES = (
     *(("selective_scan", dict(Bsz=2, Dm=256, L=1024, N=16, z=True, method=m, cplx=c))
@@ -67,6 +69,4 @@ def forward_only(case):
 
 def format_table(records) -> str:
     """Markdown table of ``bench --table lrnnx`` records."""
-    from ._harness import format_table as table
-
-    return table(records, COLUMNS)
+    return _harness.format_table(records, COLUMNS)

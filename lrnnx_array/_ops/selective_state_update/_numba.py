@@ -164,7 +164,9 @@ def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, met
     nh, P, N = st.shape[1:]
     xs = x if headed else x[:, None]
     rt = x.dtype
-    dummy3 = _DUMMY3.get(rt.name) or _DUMMY3.setdefault(rt.name, np.zeros((1, 1, 1), rt))
+    dummy3 = _DUMMY3.get(rt.name)
+    if dummy3 is None:  # (an array's truth value is not "is it there")
+        dummy3 = _DUMMY3.setdefault(rt.name, np.zeros((1, 1, 1), rt))
     dtv = _row_view(dt, x.shape, headed, dummy3)
     zv = _row_view(z, x.shape, headed, dummy3)
     dAv = _row_view(deltaA, x.shape, headed, dummy3)
