@@ -187,3 +187,25 @@ def test_selective_step_float16_state():
     assert st.dtype == np.float16 and out.dtype == np.float32
     testing.assert_close(st.astype(np.float32), ws.astype(np.float16).astype(np.float32),
                          override="numba_float16_state")
+
+
+def test_float16_step_on_an_unsafe_threading_layer(monkeypatch):
+    """On numba's workqueue layer every launch holds a lock; the float16 state's step launches
+    its float32 copy's step from inside its own launch, which a non-reentrant lock deadlocked."""
+    import threading
+
+    from lrnnx_array._ops._shared import numba_support as nbs
+
+    kw = _sel_case("mamba", "float32", False, True)
+    kw["state"] = kw["state"].astype(np.float16)
+    _run_sel(dict(kw, state=kw["state"].copy()), "mamba", True)  # the layer is picked first
+    monkeypatch.setattr(nbs, "_LAYER_IS_SAFE", False)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(_run_sel(kw, "mamba", True)),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert done, "the nested launch under the workqueue lock did not return (deadlock)"
+    st, out, ws, wo = done[0]
+    testing.assert_close(st.astype(np.float32), ws.astype(np.float16).astype(np.float32),
+                         override="numba_float16_state")

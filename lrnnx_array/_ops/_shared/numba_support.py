@@ -36,7 +36,10 @@ from .threads import threads as _threads
 _NUMBA = None
 _REASON: str | None = None
 _CHECKED = False
-_LOCK = threading.Lock()
+# Re-entrant: a launcher may call another launcher (selective_state_update's float16 state steps
+# a float32 copy through its own launcher), and a plain Lock would deadlock that call on the
+# workqueue layer.
+_LOCK = threading.RLock()
 _LAYER_IS_SAFE: bool | None = None
 DTYPES = ("float32", "float64", "complex64", "complex128")
 
