@@ -1,6 +1,7 @@
-"""The numba RG-LRU scan's tiling against the float64 oracle: several time tiles per row, every
-lane count (16 / 8 / few / 1 rows per task) with a partly filled last task, N > 1, strided
-inputs, edge values (δ < 0, δ = 0, a = 1) past the first tile, and NaN kept to its own lane."""
+"""The numba RG-LRU scan's row kernels against the float64 oracle: several time tiles per row,
+8-row tasks with a partly filled last one (and a single row), N > 1, strided
+inputs, edge values (δ < 0, δ = 0, a = 1) past the first tile, NaN kept to its own lane, and the
+forward's row kernel (8-row tasks, 256-step tiles)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ testing.add_override("numba_scan_out", 2, "outputs sum N length-L recurrences: f
 testing.add_override("numba_scan_grads", 4, "gradients add a reverse recurrence and sums over "
                      "batch and time to the forward's rounding")
 
-# (Bsz, D, N, L): rows R = Bsz * D pick the lanes per task W, a tile holds _TILE // W steps.
+# (Bsz, D, N, L): tasks of 8 rows (the last one partly filled), tiles of 256 steps (a short last).
 CASES = [
-    (5, 13, 1, 150),  # R = 65: W = 16 (5 tasks, the last with one row), 64-step tiles
-    (1, 16, 2, 300),  # R = 16: W = 8, 128-step tiles, two states
-    (2, 3, 1, 700),  # R = 6: W = 3, 341-step tiles
-    (1, 1, 3, 2200),  # R = 1: W = 1, 1024-step tiles
+    (5, 13, 1, 600),  # R = 65: 9 tasks, the last with one row
+    (1, 16, 2, 700),  # R = 16: two full tasks, two states
+    (2, 3, 1, 700),  # R = 6: one task of 6 rows
+    (1, 1, 3, 2200),  # R = 1: one row, 9 tiles
 ]
 
 
@@ -42,14 +43,13 @@ def _data(dtype, Bsz, D, N, L, seed=0):
     return kw, dout, dlast
 
 
-def test_cases_cover_every_lane_count_and_several_tiles():
-    from lrnnx_array._ops.rglru_scan import _numba
+def test_cases_cover_partial_tasks_and_several_tiles():
+    from lrnnx_array._ops.rglru_scan import _numba_rows
 
-    lanes = [_numba._lanes_for(B * D) for B, D, _, _ in CASES]
-    assert lanes == [16, 8, 3, 1]
-    for (_, _, _, L), W in zip(CASES, lanes):
-        assert L > 2 * (_numba._TILE // W), "each case must span three tiles or more"
-    assert CASES[0][0] * CASES[0][1] % 16 == 1  # the last task holds one row of 16 lanes
+    W, steps = _numba_rows.LANES, _numba_rows.STEPS
+    assert [B * D % W for B, D, _, _ in CASES] == [1, 0, 6, 1]
+    for _, _, _, L in CASES:
+        assert L > 2 * steps and L % steps, "each case must span three tiles, the last short"
 
 
 @pytest.mark.parametrize("keep", [True, False])
@@ -60,7 +60,7 @@ def test_tiles_match_oracle(dtype, Bsz, D, N, L, keep, monkeypatch):
 
     # The backward keeps the first pass's tiles when they are small (every case here), else
     # recomputes each tile from a checkpoint: both ways, against the oracle.
-    assert (2 + 3 * N) * L * _numba._lanes_for(Bsz * D) <= _numba._KEEP_MAX
+    assert 3 * N * L * 8 * 2 <= _numba._KEEP_MAX
     if not keep:
         monkeypatch.setattr(_numba, "_KEEP_MAX", 0)
     kw, dout, dlast = _data(dtype, Bsz, D, N, L)
@@ -89,14 +89,29 @@ def test_strided_inputs_match_contiguous():
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_nan_stays_in_its_row_and_after_its_step(bad):
-    kw, dout, _ = _data("float32", 5, 13, 1, 150)
+    kw, dout, _ = _data("float32", 5, 13, 1, 600)
     clean = rglru_scan(**kw, impl="numba")
     kw["u"] = kw["u"].copy()
-    kw["u"][2, 7, 90] = bad  # row 33: lane 1 of the third task, the second tile
+    kw["u"][2, 7, 300] = bad  # row 33: lane 1 of the fifth task, the second tile
     with np.errstate(all="ignore"):
         y = rglru_scan(**kw, impl="numba")
         want = rglru_scan_ref(**kw)
     np.testing.assert_array_equal(np.isfinite(y), np.isfinite(want))
     others = np.ones(y.shape, bool)
-    others[2, 7, 90:] = False
+    others[2, 7, 300:] = False
     np.testing.assert_array_equal(y[others], clean[others])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("Bsz,D,N,L", [(3, 5, 2, 600), (1, 9, 1, 513), (2, 1, 3, 700)])
+def test_forward_rows_match_oracle(dtype, Bsz, D, N, L):
+    """The forward's row kernel: tasks of 8 rows with a partly filled last one (15, 9 and 2
+    rows), several time tiles with a short last one, N > 1 summed into y."""
+    from lrnnx_array._ops.rglru_scan import _numba_rows
+
+    assert L > 2 * _numba_rows.STEPS and L % _numba_rows.STEPS
+    assert Bsz * D % _numba_rows.LANES
+    kw, _, _ = _data(dtype, Bsz, D, N, L, seed=1)
+    y, last = rglru_scan(**kw, return_last_state=True, impl="numba")
+    close_all(["y", "last"], [y, last], rglru_scan_ref(**kw, return_last_state=True), dtype,
+              override="numba_scan_out")
