@@ -35,11 +35,12 @@ import numpy as np
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 from ._numba_fused_gemm import output_tile, project_tile
+from ._numba_trig import vsincos as _vsincos
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
 _H = nbm.helpers()
-_exp, _expm1_exp, _vsincos = _H["exp"], _H["expm1_exp"], _H["vsincos"]
+_exp, _expm1_exp = _H["exp"], _H["expm1_exp"]  # (sin/cos: ``_numba_trig``'s float32 lanes)
 # Typed constants: x * 0 or x * 0 + 1 types float32 as float64 in numba (the whole tile).
 _zero, _one = _H["zero_of"], _H["one_of"]
 _CODE = {"bilinear": nbs.BILINEAR, "zoh": nbs.ZOH, "dirac": nbs.DIRAC}
