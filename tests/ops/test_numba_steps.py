@@ -139,7 +139,7 @@ def _s5_case(dtype, Bsz=3, H=4, P=5, per_batch=False, deltaA=False, D=True, seed
 @pytest.mark.parametrize("disc", ["bilinear", "zoh", "dirac"])
 @pytest.mark.parametrize("dtype", ["complex64", "complex128"])
 @pytest.mark.parametrize("per_batch,deltaA,conj_sym", [(False, False, True), (True, True, False),
-                                                       (True, False, True)])
+                                                       (True, False, True), (False, True, False)])
 def test_simplified_step_matches_oracle(disc, dtype, per_batch, deltaA, conj_sym):
     kw = _s5_case(dtype, per_batch=per_batch, deltaA=deltaA, D=conj_sym)
     work = kw["state"].astype(np.complex128)
@@ -148,6 +148,25 @@ def test_simplified_step_matches_oracle(disc, dtype, per_batch, deltaA, conj_sym
     st = kw.pop("state").copy()
     y = simplified_state_update(st, **kw, discretization=disc, conj_sym=conj_sym, impl="numba")
     close_all(["state", "y"], [st, y], [work, want], dtype)
+
+
+@pytest.mark.parametrize("per_batch", [False, True])
+def test_simplified_step_lower_precision_state_and_strided_inputs(per_batch):
+    """A complex64 state stepped at complex128 (the once-per-state and per-element Ā/γ̄ paths),
+    B and C given as transposed (non-contiguous) views: the real-view GEMMs copy them first."""
+    kw = _s5_case("complex128", Bsz=3, H=4, P=6, per_batch=per_batch, deltaA=True)
+    kw["state"] = kw["state"].astype(np.complex64)
+    kw["B"] = np.ascontiguousarray(kw["B"].T).T
+    kw["C"] = np.ascontiguousarray(kw["C"].T).T
+    assert not kw["B"].flags.c_contiguous and not kw["C"].flags.c_contiguous
+    work = kw["state"].astype(np.complex128)
+    want = simplified_state_update_ref(work, *(kw[k] for k in ("x", "dt", "A", "B", "C", "D",
+                                                                "deltaA")), "zoh", True)
+    st = kw.pop("state").copy()
+    y = simplified_state_update(st, **kw, discretization="zoh", impl="numba")
+    assert st.dtype == np.complex64 and y.dtype == np.float64
+    close_all(["state"], [st], [work], "complex64")
+    close_all(["y"], [y], [want], "complex64")  # computed at complex128 from a complex64 state
 
 
 def test_simplified_step_batch_zero_and_untouched_on_error():

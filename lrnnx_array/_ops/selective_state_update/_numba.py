@@ -5,11 +5,13 @@ Every layout is viewed as the headed one (a 3-d state is (rows, 1, dim, dstate))
 broadcast as a stride-0 view (nothing is copied, and nothing is broadcast that already has its
 shape: the set-up around the kernel is most of a B=1 step). One kernel, in parallel over blocks
 of (batch, head, dim) rows, takes a block's steps (Δ + dt_bias, softplus by numba_math's
-polynomial form), then per row Ā/γ over the row's states (the vectorisable forms for
-mamba/dirac/zoh/bilinear, ``numba_support.sel_disc`` per state otherwise; Ā on deltaA when
-given), reads each state element once, writes it back at the state's precision, and sums the
-output over dstate, then D·x and the z gate. All checks ran in the public layer, so nothing in
-here raises: the state is either fully stepped or, on a rejected call, untouched.
+polynomial form) in one vectorised loop, then per row Ā/γ inline over the row's states
+(numba_math's e^x / e^x - 1 for real mamba/dirac/zoh/bilinear, exp_row for complex mamba/dirac,
+``numba_support.sel_disc`` per state otherwise; Ā on deltaA when given), reads each state
+element once, writes it back at the state's precision, and sums the output over dstate by a
+reassociable dot (the one place the order may change), then D·x and the z gate over the block.
+All checks ran in the public layer, so nothing in here raises: the state is either fully stepped
+or, on a rejected call, untouched.
 """
 
 from __future__ import annotations
@@ -23,9 +25,50 @@ _kernel = nbs.kernel()
 prange = nbs.numba().prange
 _sigmoid, sel_disc = (nbs.scalars()[i] for i in (4, 7))
 _M = nbm.helpers()
-_exp_row, _zoh_outer, _vsoftplus, _zero, _one = (
-    _M[k] for k in ("exp_row", "zoh_outer", "softplus", "zero_of", "one_of"))
+_exp, _expm1_exp, _exp_row, _vsoftplus, _zero, _one = (
+    _M[k] for k in ("exp", "expm1_exp", "exp_row", "softplus", "zero_of", "one_of"))
 _PB = 64  # dim entries per task (one batch row and head): the steps' buffer is one per task
+_jit = nbs.numba().njit
+
+
+_cexp = nbs.scalars()[0]
+_overload, _types = nbs.numba().extending.overload, nbs.numba().core.types
+
+
+# e^x and (e^x - 1, e^x) as functions of their own: numba's IR-level inlining of numba_math's
+# forms into the prange body warned (NumbaIRAssumptionWarning, a variable "not in scope"); LLVM
+# inlines these, and the loops around them still vectorise. The flags are runtime values, so
+# the real-only branches are typed for complex A too: there the complex forms (not run).
+def _e(u):
+    """e^u."""
+
+
+@_overload(_e, jit_options={"cache": True, "error_model": "numpy"})
+def _ov_e(u):
+    if isinstance(u, _types.Complex):
+        return lambda u: _cexp(u)
+    return lambda u: _exp(u)
+
+
+def _em(u):
+    """(e^u - 1, e^u)."""
+
+
+@_overload(_em, jit_options={"cache": True, "error_model": "numpy"})
+def _ov_em(u):
+    if isinstance(u, _types.Complex):
+        return lambda u: (_cexp(u) - 1, _cexp(u))
+    return lambda u: _expm1_exp(u)
+
+
+@_jit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+def _dot_re(xa, C, b, g, acc):
+    """acc + sum_n re(xa[n] C[b, g, n]), reassociable: only this sum may be reordered, so LLVM
+    vectorises it (8 lanes, one horizontal sum a row) while every e^x of the kernel keeps its
+    exact Cody-Waite order. Four scalar partial sums a row cost ~0.1 ms of a ~0.25 ms step."""
+    for n in range(xa.shape[0]):
+        acc += (xa[n] * C[b, g, n]).real
+    return acc
 
 
 def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, method, y):
@@ -35,13 +78,16 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
     N = A.shape[2]
     G = B.shape[1]
     has_z, has_dA, has_D, has_bias, sp, cplx = flags
-    # A-bar and gamma over the row's N states in loops of their own that LLVM vectorises:
-    # mamba/dirac by numba_math's exp_row (real, or complex as e^re (cos, sin)), real zoh
-    # by its zoh_outer (e^x and phi1 by the polynomial e^x - 1), real bilinear as written.
-    # np.exp is a scalar libm call here, and one branch on the method per state cost ~5 ns:
-    # with them the step ran 2x the generic path's NumPy passes. Complex zoh/bilinear and the
-    # rglru/s7 gates: per state by the scalar formulas.
-    vec_exp = method == nbs.MAMBA or method == nbs.DIRAC
+    # Per task a block of rows in three stages, each a loop LLVM vectorises: the block's steps
+    # (Δ + dt_bias, softplus: per row on the way into its states it was a ~40 ns latency chain),
+    # then per row Ā/γ inline over the row's states with the update and the row's output sum,
+    # then D·x and the z gate over the block. Ā/γ: real mamba/dirac/zoh/bilinear written out per
+    # state (numba_math's e^x, e^x - 1; np.exp is a scalar libm call); complex mamba/dirac by
+    # exp_row (e^re (cos, sin) through real buffers); complex zoh/bilinear and the rglru/s7
+    # gates per state by the scalar formulas.
+    mamba = method == nbs.MAMBA
+    vec_exp = (mamba or method == nbs.DIRAC) and not cplx
+    cexp = (mamba or method == nbs.DIRAC) and cplx
     vec_zoh = method == nbs.ZOH and not cplx
     vec_bil = method == nbs.BILINEAR and not cplx
     nblk = (P + _PB - 1) // _PB
@@ -51,77 +97,112 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
         g = h // (nh // G)
         r = idx[b] if has_idx else b
         p0 = blk * _PB
-        p1 = min(P, p0 + _PB)
-        ds = np.empty(_PB, x.dtype)  # the block's steps, softplus by the polynomial form
-        for j in range(p1 - p0):
-            v = dt[b, h, p0 + j] + bias[h, p0 + j] if has_bias else dt[b, h, p0 + j]
-            ds[j] = _vsoftplus(v) if sp else v
-        xa = np.empty(N, A.dtype)  # the new states
-        ab = np.empty(N, A.dtype)
-        gm = np.empty(N, A.dtype)
-        sv = np.empty(1, x.dtype)  # exp_row's / zoh_outer's step vector (one step)
-        wx = np.empty(N, x.dtype)  # exp_row's real work buffers (complex A)
-        ws = np.empty(N, x.dtype)
-        wc = np.empty(N, x.dtype)
-        for p in range(p0, p1):
-            d = ds[p - p0]
-            dtA = dA[b, h, p] if has_dA else d
-            xt = x[b, h, p]
-            acc = _zero(xt)  # (xt * 0 is float64 for float32 xt in numba)
-            if vec_zoh:
-                sv[0] = d
-                _zoh_outer(sv, A[h, p], 1, ab, gm)
-                if has_dA:
-                    sv[0] = dtA
-                    _exp_row(sv, A[h, p], ab, wx, ws, wc)
+        m = min(P, p0 + _PB) - p0
+        ds = np.empty(_PB, x.dtype)  # the block's steps
+        ys = np.empty(_PB, x.dtype)  # the block's outputs
+        if has_bias:
+            for j in range(m):
+                ds[j] = dt[b, h, p0 + j] + bias[h, p0 + j]
+        else:
+            for j in range(m):
+                ds[j] = dt[b, h, p0 + j]
+        if sp:
+            for j in range(m):
+                ds[j] = _vsoftplus(ds[j])
+        xa = np.empty(N, A.dtype)  # a row's new states at the computation's precision
+        z0 = _zero(ds[0])  # (xt * 0 is float64 for float32 xt in numba)
+        if vec_exp:
+            for j in range(m):
+                p = p0 + j
+                d = ds[j]
+                dtA = dA[b, h, p] if has_dA else d
+                gx = d * x[b, h, p] if mamba else x[b, h, p]
                 for n in range(N):
-                    xa[n] = ab[n] * state[r, h, p, n] + gm[n] * xt * B[b, g, n]
-                    state[r, h, p, n] = xa[n]
-            elif vec_bil:
-                one = _one(d)
-                half = one / (one + one)
+                    v = _e(dtA * A[h, p, n]) * state[r, h, p, n] + gx * B[b, g, n]
+                    xa[n] = v
+                    state[r, h, p, n] = v
+                ys[j] = _dot_re(xa, C, b, g, z0)
+        elif vec_zoh:
+            one = _one(z0)
+            for j in range(m):
+                p = p0 + j
+                d = ds[j]
+                xt = x[b, h, p]
+                if has_dA:  # Ā at deltaA, γ at Δ
+                    dtA = dA[b, h, p]
+                    for n in range(N):
+                        u = d * A[h, p, n]
+                        em = _em(u)[0]
+                        gm = d * (em / u if u != 0 else one)
+                        v = _e(dtA * A[h, p, n]) * state[r, h, p, n] + gm * xt * B[b, g, n]
+                        xa[n] = v
+                        state[r, h, p, n] = v
+                else:
+                    for n in range(N):
+                        u = d * A[h, p, n]
+                        em, e = _em(u)
+                        gm = d * (em / u if u != 0 else one)
+                        v = e * state[r, h, p, n] + gm * xt * B[b, g, n]
+                        xa[n] = v
+                        state[r, h, p, n] = v
+                ys[j] = _dot_re(xa, C, b, g, z0)
+        elif vec_bil:
+            one = _one(z0)
+            half = one / (one + one)
+            for j in range(m):
+                p = p0 + j
+                d = ds[j]
+                dtA = dA[b, h, p] if has_dA else d
+                xt = x[b, h, p]
                 for n in range(N):  # the numerics layer's form, as sel_disc writes it
                     xh = dtA * A[h, p, n] * half
                     ia = one / (one - xh)
-                    ab[n] = (one + xh) * ia
-                    gm[n] = d * ia
-                if has_dA:
-                    for n in range(N):
-                        gm[n] = d * (one / (one - d * A[h, p, n] * half))
-                for n in range(N):
-                    xa[n] = ab[n] * state[r, h, p, n] + gm[n] * xt * B[b, g, n]
-                    state[r, h, p, n] = xa[n]
-            elif vec_exp:
-                sv[0] = dtA
+                    gm = d * (one / (one - d * A[h, p, n] * half)) if has_dA else d * ia
+                    v = ((one + xh) * ia) * state[r, h, p, n] + gm * xt * B[b, g, n]
+                    xa[n] = v
+                    state[r, h, p, n] = v
+                ys[j] = _dot_re(xa, C, b, g, z0)
+        elif cexp:
+            ab = np.empty(N, A.dtype)
+            sv = np.empty(1, x.dtype)  # exp_row's step vector (one step)
+            wx = np.empty(N, x.dtype)  # exp_row's real work buffers
+            ws = np.empty(N, x.dtype)
+            wc = np.empty(N, x.dtype)
+            for j in range(m):
+                p = p0 + j
+                d = ds[j]
+                sv[0] = dA[b, h, p] if has_dA else d
                 _exp_row(sv, A[h, p], ab, wx, ws, wc)
-                gx = d * xt if method == nbs.MAMBA else xt  # (no literal: float32 stays)
+                gx = d * x[b, h, p] if mamba else x[b, h, p]  # (no literal: float32 stays)
                 for n in range(N):
-                    xa[n] = ab[n] * state[r, h, p, n] + gx * B[b, g, n]
-                    state[r, h, p, n] = xa[n]
-            else:
+                    v = ab[n] * state[r, h, p, n] + gx * B[b, g, n]
+                    xa[n] = v
+                    state[r, h, p, n] = v
+                ys[j] = _dot_re(xa, C, b, g, z0)
+        else:
+            for j in range(m):
+                p = p0 + j
+                d = ds[j]
+                dtA = dA[b, h, p] if has_dA else d
+                xt = x[b, h, p]
                 for n in range(N):
                     Ab, gs = sel_disc(method, A[h, p, n], d, dtA, lnA[h, p, n])
-                    xa[n] = Ab * state[r, h, p, n] + gs * xt * B[b, g, n]
-                    state[r, h, p, n] = xa[n]
-            # sum_n C new over four partial sums (one add chain of N steps is latency-bound)
-            a0, a1, a2, a3 = acc, acc, acc, acc
-            n4 = N - N % 4
-            for n in range(0, n4, 4):
-                a0 += (xa[n] * C[b, g, n]).real
-                a1 += (xa[n + 1] * C[b, g, n + 1]).real
-                a2 += (xa[n + 2] * C[b, g, n + 2]).real
-                a3 += (xa[n + 3] * C[b, g, n + 3]).real
-            for n in range(n4, N):
-                a0 += (xa[n] * C[b, g, n]).real
-            acc = (a0 + a1) + (a2 + a3)
-            if cplx:
-                acc = acc + acc
-            if has_D:
-                acc += D[h, p] * xt
-            if has_z:
-                zt = z[b, h, p]
-                acc *= zt * _sigmoid(zt)
-            y[b, h, p] = acc
+                    v = Ab * state[r, h, p, n] + gs * xt * B[b, g, n]
+                    xa[n] = v
+                    state[r, h, p, n] = v
+                ys[j] = _dot_re(xa, C, b, g, z0)
+        if cplx:  # (conjugate-pair states: twice the real part)
+            for j in range(m):
+                ys[j] = ys[j] + ys[j]
+        if has_D:
+            for j in range(m):
+                ys[j] += D[h, p0 + j] * x[b, h, p0 + j]
+        if has_z:
+            for j in range(m):
+                zt = z[b, h, p0 + j]
+                ys[j] *= zt * _sigmoid(zt)
+        for j in range(m):
+            y[b, h, p0 + j] = ys[j]
 
 
 _step = _kernel(_step_py)
@@ -133,6 +214,7 @@ PARALLEL_MIN = 1 << 15
 
 _DUMMY3: dict = {}  # a (1, 1, 1) zero of each dtype for the absent optional arrays (read-only)
 _NO_IDX = np.zeros(1, np.int64)
+_NB_CHARS = frozenset(np.dtype(n).char for n in nbs.DTYPES)  # the dtypes numba has
 
 
 def _fit(v, shape):
@@ -150,7 +232,8 @@ def _row_view(v, shape, headed, dummy3):
 @nbs.launch(min_elems=PARALLEL_MIN)
 def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, method):
     """Step the selected rows of ``state`` in place; returns out (x's shape and dtype)."""
-    if state.dtype.name not in nbs.DTYPES:  # float16: numba has no such type; step a copy
+    # (dtype.char, not dtype.name: .name is built in Python, ~3 us a call)
+    if state.dtype.char not in _NB_CHARS:  # float16: numba has no such type; step a copy
         work = state.astype(A.dtype)
         y = step(xp, work, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, softplus=softplus,
                  method=method)
@@ -164,9 +247,9 @@ def step(xp, state, idx, x, dt, z, deltaA, A, B, C, D, dt_bias, *, softplus, met
     nh, P, N = st.shape[1:]
     xs = x if headed else x[:, None]
     rt = x.dtype
-    dummy3 = _DUMMY3.get(rt.name)
+    dummy3 = _DUMMY3.get(rt.char)
     if dummy3 is None:  # (an array's truth value is not "is it there")
-        dummy3 = _DUMMY3.setdefault(rt.name, np.zeros((1, 1, 1), rt))
+        dummy3 = _DUMMY3.setdefault(rt.char, np.zeros((1, 1, 1), rt))
     dtv = _row_view(dt, x.shape, headed, dummy3)
     zv = _row_view(z, x.shape, headed, dummy3)
     dAv = _row_view(deltaA, x.shape, headed, dummy3)
