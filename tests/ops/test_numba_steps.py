@@ -228,3 +228,16 @@ def test_float16_step_on_an_unsafe_threading_layer(monkeypatch):
     st, out, ws, wo = done[0]
     testing.assert_close(st.astype(np.float32), ws.astype(np.float16).astype(np.float32),
                          override="numba_float16_state")
+
+
+@pytest.mark.parametrize("method", ["mamba", "zoh"])
+def test_selective_step_parallel_kernel_matches_oracle(method):
+    """A state of PARALLEL_MIN elements or more takes the prange kernel (the smaller cases
+    above all run the serial one): every block of every thread stepped once."""
+    from lrnnx_array._ops.selective_state_update import _numba as nb
+
+    P = nb.PARALLEL_MIN // (2 * 2 * 16) + 3
+    kw = _sel_case(method, "float32", True, True, Bsz=2, nh=2, P=P, N=16, G=1)
+    assert kw["state"].size >= nb.PARALLEL_MIN
+    st, out, ws, wo = _run_sel(kw, method, True)
+    close_all(["state", "out"], [st, out], [ws, wo], "float32")
