@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,10 +16,17 @@ _cap: contextvars.ContextVar[int | None] = contextvars.ContextVar("lrnnx_thread_
                                                                   default=None)
 
 
+@functools.cache
+def _cores() -> int:
+    # Read once: os.cpu_count() cost ~10 us a call on a Firecracker VM, paid by every numba
+    # launch (a decode step's whole kernel is tens of us).
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def threads() -> int:
     """Worker count: the cores, at most 8 (more only adds contention on memory-bound passes),
     at most the cap of :func:`limit` when one is active."""
-    n = max(1, min(os.cpu_count() or 1, 8))
+    n = _cores()
     cap = _cap.get()
     return n if cap is None else max(1, min(n, cap))
 
