@@ -40,6 +40,7 @@ from ._numba_tiles import (
     _dot_tile,
     _gather_tile,
     _partials_tile,
+    _raw_tile,
     _rec_tile,
     _scan_tile,
     _steps_tile,
@@ -54,8 +55,9 @@ _CK = 64  # checkpoint interval (steps) of the backward
 # fit in this many bytes; tests lower it to 0 to force the recompute.
 STORE_STATES_MAX_BYTES = 64 << 20
 _TT = 64  # time steps per tile of the forward: (Abar, gamma) of T*N elements in L1
+_TM_MIN_CHANNELS = 4  # channels per group from which B/C are copied time-major (see _bc)
 _M = nbm.helpers()
-_vsigmoid, _zero = _M["sigmoid"], _M["zero_of"]
+_vsigmoid, _zero, _one = _M["sigmoid"], _M["zero_of"], _M["one_of"]
 
 # Scalars stay in the input precision: numba types float32 * 0 (an int literal) as float64,
 # so typed zeros/ones come from _zero/_one (numba_math.zero_of/one_of).
@@ -87,19 +89,26 @@ def _fwd(u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, out, last,
         for t0 in range(0, L, _TT):
             T = min(_TT, L - t0)
             _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
+            urow, orow = u[b, d, t0:t0 + T], out[b, d, t0:t0 + T]  # (row views: no wraparound)
             for k in range(T):
-                us[k] = u[b, d, t0 + k]
+                us[k] = urow[k]
             _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc)
             _scan_tile(T, N, ab, gm, us, Bc, Bv, bvar, b, g, d, t0, h, hs)
             _dot_tile(T, N, hs, Cc, Cv, cvar, b, g, d, t0, ys)
-            for k in range(T):
-                y = 2 * ys[k] if cplx else ys[k]
-                if hasD:
-                    y += Dv[d] * us[k]
-                if hasz:
-                    zt = z[b, d, t0 + k]
-                    y *= zt * _vsigmoid(zt)
-                out[b, d, t0 + k] = y
+            if cplx:  # 2 Re(.) of a conjugate-pair state
+                for k in range(T):
+                    ys[k] += ys[k]
+            if hasD:  # (without D, no 0 u term: an inf u stays out of y's own term)
+                Dd = Dv[d]
+                for k in range(T):
+                    orow[k] = ys[k] + Dd * us[k]
+            else:
+                for k in range(T):
+                    orow[k] = ys[k]
+            if hasz:
+                zrow = z[b, d, t0:t0 + T]
+                for k in range(T):
+                    orow[k] *= zrow[k] * _vsigmoid(zrow[k])
         for n in range(N):
             last[b, d, n] = h[n]
 
@@ -163,8 +172,9 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 for n in range(N):
                     ck[c, n] = h[n]
                 _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
+                urow = u[b, d, t0:t0 + T]
                 for k in range(T):
-                    us[k] = u[b, d, t0 + k]
+                    us[k] = urow[k]
                 ab = Ast[task, t0 * N:(t0 + T) * N] if keepA else Abs
                 _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gms, wx, ws, wc)
                 _bu_tile(T, N, gms, us, Bc, Bv, bvar, b, g, d, t0, bu)
@@ -181,8 +191,9 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 # 6-10 % of this VJP (B1 D256 N16 L1024, interleaved in one run). Keep the two
                 # in step; the tests compare both paths with the oracle.
                 _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs)
+                urow = u[b, d, t0:t0 + T]
                 for k in range(T):
-                    us[k] = u[b, d, t0 + k]
+                    us[k] = urow[k]
                 if store:  # the states (and mamba/dirac's Abar) kept by pass 1
                     hs = Hst[task, t0 * N:(t0 + T + 1) * N]
                     if keepA:
@@ -201,20 +212,25 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 if not md:
                     _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
                                    pgtA, pgA)
-                for k in range(T):  # the z gate: dy before it, dz
-                    t = t0 + k
-                    gy = dout[b, d, t]
-                    if hasz:
+                # per-step loops over row views, one per case (flags and t0 + k, possibly
+                # negative to numba, inside one loop kept them scalar)
+                gyrow = dout[b, d, t0:t0 + T]
+                if hasz:  # the z gate: dy before it, dz
+                    zrow, dzrow = z[b, d, t0:t0 + T], dz[b, d, t0:t0 + T]
+                    for k in range(T):
                         y = _zero(us[k])
                         for n in range(N):
                             y += (Ct[k * N + n] * hs[(k + 1) * N + n]).real
-                        zt = z[b, d, t]
+                        zt = zrow[k]
                         sz = _vsigmoid(zt)
                         pre = (2 * y if cplx else y) + (Dv[d] * us[k] if hasD else 0)
-                        dz[b, d, t] = gy * pre * sz * (1 + zt * (1 - sz))
-                        gy = gy * zt * sz
-                    gys[k] = gy
-                    acc_D += gy * us[k]
+                        dzrow[k] = gyrow[k] * pre * sz * (1 + zt * (1 - sz))
+                        gys[k] = gyrow[k] * zt * sz
+                else:
+                    for k in range(T):
+                        gys[k] = gyrow[k]
+                for k in range(T):
+                    acc_D += gys[k] * us[k]
                 # bu (the recurrence's input) is spent: scratch for the adjoints lam_t
                 if md:
                     _adj_tile_md(T, N, two, method == nbs.MAMBA, hs, Abs, Bt, Ct, A[d], dts,
@@ -234,18 +250,28 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                     for k in range(T):
                         for n in range(N):
                             acc_C[n] += gCt[k * N + n]
+                durow, ddtrow = du[b, d, t0:t0 + T], ddt[b, d, t0:t0 + T]
+                if hasD:
+                    Dd = Dv[d]
+                    for k in range(T):
+                        durow[k] = du_[k] + Dd * gys[k]
+                else:
+                    for k in range(T):
+                        durow[k] = du_[k] + _zero(gys[k])
+                if hasdA:
+                    ddtArow = ddtA[b, d, t0:t0 + T]
+                    for k in range(T):
+                        ddtArow[k] = ddtA_[k]
+                else:
+                    for k in range(T):
+                        ddt_[k] += ddtA_[k]
+                if sp:  # dts (its raw steps in dtAs' buffer: spent) through softplus' slope
+                    _raw_tile(delta, bias, b, d, t0, T, hasb, dtAs)
+                    for k in range(T):
+                        raw = dtAs[k]
+                        ddt_[k] *= _vsigmoid(raw) if raw <= 20 else _one(raw)
                 for k in range(T):
-                    t = t0 + k
-                    du[b, d, t] = du_[k] + (Dv[d] * gys[k] if hasD else _zero(gys[k]))
-                    ddt_t = ddt_[k]
-                    if hasdA:
-                        ddtA[b, d, t] = ddtA_[k]
-                    else:
-                        ddt_t += ddtA_[k]
-                    if sp:
-                        raw = delta[b, d, t] + bias[d] if hasb else delta[b, d, t]
-                        ddt_t *= _vsigmoid(raw) if raw <= 20 else 1
-                    ddt[b, d, t] = ddt_t
+                    ddtrow[k] = ddt_[k]
             gD[b, d] = acc_D
             for n in range(N):
                 gA[b, d, n] = acc_A[n]
@@ -258,14 +284,20 @@ def _groups(B, C):
     return next((int(X.shape[1]) for X in (B, C) if X.ndim == 4), 1)
 
 
-def _bc(X, st, Bsz):
-    """(constant (D, N) or dummy, variable as (B, G, N, L) or dummy, is_variable). The caller's
-    layout, not a time-major copy: the kernels read B/C per tile of steps (each tile's
-    N x T values sit in N * T/16 cache lines), and the copy cost more memory traffic than the
-    scan itself at one row of L = 65536."""
+def _bc(X, st, tm):
+    """(constant (D, N) or dummy, variable or dummy, 0 / 1 / 2: constant / the caller's
+    (B, G, N, L) layout / a time-major (B, G, L, N) copy). The copy (``tm``) where every
+    channel of a group reads it (D / G >= _TM_MIN_CHANNELS): the tile's T x N values are then
+    contiguous, where the caller's rows of L = 1024 floats are 4 KiB apart and a step's N
+    values map to one L1 set; it costs one pass over B, 1 / (D / G) of the scan's. Otherwise
+    the caller's layout (at one row of L = 65536 the copy cost more memory traffic than the
+    scan itself); the tiles then read it by row views."""
     if X.ndim == 2:
-        return X, np.zeros((1, 1, 1, 1), st), False
-    return np.zeros((1, 1), st), np.ascontiguousarray(X if X.ndim == 4 else X[:, None]), True
+        return X, np.zeros((1, 1, 1, 1), st), 0
+    X4 = X if X.ndim == 4 else X[:, None]
+    if tm:
+        return np.zeros((1, 1), st), np.ascontiguousarray(X4.transpose(0, 1, 3, 2)), 2
+    return np.zeros((1, 1), st), np.ascontiguousarray(X4), 1
 
 
 def _opt(x, shape_ndim, dtype):
@@ -279,11 +311,13 @@ def _lnA(A, method):
     return np.zeros(A.shape, A.dtype)
 
 
-def _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method):
+def _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method, split):
+    """(arrays, flags) of the kernels; ``split``: for the split-over-time kernels (which read
+    B/C in the caller's layout)."""
     rt, st = u.dtype, A.dtype
-    Bsz = u.shape[0]
-    Bc, Bv, bvar = _bc(B, st, Bsz)
-    Cc, Cv, cvar = _bc(C, st, Bsz)
+    tm = not split and u.shape[1] // _groups(B, C) >= _TM_MIN_CHANNELS
+    Bc, Bv, bvar = _bc(B, st, tm)
+    Cc, Cv, cvar = _bc(C, st, tm)
     flags = (bvar, cvar, D is not None, z is not None, delta_bias is not None,
              deltaA is not None, h0 is not None, bool(softplus), bool(np.iscomplexobj(A)))
     arrays = (u, delta, A, _lnA(A, method), Bc, Bv, Cc, Cv, _opt(D, 1, rt), _opt(z, 3, rt),
@@ -295,10 +329,11 @@ def _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method):
 def forward(xp, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, *, softplus, method):
     """(out (B, D, L), last state (B, D, N))."""
     Bsz, Dm, L = u.shape
-    arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method)
+    K, J = _numba_split.plan(Bsz * Dm, L, nbs.numba().get_num_threads())
+    arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method,
+                          K > 1)
     out = np.empty((Bsz, Dm, L), u.dtype)
     last = np.empty((Bsz, Dm, A.shape[1]), A.dtype)
-    K, J = _numba_split.plan(Bsz * Dm, L, nbs.numba().get_num_threads())
     if K > 1:  # fewer rows than threads: rows split over time
         _numba_split.forward_split(arrays, flags, nbs.METHOD_CODE[method], _groups(B, C), out,
                                    last, K, J)
@@ -315,7 +350,10 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     N = A.shape[1]
     rt, st = u.dtype, A.dtype
     G = _groups(B, C)
-    arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method)
+    K, _ = _numba_split.plan(Bsz * Dm, L, nbs.numba().get_num_threads())
+    split = K > 1 and Bsz * Dm > 0
+    arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method,
+                          split)
     bvar, cvar = flags[0], flags[1]
     du, ddt = np.empty((Bsz, Dm, L), rt), np.empty((Bsz, Dm, L), rt)
     ddtA = np.empty((Bsz, Dm, L), rt) if deltaA is not None else np.zeros((1, 1, 1), rt)
@@ -324,8 +362,7 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     lam0 = np.zeros((1, 1, 1), st) if dlast is None else dlast
     bflags = (*flags, dlast is not None)
     two = rt.type(2 if flags[-1] else 1)  # 2 Re(.) of a conjugate-pair state
-    K, _ = _numba_split.plan(Bsz * Dm, L, nbs.numba().get_num_threads())
-    if K > 1 and Bsz * Dm > 0:  # fewer rows than threads: rows split over time
+    if split:  # fewer rows than threads: rows split over time
         gA, gBc, gCc, gBv, gCv, gD = _numba_split_bwd.backward_split(
             dout, arrays, lam0, bflags, nbs.METHOD_CODE[method], G, two, K,
             (du, ddt, ddtA, dz, dh0), STORE_STATES_MAX_BYTES)

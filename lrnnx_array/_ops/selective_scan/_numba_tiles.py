@@ -41,14 +41,34 @@ def _disc_row(method, A, lnA, d, dt, dtA, ab, gm):
 
 
 @nbs.numba().njit(cache=True, error_model="numpy")
+def _raw_tile(delta, bias, b, d, t0, T, hasb, raw):
+    """raw[:T] = delta (+ bias) of steps t0..: the softplus arguments (the VJP's slope)."""
+    drow = delta[b, d, t0:t0 + T]
+    if hasb:
+        bb = bias[d]
+        for k in range(T):
+            raw[k] = drow[k] + bb
+    else:
+        for k in range(T):
+            raw[k] = drow[k]
+
+
+@nbs.numba().njit(cache=True, error_model="numpy")
 def _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs):
-    """dts[:T], dtAs[:T]: the input and A steps of steps t0.. (softplus by the polynomial
-    helper: a loop over time LLVM vectorises)."""
-    for k in range(T):
-        x = delta[b, d, t0 + k] + bias[d] if hasb else delta[b, d, t0 + k]
-        dts[k] = _vsoftplus(x) if sp else x
-    for k in range(T):
-        dtAs[k] = dA_[b, d, t0 + k] if hasdA else dts[k]
+    """dts[:T], dtAs[:T]: the input and A steps of steps t0.. . Row views and one loop per
+    case: with the flags tested inside one loop over (possibly negative, to numba) t0 + k,
+    softplus ran scalar (~20 ns a step on a Zen 3); so it is a loop LLVM vectorises."""
+    _raw_tile(delta, bias, b, d, t0, T, hasb, dts)
+    if sp:
+        for k in range(T):
+            dts[k] = _vsoftplus(dts[k])
+    if hasdA:
+        arow = dA_[b, d, t0:t0 + T]
+        for k in range(T):
+            dtAs[k] = arow[k]
+    else:
+        for k in range(T):
+            dtAs[k] = dts[k]
 
 
 @nbs.numba().njit(cache=True, error_model="numpy")
@@ -80,11 +100,22 @@ def _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc):
 @nbs.numba().njit(cache=True, error_model="numpy")
 def _bu_tile(T, N, gm, us, Bc, Bv, bvar, b, g, d, t0, bu):
     """bu[k N + n] = gm[k N + n] B[t0 + k, n] u[t0 + k] (gamma B u, the recurrence's input;
-    bu may be gm itself)."""
-    if bvar:  # B in its (B, G, N, L) layout: a tile touches N * T/16 cache lines, in L1
+    bu may be gm itself). bvar: 0 constant B (D, N); 1 the caller's (B, G, N, L); 2 a
+    time-major copy (B, G, L, N) (see ``_numba._bc``)."""
+    if bvar == 2:  # the tile's T x N values contiguous: one vector loop per step
         for k in range(T):
+            uk = us[k]
+            j = k * N
             for n in range(N):
-                bu[k * N + n] = gm[k * N + n] * Bv[b, g, n, t0 + k] * us[k]
+                bu[j + n] = gm[j + n] * Bv[b, g, t0 + k, n] * uk
+    elif bvar:
+        # n outer over a row view: rows of L = 1024 floats are 4 KiB apart, so a step's N
+        # values (k outer) share one L1 set and evicted each other (2x slower at L = 1024
+        # than at 1000 on a Zen 3)
+        for n in range(N):
+            row = Bv[b, g, n, t0:t0 + T]
+            for k in range(T):
+                bu[k * N + n] = gm[k * N + n] * row[k] * us[k]
     else:
         for k in range(T):
             for n in range(N):
@@ -107,37 +138,42 @@ def _scan_tile(T, N, ab, gm, us, Bc, Bv, bvar, b, g, d, t0, h, hs):
     _rec_tile(T, N, ab, gm, h, hs, 0)
 
 
-@nbs.numba().njit(cache=True, error_model="numpy")
+@nbs.numba().njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _dot_tile(T, N, hs, Cc, Cv, cvar, b, g, d, t0, ys):
-    """ys[k] = sum_n Re(C[t0 + k, n] hs[k N + n]) over four partial sums (one chain of N
-    dependent adds per step was latency-bound)."""
-    n4 = N - N % 4
-    for k in range(T):
-        j = k * N
-        a0 = a1 = a2 = a3 = _zero(hs[j]).real
-        if cvar:
-            for n in range(0, n4, 4):
-                a0 += (Cv[b, g, n, t0 + k] * hs[j + n]).real
-                a1 += (Cv[b, g, n + 1, t0 + k] * hs[j + n + 1]).real
-                a2 += (Cv[b, g, n + 2, t0 + k] * hs[j + n + 2]).real
-                a3 += (Cv[b, g, n + 3, t0 + k] * hs[j + n + 3]).real
-            for n in range(n4, N):
-                a0 += (Cv[b, g, n, t0 + k] * hs[j + n]).real
-        else:
-            for n in range(0, n4, 4):
-                a0 += (Cc[d, n] * hs[j + n]).real
-                a1 += (Cc[d, n + 1] * hs[j + n + 1]).real
-                a2 += (Cc[d, n + 2] * hs[j + n + 2]).real
-                a3 += (Cc[d, n + 3] * hs[j + n + 3]).real
-            for n in range(n4, N):
-                a0 += (Cc[d, n] * hs[j + n]).real
-        ys[k] = (a0 + a1) + (a2 + a3)
+    """ys[k] = sum_n Re(C[t0 + k, n] hs[k N + n]); cvar as ``_bu_tile``'s bvar. Reassociated
+    sums over n (rounding order only): LLVM vectorises them (one chain of N dependent adds
+    per step was latency-bound)."""
+    if cvar == 2:
+        for k in range(T):
+            j = k * N
+            a = _zero(hs[j]).real
+            for n in range(N):
+                a += (Cv[b, g, t0 + k, n] * hs[j + n]).real
+            ys[k] = a
+    elif cvar:  # n outer over row views, as _bu_tile (4K aliasing)
+        for k in range(T):
+            ys[k] = _zero(hs[0]).real
+        for n in range(N):
+            row = Cv[b, g, n, t0:t0 + T]
+            for k in range(T):
+                ys[k] += (row[k] * hs[k * N + n]).real
+    else:
+        for k in range(T):
+            j = k * N
+            a = _zero(hs[j]).real
+            for n in range(N):
+                a += (Cc[d, n] * hs[j + n]).real
+            ys[k] = a
 
 
 @nbs.numba().njit(cache=True, error_model="numpy")
 def _gather_tile(T, N, Xc, Xv, xvar, b, g, d, t0, out):
-    """out[k N + n] = X at (t0 + k, n): the tile's B or C (constant or variable)."""
-    if xvar:
+    """out[k N + n] = X at (t0 + k, n): the tile's B or C (xvar as ``_bu_tile``'s bvar)."""
+    if xvar == 2:
+        for k in range(T):
+            for n in range(N):
+                out[k * N + n] = Xv[b, g, t0 + k, n]
+    elif xvar:
         for n in range(N):  # over a row view of X (unit stride): 0.43 ns per element, 0.56 before
             row = Xv[b, g, n, t0:t0 + T]
             for k in range(T):
