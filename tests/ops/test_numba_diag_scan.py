@@ -86,3 +86,43 @@ def test_lengths_across_tiles(dtype, L, reverse, const):
     got = diag_scan_vjp(g, a, b, h0, reverse=reverse, dlast_state=dl, impl="numba")
     ref = diag_scan_vjp_ref(g, a, b, h0, reverse=reverse, dlast_state=dl)
     close_all(["da", "db", "dh0"], got, ref, dtype, normwise=True)
+
+
+@pytest.mark.parametrize("dtype", REAL + COMPLEX)
+@pytest.mark.parametrize("R", [8, 17])
+@pytest.mark.parametrize("L", [1, 5, 113, 130, 300])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("const", [False, True])
+def test_skewed_blocks_match_oracle(monkeypatch, dtype, R, L, reverse, const):
+    # Blocks of 8 rows, row j 16 j steps behind row 0 (_numba_skew), at every length (the
+    # threshold lowered): shorter than the 112-step ramps, ramps that meet (113, 130), a main
+    # loop (300); 17 rows: two blocks and a row left to the plain kernels.
+    from lrnnx_array._ops.diag_scan import _numba, _numba_skew
+
+    monkeypatch.setattr(_numba, "_SKEW_MIN_L", 1)
+    calls = []
+    for name in ("fwd", "bwd"):
+        real = getattr(_numba_skew, name)
+        monkeypatch.setattr(_numba_skew, name,
+                            lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
+    if const and R < _numba._FEW_ROWS and L >= 4096:
+        pytest.skip("generic Toeplitz path")
+    a, b, h0, g, dl = _inputs(dtype, R, L, const, seed=3)
+    h = diag_scan(a, b, h0, reverse=reverse, impl="numba")
+    close_all(["h"], [h], [diag_scan_ref(a, b, h0, reverse=reverse)], dtype, normwise=True)
+    got = diag_scan_vjp(g, a, b, h0, reverse=reverse, dlast_state=dl, impl="numba")
+    ref = diag_scan_vjp_ref(g, a, b, h0, reverse=reverse, dlast_state=dl)
+    close_all(["da", "db", "dh0"], got, ref, dtype, normwise=True)
+    got = diag_scan_vjp(g, a, b, reverse=reverse, impl="numba")  # no h0, no dlast
+    ref = diag_scan_vjp_ref(g, a, b, reverse=reverse)
+    close_all(["da", "db"], got[:2], ref[:2], dtype, normwise=True)
+    assert calls == ["fwd", "bwd", "bwd"]
+
+
+def test_skewed_blocks_used_at_the_issue_sizes():
+    from lrnnx_array._ops.diag_scan import _numba
+
+    assert _numba._skewed_rows(4096, 1024) == 4096
+    assert _numba._skewed_rows(16, 65536) == 16
+    assert _numba._skewed_rows(19, 65536) == 16
+    assert _numba._skewed_rows(4096, 100) == 0
