@@ -211,7 +211,7 @@ def _bwd(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam0,
                 _gather_tile(T, N, Cc, Cv, cvar, b, g, d, t0, Ct)
                 if not md:
                     _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
-                                   pgtA, pgA)
+                                   pgtA, pgA, wx, ws, wc)
                 # per-step loops over row views, one per case (flags and t0 + k, possibly
                 # negative to numba, inside one loop kept them scalar)
                 gyrow = dout[b, d, t0:t0 + T]

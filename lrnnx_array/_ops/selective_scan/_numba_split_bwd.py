@@ -221,7 +221,7 @@ def _bwd_split(dout, u, delta, A, lnA, Bc, Bv, Cc, Cv, Dv, z, bias, dA_, h0, lam
             md = method == nbs.MAMBA or method == nbs.DIRAC
             if not md:
                 _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt,
-                               pgtA, pgA)
+                               pgtA, pgA, wx, ws, wc)
             for k in range(T):  # the z gate: dy before it, dz
                 t = t0 + k
                 gy = dout[b, d, t]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
+from ._numba_disc import disc_fast, partials_fast
 from ._numba_zoh_grad import zoh_partials
 
 (_cexp, _exp_phi1, _dphi1, _softplus, _sigmoid, _rg, _conj, sel_disc,
@@ -75,7 +76,8 @@ def _steps_tile(delta, bias, dA_, b, d, t0, T, hasb, sp, hasdA, dts, dtAs):
 def _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc):
     """ab[k N + n], gm[k N + n] = (Abar, gamma) at step k of the tile, state n. mamba/dirac
     (and zoh's Abar on its own step) take e^(dtA A) by the vectorisable exp over the whole
-    tile; real zoh's phi1 the vectorisable expm1; the rest the scalar formulas per step."""
+    tile; real zoh's phi1 the vectorisable expm1; complex zoh and bilinear ``_numba_disc``'s
+    tile loops; the rest (s7, rglru) the scalar formulas per step."""
     N = A.shape[1]
     zero = _zero(A[d, 0])
     if method == nbs.MAMBA or method == nbs.DIRAC:
@@ -91,6 +93,8 @@ def _disc_tile(method, A, lnA, d, dts, dtAs, T, ab, gm, wx, ws, wc):
             same = same and dtAs[k] == dts[k]
         if not same:
             _exp_outer(dtAs, A[d], T, ab, wx, ws, wc)
+        return
+    if disc_fast(method, A[d], dts, dtAs, T, ab, gm, wx, ws, wc):  # complex zoh, bilinear
         return
     for k in range(T):
         _disc_row(method, A, lnA, d, dts[k], dtAs[k], ab[k * N:(k + 1) * N],
@@ -185,10 +189,12 @@ def _gather_tile(T, N, Xc, Xv, xvar, b, g, d, t0, out):
 
 
 @nbs.numba().njit(cache=True, error_model="numpy")
-def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgtA, pgA):
+def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgtA, pgA, wx,
+                   ws, wc):
     """The five partials of (Abar, gamma) per tile element (sel_disc_grad); mamba/dirac's
     are products (no transcendental), in a loop of their own; real zoh's by the vectorisable
-    twin of ``_numba_zoh_grad``."""
+    twin of ``_numba_zoh_grad``, complex zoh's and bilinear's by ``_numba_disc`` (wx, ws, wc:
+    real work buffers of T N)."""
     N = A.shape[1]
     zero = _zero(A[d, 0])
     if method == nbs.MAMBA or method == nbs.DIRAC:
@@ -203,7 +209,9 @@ def _partials_tile(method, A, lnA, d, dts, dtAs, T, Abs, gms, pAt, pAA, pgt, pgt
                 pgA[j] = zero
         return
     if method == nbs.ZOH and zoh_partials(A[d], dts, dtAs, T, Abs, pAt, pAA, pgt, pgtA, pgA):
-        return  # (real A: vectorised; complex: the scalar formulas below)
+        return  # (real A)
+    if partials_fast(method, A[d], dts, dtAs, T, Abs, pAt, pAA, pgt, pgtA, pgA, wx, ws, wc):
+        return
     for k in range(T):
         for n in range(N):
             j = k * N + n
