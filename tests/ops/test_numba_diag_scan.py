@@ -90,23 +90,24 @@ def test_lengths_across_tiles(dtype, L, reverse, const):
 
 @pytest.mark.parametrize("dtype", REAL + COMPLEX)
 @pytest.mark.parametrize("R", [8, 17])
-@pytest.mark.parametrize("L", [1, 5, 113, 130, 300])
+@pytest.mark.parametrize("L", [1, 5, 255, 256, 257, 600])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("const", [False, True])
-def test_skewed_blocks_match_oracle(monkeypatch, dtype, R, L, reverse, const):
-    # Blocks of 8 rows, row j 16 j steps behind row 0 (_numba_skew), at every length (the
-    # threshold lowered): shorter than the 112-step ramps, ramps that meet (113, 130), a main
-    # loop (300); 17 rows: two blocks and a row left to the plain kernels.
-    from lrnnx_array._ops.diag_scan import _numba, _numba_skew
+@pytest.mark.parametrize("local", [False, True])
+def test_tiled_blocks_match_oracle(monkeypatch, dtype, R, L, reverse, const, local):
+    # Blocks of 8 rows through (8, 256) tiles (_numba_tile8), at every length (the threshold
+    # lowered): shorter than a tile, one tile, one step over, three tiles ending inside one;
+    # the backward's states in a local buffer or in da; 17 rows: two blocks and a row left to
+    # the plain kernels.
+    from lrnnx_array._ops.diag_scan import _numba, _numba_tile8
 
-    monkeypatch.setattr(_numba, "_SKEW_MIN_L", 1)
+    monkeypatch.setattr(_numba, "_BLOCK_MIN_L", 1)
+    monkeypatch.setattr(_numba_tile8, "local_states", lambda L, itemsize: local)
     calls = []
     for name in ("fwd", "bwd"):
-        real = getattr(_numba_skew, name)
-        monkeypatch.setattr(_numba_skew, name,
+        real = getattr(_numba_tile8, name)
+        monkeypatch.setattr(_numba_tile8, name,
                             lambda *a, _f=real, _n=name: calls.append(_n) or _f(*a))
-    if const and R < _numba._FEW_ROWS and L >= 4096:
-        pytest.skip("generic Toeplitz path")
     a, b, h0, g, dl = _inputs(dtype, R, L, const, seed=3)
     h = diag_scan(a, b, h0, reverse=reverse, impl="numba")
     close_all(["h"], [h], [diag_scan_ref(a, b, h0, reverse=reverse)], dtype, normwise=True)
@@ -119,10 +120,11 @@ def test_skewed_blocks_match_oracle(monkeypatch, dtype, R, L, reverse, const):
     assert calls == ["fwd", "bwd", "bwd"]
 
 
-def test_skewed_blocks_used_at_the_issue_sizes():
-    from lrnnx_array._ops.diag_scan import _numba
+def test_tiled_blocks_used_at_the_issue_sizes():
+    from lrnnx_array._ops.diag_scan import _numba, _numba_tile8
 
-    assert _numba._skewed_rows(4096, 1024) == 4096
-    assert _numba._skewed_rows(16, 65536) == 16
-    assert _numba._skewed_rows(19, 65536) == 16
-    assert _numba._skewed_rows(4096, 100) == 0
+    assert _numba._block_rows(4096, 1024) == 4096
+    assert _numba._block_rows(16, 65536) == 16
+    assert _numba._block_rows(19, 65536) == 16
+    assert _numba._block_rows(4096, 100) == 0
+    assert _numba_tile8.local_states(1024, 4) and not _numba_tile8.local_states(65536, 4)

@@ -4,11 +4,11 @@ Canonical entries as in ``_generic``: (R, L) rows (``a`` may be (R, 1): a consta
 compute dtype. The backward runs the forward into the ``da`` buffer (so h_{t-1} is read, never
 recovered by dividing by a) and then the adjoint loop
 lam_t = g_t + conj(a_{t+1}) lam_{t+1} over the same row, overwriting h with da as it goes:
-one (R, L) scratch-free pass each way and no temporaries. From L = ``_SKEW_MIN_L`` on, whole
-blocks of 8 rows go to ``_numba_skew`` (rows skewed in time, so a power-of-two row length does
-not put a step of all 8 rows in one cache set; states in registers); the rows left over, and
-short rows, run the kernels here (the backward, and the forward from L = 4096 on, through small
-(W, T) tiles copied per task, see ``_fwd_tiled``).
+one (R, L) scratch-free pass each way and no temporaries. From L = ``_BLOCK_MIN_L`` on, whole
+blocks of 8 rows go to ``_numba_tile8`` (rows copied through small local tiles whose stride is
+no power of two, states in registers; the backward keeps a short block's states local); the
+rows left over, and short rows, run the kernels here (the backward, and the forward from
+L = 4096 on, through small (W, T) tiles copied per task, see ``_fwd_tiled``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._shared import numba_support as nbs
-from . import _generic, _numba_skew
+from . import _generic, _numba_tile8
 
 _kernel = nbs.kernel()
 prange = nbs.numba().prange
@@ -162,21 +162,25 @@ def _bwd_tiled(g, a, b, h0, dlast, has_dlast, da, db, dh0, reverse):
 # backward 9.6 -> 5.2, 11.0 -> 5.0, 11.0 -> 5.2, 27.1 -> 24.5 (always tiled).
 _TILED_MIN_L = 4096
 
-# Full blocks of 8 rows go to the skewed kernels of ``_numba_skew`` (the rest to the plain ones
-# above) from this length on: below it their 112-step ramps are most of the work. Measured
-# (float32, ms, min of 7, one thread / two, old -> skewed) on a quiet Zen 4 (AVX-512): forward
-# 4096 x 1024 8.0 -> 5.2 / 5.5 -> 4.1, 16 x 65536 4.2 -> 1.2 / 2.6 -> 0.67; backward 4096 x 1024
-# 22.1 -> 9.8 / 27.0 -> 9.8, 16 x 65536 8.8 -> 3.1 / 7.9 -> 2.2 (/work/notes/ab_diag.py).
-_SKEW_MIN_L = 256
+# Full blocks of 8 rows go to ``_numba_tile8`` (the rest to the plain kernels above) from this
+# length on. It replaced rows skewed 16 steps apart in the caller's arrays (H19's kernel, which
+# itself beat these plain kernels 1.5-3x); tile8 / skewed, float32, in one process, Zen 4,
+# load ~1-1.6, one thread / two: forward 4096 x 1024 0.61 / 0.67, 16 x 65536 0.74 / 0.59;
+# backward 4096 x 1024 0.58 / 0.58, 16 x 65536 0.95 / 0.82.
+_BLOCK_MIN_L = 256
 
 # A constant gate on few long rows: the generic Toeplitz path (matmuls) beats one chain per row
 # (8 x 65536: 1.6 ms vs 9 ms here).
 _FEW_ROWS = 64
 
 
-def _skewed_rows(R, L):
-    """How many leading rows (whole blocks of 8) the skewed kernels scan."""
-    return R - R % _numba_skew.W if L >= _SKEW_MIN_L else 0
+def _block_rows(R, L):
+    """How many leading rows (whole blocks of 8) the ``_numba_tile8`` kernels scan."""
+    return R - R % _numba_tile8.W if L >= _BLOCK_MIN_L else 0
+
+
+def _workers():
+    return nbs.numba().get_num_threads()
 
 
 def _state(h0, R, dtype):
@@ -191,9 +195,9 @@ def forward(xp, a, b, h0, *, reverse: bool):
         return _generic.forward(xp, a, b, h0, reverse=reverse)
     out = np.empty((R, L), b.dtype)
     h0 = _state(h0, R, b.dtype)
-    n = _skewed_rows(R, L)
+    n = _block_rows(R, L)
     if n:
-        _numba_skew.fwd(a, b, h0, out, bool(reverse))
+        _numba_tile8.fwd(a, b, h0, out, bool(reverse), _workers())
     if n < R:
         kernel = _fwd_tiled if L >= _TILED_MIN_L else _fwd
         kernel(a[n:], b[n:], h0[n:], out[n:], bool(reverse))
@@ -208,9 +212,10 @@ def backward(xp, g, a, b, h0, dlast, *, reverse: bool):
     da, db, dh0 = np.empty((R, L), dt), np.empty((R, L), dt), np.empty((R,), dt)
     has_dlast = dlast is not None
     h0s, dl = _state(h0, R, dt), _state(dlast, R, dt)  # dl: zeros without dlast
-    n = _skewed_rows(R, L)
+    n = _block_rows(R, L)
     if n:
-        _numba_skew.bwd(g, a, b, h0s, dl, has_dlast, da, db, dh0, bool(reverse))
+        _numba_tile8.bwd(g, a, b, h0s, dl, da, db, dh0, bool(reverse), _workers(),
+                          _numba_tile8.local_states(L, dt.itemsize))
     if n < R:
         _bwd_tiled(g[n:], a[n:], b[n:], h0s[n:], dl[n:], has_dlast, da[n:], db[n:], dh0[n:],
                    bool(reverse))
