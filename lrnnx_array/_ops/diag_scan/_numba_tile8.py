@@ -3,12 +3,13 @@ dispatches full blocks here).
 
 Why: the 8 rows of a block are scanned interleaved (8 independent chains hide the multiply-add's
 latency), and walking 8 rows of the caller's arrays at once puts a step of every row in one L1
-set when the row length is a power of two (L = 1024 floats = 4 KiB: 8 rows x 3-5 arrays
-exceed its 8 ways) and asks the prefetchers for 24 short streams. Here each (8, n) piece of
+set when the row length is a power of two (L = 1024 floats = 4 KiB: 8 rows x 3-5 arrays exceed
+its 8 ways) and asks the prefetchers for 24 short streams. Here each (8, n) piece of
 ``a``/``b``/``g`` is first copied row by row into a tile whose row stride (T + 17 elements) is
-no power of two (contiguous, vectorised copies), the scan runs over the tiles with the 8
-states in registers, and the results are copied back row by row. The backward keeps all of a
-block's states in a local (8, L) buffer when it is small (never written into ``da`` and read back), else it stores them in ``da`` as before.
+no power of two (contiguous, vectorised copies), the scan runs over the tiles with the 8 states
+in registers, and the results are copied back row by row. The backward keeps all of a block's
+states in a local (8, L) buffer when it is small (never written into ``da`` and read back), else
+it stores them in ``da`` as before.
 
 Tiles are allocated once per worker (a ``prange`` over workers, blocks split in contiguous
 runs), not once per block.
