@@ -312,7 +312,10 @@ def _check_kind_uncached(xp, op: str, arg: Arg, x) -> None:
 
 def check_finite_array(xp, name: str, x) -> None:
     """Reject NaN/inf in a parameter (reads values: a host sync on GPU; only under check_finite)."""
-    if not bool(xp.all(xp.isfinite(x))):
+    # NumPy directly: through the namespace wrapper the check cost 6.1 us on a (16, 128)
+    # complex64 parameter vs 3.1 us, most of a 45 us decode step's overhead.
+    ok = np.isfinite(x).all() if type(x) is np.ndarray else xp.all(xp.isfinite(x))
+    if not bool(ok):
         raise ValueError(
             f"{name} must be finite, got NaN or inf entries (pass check_finite=False to skip "
             "this check)"

@@ -118,10 +118,10 @@ def test_auto_routing():
 
     f32, c64, many = np.float32, np.complex64, _NUMBA_REAL_MAX_ROWS
     assert _resolve("auto", xp, f32, c64, 4096, "zoh") == "numba"  # complex A: any size
-    assert _resolve("auto", xp, f32, f32, many, "bilinear") == "generic"  # real, many rows
+    assert _resolve("auto", xp, f32, f32, many, "rglru") == "generic"  # real, many rows
     assert _resolve("auto", xp, f32, f32, many, "s7") == "generic"
-    for method in ("mamba", "dirac", "zoh"):  # real, vectorised tiles: any size
+    for method in ("mamba", "dirac", "zoh", "bilinear"):  # real, vectorised tiles: any size
         assert _resolve("auto", xp, f32, f32, 4096, method) == "numba"
-    assert _resolve("auto", xp, f32, f32, many - 1, "bilinear") == "numba"  # few long rows
+    assert _resolve("auto", xp, f32, f32, many - 1, "s7") == "numba"  # few long rows
     assert _resolve("numba", xp, f32, f32, 4096, "bilinear") == "numba"
     assert _resolve("generic", xp, f32, c64, 1, "mamba") == "generic"

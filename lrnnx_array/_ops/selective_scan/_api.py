@@ -16,12 +16,13 @@ METHODS = ("mamba", "zoh", "bilinear", "dirac", "s7", "rglru")
 _REAL_ONLY = ("s7", "rglru")
 
 _NUMBA_REAL_MAX_ROWS = 32  # batch*dim below which auto takes numba for real A, any method
-_NUMBA_ANY_ROWS = ("mamba", "dirac", "zoh")  # vectorised tiles: numba at every row count
+# vectorised tiles: numba at every row count
+_NUMBA_ANY_ROWS = ("mamba", "dirac", "zoh", "bilinear")
 
 
 def _numba_slower(xp, dtype, *, state_dtype, rows, method):
     """``auto_skip`` for numba: real A with many rows and a method whose tiles are not
-    vectorised (bilinear, s7, rglru; mamba, dirac and zoh take numba at any size).
+    vectorised (s7, rglru; mamba, dirac, zoh and bilinear take numba at any size).
 
     Measured (issue 13, 2 cores, float32, variable B/C, fwd/VJP ms numba vs generic): complex A
     2-5x faster on numba. Real A, quiet machine: mamba faster at every size tried (B1 D256 L1024
@@ -34,6 +35,9 @@ def _numba_slower(xp, dtype, *, state_dtype, rows, method):
     interleaved min of 15, load ~2.5, fwd/VJP ms numba vs generic): zoh B2 D128 N64 +z +deltaA
     62/166 vs 87/449, B1 D256 N16 13/45 vs 20/100, B2 D32 N16 +z 3.4/12.5 vs 6.9/31; B1 D256
     N16 dirac 12/32 vs 12/71, bilinear 22/82 vs 17/95 (its forward still slower on numba).
+    Since bilinear's tiles are vectorised (sixth session, ``_numba_disc``; Zen 4, B2 D256 L1024
+    N16 +z, fwd/VJP ms numba vs generic): 11.3/44.8 vs 30.2/123 (load 1.2), so bilinear takes
+    numba at every size too.
     """
     if (not xp.isdtype(state_dtype, "complex floating") and rows >= _NUMBA_REAL_MAX_ROWS
             and method not in _NUMBA_ANY_ROWS):
