@@ -5,7 +5,10 @@
 * ``exp_row`` (one step over a row of states), ``exp_outer`` (T steps x N states): e^(s a), real
   or complex a (e^re (cos, sin) through real work buffers, never a complex multiply);
 * ``zoh_outer``, ``zoh_line``: zoh's (A-bar, gamma) with phi1 by the polynomial e^x - 1, over
-  (steps x states) for real a, or over the steps of one real or complex a.
+  (steps x states) for real a, or over the steps of one real or complex a;
+* ``crecip``, ``cexpm1_parts``: the complex scalars of those forms in real arithmetic (the
+  scaled reciprocal; e^x and Re(e^x - 1) from e^p and sin/cos(q/2)), shared with the
+  selective scan's complex zoh and bilinear tiles.
 
 Written in the argument's own precision like the scalars (every constant typed), so the loops
 vectorise. :func:`numba_math.helpers` returns these beside the scalars.
@@ -24,8 +27,29 @@ def define(S, _consts):
     from numba.core import types
     from numba.extending import overload, register_jitable
 
-    exp, expm1_exp, sincos_reduced, in_range, sincos_fix = (
-        S[k] for k in ("exp", "expm1_exp", "sincos_reduced", "in_range", "sincos_fix"))
+    exp, expm1_exp, sincos_reduced, in_range, sincos_fix, one_of = (
+        S[k] for k in ("exp", "expm1_exp", "sincos_reduced", "in_range", "sincos_fix",
+                       "one_of"))
+
+    @register_jitable(inline="always")
+    def crecip(wr, wi):
+        """1 / (wr + i wi) as (re, im), by the scaled reciprocal conj(w/c) / (c |w/c|^2),
+        c = max(|wr|, |wi|): |w|^2 itself would overflow or underflow for |w| beyond
+        ~1e19 / below ~1e-19 in float32. Real arithmetic, so a loop around it vectorises
+        (numba's complex division is Smith's method, with branches)."""
+        c = max(abs(wr), abs(wi))
+        zr, zi = wr / c, wi / c
+        q = one_of(wr) / (c * (zr * zr + zi * zi))
+        return zr * q, -(zi * q)
+
+    @register_jitable(inline="always")
+    def cexpm1_parts(p, sh, ch):
+        """(Re e^x, Im e^x, Re(e^x - 1)) of x = p + iq from sh, ch = sin(q/2), cos(q/2):
+        e^x = e^p (1 - 2 sh^2) + i e^p 2 sh ch and Re(e^x - 1) = expm1(p) - e^p 2 sh^2, free
+        of the cancellation of e^x - 1 near x = 0 (Im(e^x - 1) = Im e^x)."""
+        em, ea = expm1_exp(p)
+        hh = (sh + sh) * sh  # 1 - cos q
+        return ea - ea * hh, ea * ((sh + sh) * ch), em - ea * hh
 
     @register_jitable
     def vexp(x, out, n):
@@ -137,7 +161,7 @@ def define(S, _consts):
         if isinstance(a, types.Complex):
             K = _consts(a.underlying_float)
             rd = np.float32 if a.underlying_float == types.float32 else np.float64
-            one, two, half, zero = K["one"], K["two"], K["half"], K["zero"]
+            one, half, zero = K["one"], K["half"], K["zero"]
 
             def impl(s, g, a, T, ab, gm, wx, ws, wc):
                 ar, ai = a.real, a.imag
@@ -148,18 +172,11 @@ def define(S, _consts):
                 gmv = gm.view(rd)
                 for k in range(T):
                     xr, xi = s[k] * ar, s[k] * ai
-                    em, ea = expm1_exp(xr)
-                    sh = ws[k]
-                    hh = two * sh * sh  # 1 - cos q
-                    es = ea * (two * sh * wc[k])  # e^p sin q
-                    abv[2 * k] = ea - ea * hh
+                    Er, es, mr = cexpm1_parts(xr, ws[k], wc[k])
+                    abv[2 * k] = Er
                     abv[2 * k + 1] = es
-                    mr = em - ea * hh
-                    c = max(abs(xr), abs(xi))
-                    zr, zi = xr / c, xi / c
-                    q = one / (c * (zr * zr + zi * zi))
-                    rr, ri = zr * q, -(zi * q)
-                    pr, pi = mr * rr - es * ri, mr * ri + es * rr
+                    rr, ri = crecip(xr, xi)
+                    pr, pi = mr * rr - es * ri, mr * ri + es * rr  # phi1 = (e^x - 1) / x
                     x0 = (xr == 0) & (xi == 0)
                     gmv[2 * k] = g[k] * (one if x0 else pr)
                     gmv[2 * k + 1] = g[k] * (zero if x0 else pi)
@@ -177,4 +194,5 @@ def define(S, _consts):
         return impl_real
 
     return dict(vexp=vexp, vsincos=vsincos, vcexp=vcexp, exp_outer=exp_outer, exp_row=exp_row,
+                crecip=crecip, cexpm1_parts=cexpm1_parts,
                 zoh_outer=zoh_outer, zoh_line=zoh_line)

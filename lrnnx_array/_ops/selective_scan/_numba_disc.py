@@ -36,7 +36,8 @@ def _define():
     from numba.extending import overload
 
     M = nbm.helpers()
-    expm1_exp, vsincos, exp_outer = M["expm1_exp"], M["vsincos"], M["exp_outer"]
+    vsincos, exp_outer, crecip, cexpm1_parts = (
+        M[k] for k in ("vsincos", "exp_outer", "crecip", "cexpm1_parts"))
     ZOH, BILINEAR = nbs.ZOH, nbs.BILINEAR
 
     def floats(a):
@@ -50,7 +51,7 @@ def _define():
 
     @overload(disc_fast, jit_options=_JIT)
     def _ov_disc(method, a, dts, dtAs, T, ab, gm, wx, ws, wc):
-        f, zero, one, two, half = floats(a)  # typed: float32 stays float32
+        f, zero, one, _, half = floats(a)  # typed: float32 stays float32
         if not isinstance(a.dtype, types.Complex):
             def impl_real(method, a, dts, dtAs, T, ab, gm, wx, ws, wc):
                 if method != BILINEAR:
@@ -75,21 +76,13 @@ def _define():
                     for n in range(N):
                         j = k * N + n
                         ar, ai = a[n].real, a[n].imag
-                        # 1/(1 - hA a): scaled reciprocal of w = (1 - hA ar, -hA ai)
-                        wr, wi = one - hA * ar, -(hA * ai)
-                        c = max(abs(wr), abs(wi))
-                        zr, zi = wr / c, wi / c
-                        q = one / (c * (zr * zr + zi * zi))
-                        rr, ri = zr * q, -(zi * q)
+                        rr, ri = crecip(one - hA * ar, -(hA * ai))  # 1 / (1 - hA a)
                         pr, pi = one + hA * ar, hA * ai
                         abv[2 * j] = pr * rr - pi * ri
                         abv[2 * j + 1] = pr * ri + pi * rr
-                        wr, wi = one - h * ar, -(h * ai)
-                        c = max(abs(wr), abs(wi))
-                        zr, zi = wr / c, wi / c
-                        q = one / (c * (zr * zr + zi * zi))
-                        gmv[2 * j] = dts[k] * (zr * q)
-                        gmv[2 * j + 1] = dts[k] * (-(zi * q))
+                        sr, si = crecip(one - h * ar, -(h * ai))
+                        gmv[2 * j] = dts[k] * sr
+                        gmv[2 * j + 1] = dts[k] * si
                 return True
             if method != ZOH:
                 return False
@@ -104,18 +97,11 @@ def _define():
                 for n in range(N):
                     j = k * N + n
                     xr, xi = dt * a[n].real, dt * a[n].imag
-                    em, ea = expm1_exp(xr)
-                    sh = ws[j]
-                    hh = two * sh * sh  # 1 - cos q
-                    es = ea * (two * sh * wc[j])  # e^p sin q
-                    abv[2 * j] = ea - ea * hh
+                    Er, es, mr = cexpm1_parts(xr, ws[j], wc[j])
+                    abv[2 * j] = Er
                     abv[2 * j + 1] = es
-                    mr = em - ea * hh
-                    c = max(abs(xr), abs(xi))
-                    zr, zi = xr / c, xi / c
-                    q = one / (c * (zr * zr + zi * zi))
-                    rr, ri = zr * q, -(zi * q)
-                    pr, pi = mr * rr - es * ri, mr * ri + es * rr
+                    rr, ri = crecip(xr, xi)
+                    pr, pi = mr * rr - es * ri, mr * ri + es * rr  # phi1 = (e^x - 1) / x
                     x0 = (xr == 0) & (xi == 0)
                     gmv[2 * j] = dt * (one if x0 else pr)
                     gmv[2 * j + 1] = dt * (zero if x0 else pi)
@@ -174,17 +160,9 @@ def _define():
                     for n in range(N):
                         j = k * N + n
                         ar, ai = a[n].real, a[n].imag
-                        wr, wi = one - hA * ar, -(hA * ai)
-                        c = max(abs(wr), abs(wi))
-                        zr, zi = wr / c, wi / c
-                        q = one / (c * (zr * zr + zi * zi))
-                        ir, ii = zr * q, -(zi * q)
+                        ir, ii = crecip(one - hA * ar, -(hA * ai))
                         i2r, i2i = ir * ir - ii * ii, two * ir * ii  # ia^2
-                        wr, wi = one - h * ar, -(h * ai)
-                        c = max(abs(wr), abs(wi))
-                        zr, zi = wr / c, wi / c
-                        q = one / (c * (zr * zr + zi * zi))
-                        sr, si = zr * q, -(zi * q)
+                        sr, si = crecip(one - h * ar, -(h * ai))
                         s2r, s2i = sr * sr - si * si, two * sr * si
                         v0[2 * j] = ar * i2r - ai * i2i
                         v0[2 * j + 1] = ar * i2i + ai * i2r
@@ -213,17 +191,9 @@ def _define():
                     v1[2 * j] = dtA * br
                     v1[2 * j + 1] = dtA * bi
                     xr, xi = dt * ar, dt * ai
-                    em, ea = expm1_exp(xr)
-                    sh = ws[j]
-                    hh = two * sh * sh
-                    es = ea * (two * sh * wc[j])
-                    Er, Ei = ea - ea * hh, es
-                    mr = em - ea * hh
-                    c = max(abs(xr), abs(xi))
-                    zr, zi = xr / c, xi / c
-                    q = one / (c * (zr * zr + zi * zi))
-                    rr, ri = zr * q, -(zi * q)  # 1/x
-                    pr, pi = mr * rr - es * ri, mr * ri + es * rr  # phi1 (x != 0)
+                    Er, Ei, mr = cexpm1_parts(xr, ws[j], wc[j])
+                    rr, ri = crecip(xr, xi)  # 1/x
+                    pr, pi = mr * rr - Ei * ri, mr * ri + Ei * rr  # phi1 (x != 0)
                     dr, di = Er - pr, Ei - pi
                     cr, ci = dr * rr - di * ri, dr * ri + di * rr  # (e^x - phi1)/x
                     sr, si = coef[nc - 1], zero  # phi1' series by Horner in real pairs
