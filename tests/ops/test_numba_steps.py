@@ -241,3 +241,15 @@ def test_selective_step_parallel_kernel_matches_oracle(method):
     assert kw["state"].size >= nb.PARALLEL_MIN
     st, out, ws, wo = _run_sel(kw, method, True)
     close_all(["state", "out"], [st, out], [ws, wo], "float32")
+
+
+def test_serial_and_parallel_step_builds_have_separate_cache_entries():
+    """numba's on-disk cache keys a function's builds by signature, not by ``parallel=``: the
+    serial decode step must be its own function (another qualname), or a process would load
+    whichever build was cached last for both."""
+    from lrnnx_array._ops.selective_state_update import _numba as sel
+
+    par, ser = sel._step, sel._step_serial
+    assert par.targetoptions.get("parallel") and not ser.targetoptions.get("parallel")
+    assert par.py_func.__qualname__ != ser.py_func.__qualname__
+    assert par.py_func.__code__ is ser.py_func.__code__  # the same kernel body

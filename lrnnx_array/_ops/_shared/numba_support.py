@@ -27,6 +27,7 @@ import functools
 import importlib.util
 import os
 import threading
+import types as _types
 
 import numpy as _np
 
@@ -157,6 +158,25 @@ def kernel(parallel: bool = True):
     model: a float division by 0 gives inf/NaN as IEEE (and the reference) do; Python's raised
     ZeroDivisionError, and its check per division kept LLVM from vectorising loops."""
     return numba().njit(cache=True, parallel=parallel, nogil=True, error_model="numpy")
+
+
+def serial_kernel(fn):
+    """``kernel(parallel=False)`` of a copy of the Python function ``fn`` under its own name
+    (``<name>_serial``), for a kernel that also has a ``prange`` build of ``fn``.
+
+    numba's on-disk cache names its file after the Python function (qualname and first line)
+    and keys the entries by signature only, not by ``parallel``: two dispatchers of one
+    function share one entry, and each process loads whichever was written last for both. The
+    prange kernel then ran serial code (no second thread) or the serial one the parfor (the
+    pool's cost on every small step): measured after a cold cache filled by the public call,
+    the decode step's serial kernel took 1.7-4x its fresh compile's CPU time (2-core Zen 4,
+    B32 D256 N16 and B2 D2048 N16, mamba and bilinear). A distinct qualname gives each build
+    its own cache file."""
+    name = fn.__name__ + "_serial"
+    twin = _types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__,
+                               fn.__closure__)
+    twin.__qualname__ = name
+    return kernel(parallel=False)(twin)
 
 
 PARALLEL_MIN_ELEMS = 1 << 17

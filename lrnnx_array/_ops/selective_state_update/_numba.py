@@ -16,8 +16,6 @@ or, on a rejected call, untouched.
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 
 from .._shared import numba_math as nbm
@@ -207,24 +205,10 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
             y[b, h, p0 + j] = ys[j]
 
 
-def _renamed(fn, name):
-    """``fn`` as a new function object called ``name`` (same code and globals).
-
-    numba's on-disk cache names its file after the Python function (qualname and first line)
-    and keys the entries by signature only, not by ``parallel``: two dispatchers of one
-    function share one entry, and each process loads whichever was written last for both. The
-    prange kernel then ran serial code (no second thread) or the serial one the parfor (the
-    pool's cost on every small step): measured after a cold cache filled by the public call,
-    serial kernel CPU time 1.7-4x its fresh compile (2-core Zen 4, B32 D256 N16 and B2 D2048
-    N16, mamba and bilinear). A distinct qualname gives each its own cache file."""
-    f = types.FunctionType(fn.__code__, fn.__globals__, name, fn.__defaults__, fn.__closure__)
-    f.__qualname__ = name
-    return f
-
-
 _step = _kernel(_step_py)
-# Below a thread's worth: no pool wake-up. Its own function object (see _renamed).
-_step_serial = nbs.kernel(parallel=False)(_renamed(_step_py, "_step_serial_py"))
+# Below a thread's worth: no pool wake-up. A copy under its own name (numba's cache keys a
+# function's builds by signature, not by parallel=: see serial_kernel).
+_step_serial = nbs.serial_kernel(_step_py)
 # State elements from which both threads pay off (measured quiet: B1 D2048 N16, 2^15, ran
 # 0.13 ms on one thread; the pool's wake-up is ~20 us).
 PARALLEL_MIN = 1 << 15
