@@ -241,6 +241,22 @@ def recur_tile(T, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi):
                 xi[i] = ni
 
 
+@nbs.numba().njit(**_JIT)
+def recur_state_tile(T, n, abr, abi, gmr, gmi, vr, vi, hr, hi):
+    """``recur_tile`` without the states' stores: only h carries out (the VJP's forward pass
+    keeps one state per tile)."""
+    for k in range(T):
+        o = max(k * n, 0)  # (max: known >= 0, no sign select per access)
+        for j in range(n):
+            i = o + j
+            wr = gmr[i] * vr[i] - gmi[i] * vi[i]
+            wi = gmr[i] * vi[i] + gmi[i] * vr[i]
+            a_r, a_i = abr[i], abi[i]
+            nr = a_r * hr[j] - a_i * hi[j] + wr
+            hi[j] = a_r * hi[j] + a_i * hr[j] + wi
+            hr[j] = nr
+
+
 @_kernel
 def _fused(u, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, Cr, Cin, Ci, h0, has_h0, method, P, PB, T,
            want_imag, scale, D, has_D, ypr, ypi, last):

@@ -12,7 +12,18 @@ Per unit (a batch b and a block of states, the lanes; ``_numba_fused``'s tiles a
    in time), dA, and the GEMM-shaped sums ``du = B^H d(Bu)``, ``dB = sum d(Bu) u^H``,
    ``dC = sum g x^H`` of the tile, all on planes in the cache.
 
-x_{t-1} is recomputed from the checkpoint, never obtained by dividing by Abar.
+x_{t-1} is recomputed from the checkpoint, never obtained by dividing by Abar. The forward
+pass stores no states (``recur_state_tile``). Abar's two partials are a Q and sA Q (Q = Abar,
+or ia^2 for bilinear, ``disc_grad_q_tile``), so the backward takes conj(Q) dAbar once and
+stores neither partial; zoh with one step reads dgamma/ds = E from Abar's planes (no copy).
+
+Where the time goes (s5_inner zoh, varying steps, complex64, B4 H16 P256 L1024, one thread,
+2-core AVX-512 Xeon, ns a state element of ~22 in all; each phase's figure is the time saved
+by leaving it out): the forward pass's discretisation 2.7, the backward's with its partials
+3.5, dx = C^H g 1.2, du = B^H d(Bu) 1.4, dB and dC 2.1, writing the (B, P, L) step adjoint
+1.8-2.9 (the same loop into a reused array: 0.65; first-touch page faults of the fresh output
+cost ~1 ns a float32 element on that machine, no transparent huge pages), the adjoint, dAbar,
+dgamma and dA loops together < 0.4.
 """
 
 from __future__ import annotations
@@ -36,9 +47,10 @@ _NC32 = 9
 
 
 @nbs.numba().njit(**_JIT)
-def _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, er, ei, gar, gai,
-                   wx, ws, wc):
-    """zoh: Abar = E = e^x, gamma = s phi1(x), E (dgamma/ds) and s^2 phi1'(x) (dgamma/dA),
+def _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, copy_e, abr, abi, gmr, gmi, er, ei, gar,
+                   gai, wx, ws, wc):
+    """zoh: Abar = E = e^x, gamma = s phi1(x), E (dgamma/ds; copied into (er, ei) only if
+    ``copy_e``, else it is Abar's planes) and s^2 phi1'(x) (dgamma/dA),
     x = s a; phi1' = (E - phi1)/x, or its Taylor series (``coef``; ``_NC32`` terms for
     float32) where |x|^2 < rad2 (the numerics layer's SERIES_RADIUS, squared) and that
     cancels: both evaluated, one selected (branch-free)."""
@@ -51,9 +63,10 @@ def _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, er, ei, 
     for i in range(T * n):
         gmr[i] = s[i] * ws[i]
         gmi[i] = s[i] * wc[i]
-    for i in range(T * n):
-        er[i] = abr[i]
-        ei[i] = abi[i]
+    if copy_e:
+        for i in range(T * n):
+            er[i] = abr[i]
+            ei[i] = abi[i]
     for k in range(T):
         for j in range(n):
             i = k * n + j
@@ -128,8 +141,8 @@ def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, ab
                             gti, gar, gai, atr, ati, aar, aai, wx, ws)
         return
     if method == nbs.ZOH:
-        _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, gtr, gti, gar, gai,
-                       wx, ws, wc)
+        _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, True, abr, abi, gmr, gmi, gtr, gti,
+                       gar, gai, wx, ws, wc)
         if has_dtA:
             F._exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
     else:  # dirac: gamma = 1
@@ -149,6 +162,55 @@ def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, ab
     for i in range(T * n):
         aar[i] = sA[i] * abr[i]
         aai[i] = sA[i] * abi[i]
+
+
+@nbs.numba().njit(**_JIT)
+def disc_grad_q_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi,
+                     gtr, gti, gar, gai, qr, qi, wx, ws, wc):
+    """``disc_grad_tile``'s planes for the fused VJP, with Abar's two partials as one: dAbar/dsA
+    = a Q and dAbar/dA = sA Q, Q = Abar (zoh, dirac) or ia^2 (bilinear, into (qr, qi)), so the
+    kernel takes conj(Q) dAbar once and neither partial is stored (4 planes written and read
+    fewer). zoh without a separate A step leaves gt = E in Abar's planes (no copy)."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
+    one = _one(Ar[0])
+    if method == nbs.BILINEAR:
+        half = one / 2
+        F.recip_half_tile(sA, Ar, Ai, c0, n, T, wx, ws)
+        for k in range(T):
+            for j in range(n):
+                i = k * n + j
+                xr, xi = sA[i] * Ar[c0 + j] * half, sA[i] * Ai[c0 + j] * half
+                nr = one + xr
+                abr[i] = nr * wx[i] - xi * ws[i]
+                abi[i] = nr * ws[i] + xi * wx[i]
+        for i in range(T * n):
+            qr[i] = wx[i] * wx[i] - ws[i] * ws[i]
+            qi[i] = (wx[i] + wx[i]) * ws[i]
+        if has_dtA:
+            F.recip_half_tile(s, Ar, Ai, c0, n, T, wx, ws)
+        for i in range(T * n):
+            gmr[i] = s[i] * wx[i]
+            gmi[i] = s[i] * ws[i]
+        for i in range(T * n):
+            gtr[i] = wx[i] * wx[i] - ws[i] * ws[i]
+            gti[i] = (wx[i] + wx[i]) * ws[i]
+        for i in range(T * n):
+            w = s[i] * s[i] * half
+            gar[i] = w * gtr[i]
+            gai[i] = w * gti[i]
+    elif method == nbs.ZOH:
+        _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, has_dtA, abr, abi, gmr, gmi, gtr, gti,
+                       gar, gai, wx, ws, wc)
+        if has_dtA:
+            F._exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
+    else:  # dirac: gamma = 1
+        F._exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
+        for i in range(T * n):
+            gmr[i], gmi[i] = one, one - one
+        for i in range(T * n):
+            gtr[i], gti[i] = one - one, one - one
+        for i in range(T * n):
+            gar[i], gai[i] = one - one, one - one
 
 
 @_kernel
@@ -173,10 +235,15 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
         s, sA = np.empty(m, rdt), np.empty(m, rdt)
         abr, abi, gmr, gmi = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
         gtr, gti, gar, gai = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
-        atr, ati, aar, aai = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
+        qr, qi, dgr, dgi = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
         vr, vi, xr, xi = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
         dxr, dxi, rgt, rat = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
         wx, ws, wc = np.empty(m, rdt), np.empty(m, rdt), np.empty(m, rdt)
+        # dgamma/ds is Abar's planes for zoh with one step; Q (``disc_grad_q_tile``) is Abar's
+        # planes but for bilinear (same-typed arrays: numba selects the reference)
+        e_in_ab = method == nbs.ZOH and not has_dtA
+        etr, eti = (abr, abi) if e_in_ab else (gtr, gti)
+        q_r, q_i = (qr, qi) if method == nbs.BILINEAR else (abr, abi)
         tur, tui = np.empty(T * H, rdt), np.empty(T * H, rdt)
         ckr, cki = np.empty(ntile * n, rdt), np.empty(ntile * n, rdt)
         hr, hi = np.zeros(n, rdt), np.zeros(n, rdt)
@@ -198,7 +265,7 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
                 F.disc_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, abr, abi, gmr, gmi,
                             wx, ws, wc)
             F.project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
-            F.recur_tile(Tn, n, abr, abi, gmr, gmi, vr, vi, hr, hi, xr, xi)
+            F.recur_state_tile(Tn, n, abr, abi, gmr, gmi, vr, vi, hr, hi)
         # 2. backward, last tile first; l carries conj(Abar_{t+1}) lambda_{t+1}
         lr, li = np.zeros(n, rdt), np.zeros(n, rdt)
         if has_dl:
@@ -216,8 +283,8 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
             if q == 0 or not const:
                 Td = T if const else Tn
                 F.tile_steps(dt3, dtA3, has_dtA, b, p0, nr, n, t0, Td, s, sA)
-                disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, coef, rad2, abr, abi, gmr,
-                               gmi, gtr, gti, gar, gai, atr, ati, aar, aai, wx, ws, wc)
+                disc_grad_q_tile(method, s, sA, has_dtA, Ar, Ai, p0, n, Td, coef, rad2, abr, abi,
+                                 gmr, gmi, gtr, gti, gar, gai, qr, qi, wx, ws, wc)
             F.project_tile(u, b, t0, Tn, BrT, BiT, p0, n, vr, vi)
             ck = max(it * n, 0)
             for j in range(n):
@@ -238,27 +305,44 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
                     i = o + j
                     lr[j] = abr[i] * dxr[i] + abi[i] * dxi[i]
                     li[j] = abr[i] * dxi[i] - abi[i] * dxr[i]
-            # dAbar = lambda conj(x_{t-1}) into (wx, ws); dgamma = lambda conj(v) into (sA, wc)
+            # conj(Q) dAbar, dAbar = lambda conj(x_{t-1}), into (wx, ws); dgamma = lambda
+            # conj(v) into (dgr, dgi)
             for k in range(Tn):
                 o = max(k * n, 0)
                 src_r, src_i, qo = (xr, xi, o - n) if k > 0 else (ckr, cki, it * n)
                 qo = max(qo, 0)
                 for j in range(n):
                     i = o + j
-                    wx[i] = dxr[i] * src_r[qo + j] + dxi[i] * src_i[qo + j]
-                    ws[i] = dxi[i] * src_r[qo + j] - dxr[i] * src_i[qo + j]
+                    pr = dxr[i] * src_r[qo + j] + dxi[i] * src_i[qo + j]
+                    pi = dxi[i] * src_r[qo + j] - dxr[i] * src_i[qo + j]
+                    wx[i] = q_r[i] * pr + q_i[i] * pi
+                    ws[i] = q_r[i] * pi - q_i[i] * pr
             for i in range(Tn * n):
-                sA[i] = dxr[i] * vr[i] + dxi[i] * vi[i]
-                wc[i] = dxi[i] * vr[i] - dxr[i] * vi[i]
-            for k in range(Tn):  # dA += conj(dAbar/dA) dAbar + conj(dgamma/dA) dgamma
+                dgr[i] = dxr[i] * vr[i] + dxi[i] * vi[i]
+                dgi[i] = dxi[i] * vr[i] - dxr[i] * vi[i]
+            for k in range(Tn):  # dA += sA conj(Q) dAbar + conj(dgamma/dA) dgamma
                 o = max(k * n, 0)
                 for j in range(n):
                     i = o + j
-                    accr[j] += aar[i] * wx[i] + aai[i] * ws[i] + gar[i] * sA[i] + gai[i] * wc[i]
-                    acci[j] += aar[i] * ws[i] - aai[i] * wx[i] + gar[i] * wc[i] - gai[i] * sA[i]
-            for i in range(Tn * n):  # the real step adjoints
-                rgt[i] = gtr[i] * sA[i] + gti[i] * wc[i]
-                rat[i] = atr[i] * wx[i] + ati[i] * ws[i]
+                    accr[j] += sA[i] * wx[i] + gar[i] * dgr[i] + gai[i] * dgi[i]
+                    acci[j] += sA[i] * ws[i] + gar[i] * dgi[i] - gai[i] * dgr[i]
+            # the real step adjoints: Re(conj(dgamma/ds) dgamma), Re(conj(a) conj(Q) dAbar);
+            # their sum in rgt where there is no separate A step
+            c0 = max(p0, 0)  # (known >= 0: no negative-index select per access)
+            if has_dtA:
+                for k in range(Tn):
+                    o = max(k * n, 0)
+                    for j in range(n):
+                        i = o + j
+                        rgt[i] = etr[i] * dgr[i] + eti[i] * dgi[i]
+                        rat[i] = Ar[c0 + j] * wx[i] + Ai[c0 + j] * ws[i]
+            else:
+                for k in range(Tn):
+                    o = max(k * n, 0)
+                    for j in range(n):
+                        i = o + j
+                        rgt[i] = (etr[i] * dgr[i] + eti[i] * dgi[i]
+                                  + (Ar[c0 + j] * wx[i] + Ai[c0 + j] * ws[i]))
             for i in range(Tn * n):  # d(Bu) = conj(gamma) lambda into v's planes
                 vr[i] = gmr[i] * dxr[i] + gmi[i] * dxi[i]
                 vi[i] = gmr[i] * dxi[i] - gmi[i] * dxr[i]
@@ -267,11 +351,10 @@ def _fused_bwd(u, g, dt3, dtA3, has_dtA, Ar, Ai, BrT, BiT, nBiT, Cr, Cci, h0, ha
             for j in range(nr):
                 if tg:
                     for k in range(Tn):
-                        rg[b, p0 + j, t0 + k] = (rgt[k * n + j] if has_dtA
-                                                 else rgt[k * n + j] + rat[k * n + j])
+                        rg[b, p0 + j, t0 + k] = rgt[k * n + j]
                 else:
                     for k in range(Tn):
-                        sg[j] += rgt[k * n + j] if has_dtA else rgt[k * n + j] + rat[k * n + j]
+                        sg[j] += rgt[k * n + j]
                 if has_dtA:
                     if ta:
                         for k in range(Tn):
