@@ -20,7 +20,9 @@ slices.
 
 With fewer rows than threads and long rows (``_numba_split.plan``), the forward and the VJP
 cut each row into chunks over time instead (``_numba_split``, ``_numba_split_bwd``), so one
-row of L = 65536 uses every core.
+row of L = 65536 uses every core. Where ``_numba_nsplit.plan`` says so (real A, blocks of >= 8
+states; a forward the time split can take: >= 16), each row's states are cut into blocks run
+as virtual channels through ``_fwd`` / ``_bwd`` instead (``_numba_nsplit``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 from .._shared import numba_math as nbm
 from .._shared import numba_support as nbs
 from .._shared.threads import threads as _threads
-from . import _numba_split, _numba_split_bwd
+from . import _numba_nsplit, _numba_split, _numba_split_bwd
 from ._numba_reverse import _scatter_tile
 from ._numba_tiles import (
     _adj_tile,
@@ -329,6 +331,10 @@ def _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method, spl
 def forward(xp, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, *, softplus, method):
     """(out (B, D, L), last state (B, D, N))."""
     Bsz, Dm, L = u.shape
+    Ks = _nsplit_plan(Bsz * Dm, A.shape[1], L, np.iscomplexobj(A), True)
+    if Ks > 1:  # fewer rows than threads: the states split over them
+        return _forward_nsplit(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus,
+                               method, Ks)
     K, J = _numba_split.plan(Bsz * Dm, L, nbs.numba().get_num_threads())
     arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method,
                           K > 1)
@@ -350,6 +356,10 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     N = A.shape[1]
     rt, st = u.dtype, A.dtype
     G = _groups(B, C)
+    Ks = _nsplit_plan(Bsz * Dm, N, L, np.iscomplexobj(A), False)
+    if Ks > 1:  # fewer rows than threads: the states split over them
+        return _backward_nsplit(dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast,
+                                softplus, method, Ks)
     K, _ = _numba_split.plan(Bsz * Dm, L, nbs.numba().get_num_threads())
     split = K > 1 and Bsz * Dm > 0
     arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method,
@@ -387,6 +397,83 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     ddelta_bias = None if delta_bias is None else ddt.sum(axis=(0, 2))
     return (du, ddt, gA.sum(axis=0), dB, dC, dD, None if z is None else dz, ddelta_bias,
             None if deltaA is None else ddtA, None if h0 is None else dh0)
+
+
+def _nsplit_plan(rows, N, L, cplx, fwd):
+    """State blocks per row of the N split (1: none); a forced time split (tests) keeps it.
+    ``fwd``: a forward, which keeps the time split unless its blocks hold 16 states."""
+    if _numba_split.SPLIT_CHUNKS is not None and _numba_nsplit.NSPLIT_BLOCKS is None:
+        return 1
+    threads = nbs.numba().get_num_threads()
+    time_split = fwd and _numba_split.plan(rows, L, threads)[0] > 1
+    return _numba_nsplit.plan(rows, N, L, threads, cplx, time_split, not fwd)
+
+
+def _forward_nsplit(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method, K):
+    """``forward`` with each row's states in K blocks, run as virtual channels
+    (``_numba_nsplit``): the virtual scans without D and the gate, then one pass summing the
+    blocks and adding them."""
+    Bsz, Dm, L = u.shape
+    G = _groups(B, C)
+    uv, dv, Av, Bv, Cv, _, bv, dAv, h0v = _numba_nsplit.virtual(
+        u, delta, A, B, C, None, delta_bias, deltaA, h0, K, G)
+    arrays, flags = _args(uv, dv, Av, Bv, Cv, None, None, bv, dAv, h0v, softplus, method,
+                          False)
+    ov = np.empty((Bsz, Dm * K, L), u.dtype)
+    lastv = np.empty((Bsz, Dm * K, Av.shape[1]), A.dtype)
+    _fwd(*arrays, ov, lastv, flags, nbs.METHOD_CODE[method], G * K)
+    out = np.empty((Bsz, Dm, L), u.dtype)
+    _numba_nsplit._fwd_join(ov, u, _opt(D, 1, u.dtype), _opt(z, 3, u.dtype), D is not None,
+                            z is not None, K, G, out)
+    return out, _numba_nsplit._join(lastv, K, G)
+
+
+def _backward_nsplit(dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, softplus,
+                     method, K):
+    """``backward`` with each row's states in K blocks as virtual channels
+    (``_numba_nsplit``): the virtual VJP with the gate but without D, then one pass summing
+    the blocks' du / ddelta / ddeltaA / dz and adding D's terms."""
+    Bsz, Dm, L = u.shape
+    rt, st = u.dtype, A.dtype
+    G = _groups(B, C)
+    uv, dv, Av, Bv, Cv, zv, bv, dAv, h0v = _numba_nsplit.virtual(
+        u, delta, A, B, C, z, delta_bias, deltaA, h0, K, G)
+    arrays, flags = _args(uv, dv, Av, Bv, Cv, None, zv, bv, dAv, h0v, softplus, method, False)
+    bvar, cvar = flags[0], flags[1]
+    Gv, Dv, Nk = G * K, Dm * K, Av.shape[1]
+    virt = (Bsz, Dv, L)
+    duv, ddtv = np.empty(virt, rt), np.empty(virt, rt)
+    ddtAv = np.empty(virt, rt) if deltaA is not None else np.zeros((1, 1, 1), rt)
+    dzv = np.empty(virt, rt) if z is not None else np.zeros((1, 1, 1), rt)
+    dh0v = np.empty((Bsz, Dv, Nk), st)
+    lam0 = np.zeros((1, 1, 1), st) if dlast is None else _numba_nsplit._cut(dlast, K, G)
+    bflags = (*flags, dlast is not None)
+    two = rt.type(2 if flags[-1] else 1)
+    S = max(1, min(Dv // Gv, -(-2 * _threads() // max(1, Bsz * Gv))))  # (as ``backward``)
+    gA, gBc, gCc = (np.empty((Bsz, Dv, Nk), st) for _ in range(3))
+    gD = np.empty((Bsz, Dv), rt)
+    vshape = (S, Bsz, Gv, Nk, L)
+    gBv = np.empty(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
+    gCv = np.empty(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
+    store, Hst, Ast = _state_store(Bsz * Gv * S, L, Nk, st, method)
+    _bwd(_numba_nsplit._rep(dout, K, G), *arrays, lam0, duv, ddtv, ddtAv, dzv, gA, gBc, gCc,
+         gBv, gCv, gD, dh0v, bflags, nbs.METHOD_CODE[method], Gv, S, two, store, Hst, Ast)
+    du, ddt = np.empty((Bsz, Dm, L), rt), np.empty((Bsz, Dm, L), rt)
+    ddtA = np.empty((Bsz, Dm, L), rt) if deltaA is not None else np.zeros((1, 1, 1), rt)
+    dz = np.empty((Bsz, Dm, L), rt) if z is not None else np.zeros((1, 1, 1), rt)
+    _numba_nsplit._bwd_join(duv, ddtv, ddtAv, dzv, dout, u, _opt(D, 1, rt), _opt(z, 3, rt),
+                            D is not None, z is not None, deltaA is not None, K, G, du, ddt,
+                            ddtA, dz)
+    join = _numba_nsplit._join
+    dB = _var_grad(gBv, B) if bvar else join(gBc.sum(axis=0), K, G)
+    dC = _var_grad(gCv, C) if cvar else join(gCc.sum(axis=0), K, G)
+    # every block's gD is the same sum(gy u): block 0's (virtual channels (g K) Dg + i)
+    gD0 = gD.reshape(Bsz, G, K, Dm // G)[:, :, 0].reshape(Bsz, Dm)
+    dD = None if D is None else gD0.sum(axis=0)
+    ddelta_bias = None if delta_bias is None else ddt.sum(axis=(0, 2))
+    return (du, ddt, join(gA.sum(axis=0), K, G), dB, dC, dD, None if z is None else dz,
+            ddelta_bias, None if deltaA is None else ddtA,
+            None if h0 is None else join(dh0v, K, G))
 
 
 def _state_store(tasks, L, N, st, method):
