@@ -365,32 +365,18 @@ def backward(xp, dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlast, *
     arrays, flags = _args(u, delta, A, B, C, D, z, delta_bias, deltaA, h0, softplus, method,
                           split)
     bvar, cvar = flags[0], flags[1]
-    du, ddt = np.empty((Bsz, Dm, L), rt), np.empty((Bsz, Dm, L), rt)
-    ddtA = np.empty((Bsz, Dm, L), rt) if deltaA is not None else np.zeros((1, 1, 1), rt)
-    dz = np.empty((Bsz, Dm, L), rt) if z is not None else np.zeros((1, 1, 1), rt)
-    dh0 = np.empty((Bsz, Dm, N), st)
+    grads = _grad_rows(Bsz, Dm, L, N, rt, st, deltaA is not None, z is not None)
     lam0 = np.zeros((1, 1, 1), st) if dlast is None else dlast
-    bflags = (*flags, dlast is not None)
-    two = rt.type(2 if flags[-1] else 1)  # 2 Re(.) of a conjugate-pair state
     if split:  # fewer rows than threads: rows split over time
+        bflags = (*flags, dlast is not None)
+        two = rt.type(2 if flags[-1] else 1)  # 2 Re(.) of a conjugate-pair state
         gA, gBc, gCc, gBv, gCv, gD = _numba_split_bwd.backward_split(
-            dout, arrays, lam0, bflags, nbs.METHOD_CODE[method], G, two, K,
-            (du, ddt, ddtA, dz, dh0), STORE_STATES_MAX_BYTES)
+            dout, arrays, lam0, bflags, nbs.METHOD_CODE[method], G, two, K, grads,
+            STORE_STATES_MAX_BYTES)
     else:
-        # Channel slices per group: enough tasks for every core, none when B*G already is.
-        # (max(1, .) in the divisor: batch 0 makes no tasks, and must not divide by zero.)
-        S = max(1, min(Dm // G, -(-2 * _threads() // max(1, Bsz * G))))
-        gA, gBc, gCc = (np.empty((Bsz, Dm, N), st) for _ in range(3))
-        gD = np.empty((Bsz, Dm), rt)
-        vshape = (S, Bsz, G, N, L)
-        # A slice's first channel writes its variable B/C gradient slots (=), the rest add:
-        # no zero fill (a slice has a channel whenever there are channels: S <= D / G).
-        alloc = np.empty if Dm // G > 0 else np.zeros
-        gBv = alloc(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
-        gCv = alloc(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
-        store, Hst, Ast = _state_store(Bsz * G * S, L, N, st, method)
-        _bwd(dout, *arrays, lam0, du, ddt, ddtA, dz, gA, gBc, gCc, gBv, gCv, gD, dh0, bflags,
-             nbs.METHOD_CODE[method], G, S, two, store, Hst, Ast)
+        gA, gBc, gCc, gBv, gCv, gD = _run_bwd(dout, arrays, flags, lam0, dlast is not None,
+                                              G, method, grads)
+    du, ddt, ddtA, dz, dh0 = grads
     dB = _var_grad(gBv, B) if bvar else gBc.sum(axis=0)
     dC = _var_grad(gCv, C) if cvar else gCc.sum(axis=0)
     dD = None if D is None else gD.sum(axis=0)
@@ -440,27 +426,12 @@ def _backward_nsplit(dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlas
         u, delta, A, B, C, z, delta_bias, deltaA, h0, K, G)
     arrays, flags = _args(uv, dv, Av, Bv, Cv, None, zv, bv, dAv, h0v, softplus, method, False)
     bvar, cvar = flags[0], flags[1]
-    Gv, Dv, Nk = G * K, Dm * K, Av.shape[1]
-    virt = (Bsz, Dv, L)
-    duv, ddtv = np.empty(virt, rt), np.empty(virt, rt)
-    ddtAv = np.empty(virt, rt) if deltaA is not None else np.zeros((1, 1, 1), rt)
-    dzv = np.empty(virt, rt) if z is not None else np.zeros((1, 1, 1), rt)
-    dh0v = np.empty((Bsz, Dv, Nk), st)
+    virt = _grad_rows(Bsz, Dm * K, L, Av.shape[1], rt, st, deltaA is not None, z is not None)
     lam0 = np.zeros((1, 1, 1), st) if dlast is None else _numba_nsplit._cut(dlast, K, G)
-    bflags = (*flags, dlast is not None)
-    two = rt.type(2 if flags[-1] else 1)
-    S = max(1, min(Dv // Gv, -(-2 * _threads() // max(1, Bsz * Gv))))  # (as ``backward``)
-    gA, gBc, gCc = (np.empty((Bsz, Dv, Nk), st) for _ in range(3))
-    gD = np.empty((Bsz, Dv), rt)
-    vshape = (S, Bsz, Gv, Nk, L)
-    gBv = np.empty(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
-    gCv = np.empty(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
-    store, Hst, Ast = _state_store(Bsz * Gv * S, L, Nk, st, method)
-    _bwd(_numba_nsplit._rep(dout, K, G), *arrays, lam0, duv, ddtv, ddtAv, dzv, gA, gBc, gCc,
-         gBv, gCv, gD, dh0v, bflags, nbs.METHOD_CODE[method], Gv, S, two, store, Hst, Ast)
-    du, ddt = np.empty((Bsz, Dm, L), rt), np.empty((Bsz, Dm, L), rt)
-    ddtA = np.empty((Bsz, Dm, L), rt) if deltaA is not None else np.zeros((1, 1, 1), rt)
-    dz = np.empty((Bsz, Dm, L), rt) if z is not None else np.zeros((1, 1, 1), rt)
+    gA, gBc, gCc, gBv, gCv, gD = _run_bwd(_numba_nsplit._rep(dout, K, G), arrays, flags, lam0,
+                                          dlast is not None, G * K, method, virt)
+    duv, ddtv, ddtAv, dzv, dh0v = virt
+    du, ddt, ddtA, dz, _ = _grad_rows(Bsz, Dm, L, 0, rt, st, deltaA is not None, z is not None)
     _numba_nsplit._bwd_join(duv, ddtv, ddtAv, dzv, dout, u, _opt(D, 1, rt), _opt(z, 3, rt),
                             D is not None, z is not None, deltaA is not None, K, G, du, ddt,
                             ddtA, dz)
@@ -474,6 +445,40 @@ def _backward_nsplit(dout, u, delta, A, B, C, D, z, delta_bias, deltaA, h0, dlas
     return (du, ddt, join(gA.sum(axis=0), K, G), dB, dC, dD, None if z is None else dz,
             ddelta_bias, None if deltaA is None else ddtA,
             None if h0 is None else join(dh0v, K, G))
+
+
+def _grad_rows(Bsz, Dm, L, N, rt, st, has_dA, has_z):
+    """(du, ddelta, ddeltaA, dz, dh0) output buffers of the kernels (absent ones: dummies)."""
+    du, ddt = np.empty((Bsz, Dm, L), rt), np.empty((Bsz, Dm, L), rt)
+    ddtA = np.empty((Bsz, Dm, L), rt) if has_dA else np.zeros((1, 1, 1), rt)
+    dz = np.empty((Bsz, Dm, L), rt) if has_z else np.zeros((1, 1, 1), rt)
+    return du, ddt, ddtA, dz, np.empty((Bsz, Dm, N), st)
+
+
+def _run_bwd(dout, arrays, flags, lam0, has_dl, G, method, grads):
+    """The unsplit ``_bwd`` over ``arrays`` (``_args``'s) into ``grads`` (``_grad_rows``'s);
+    returns the per-row shared-parameter gradients (gA, gBc, gCc, gBv, gCv, gD)."""
+    u, A = arrays[0], arrays[2]
+    Bsz, Dm, L = u.shape
+    N = A.shape[1]
+    rt, st = u.dtype, A.dtype
+    bvar, cvar = flags[0], flags[1]
+    two = rt.type(2 if flags[-1] else 1)  # 2 Re(.) of a conjugate-pair state
+    # Channel slices per group: enough tasks for every core, none when B*G already is.
+    # (max(1, .) in the divisor: batch 0 makes no tasks, and must not divide by zero.)
+    S = max(1, min(Dm // G, -(-2 * _threads() // max(1, Bsz * G))))
+    gA, gBc, gCc = (np.empty((Bsz, Dm, N), st) for _ in range(3))
+    gD = np.empty((Bsz, Dm), rt)
+    vshape = (S, Bsz, G, N, L)
+    # A slice's first channel writes its variable B/C gradient slots (=), the rest add:
+    # no zero fill (a slice has a channel whenever there are channels: S <= D / G).
+    alloc = np.empty if Dm // G > 0 else np.zeros
+    gBv = alloc(vshape, st) if bvar else np.zeros((1, 1, 1, 1, 1), st)
+    gCv = alloc(vshape, st) if cvar else np.zeros((1, 1, 1, 1, 1), st)
+    store, Hst, Ast = _state_store(Bsz * G * S, L, N, st, method)
+    _bwd(dout, *arrays, lam0, *grads[:4], gA, gBc, gCc, gBv, gCv, gD, grads[4],
+         (*flags, has_dl), nbs.METHOD_CODE[method], G, S, two, store, Hst, Ast)
+    return gA, gBc, gCc, gBv, gCv, gD
 
 
 def _state_store(tasks, L, N, st, method):

@@ -154,6 +154,19 @@ def _fwd_join(ov, u, Dv, z, hasD, hasz, K, G, out):
                 orow[k] *= zrow[k] * _vsigmoid(zrow[k])
 
 
+@nbs.numba().njit(cache=True, error_model="numpy")
+def _sum_blocks(out, src, b, v0, Dg, K, t0, t1):
+    """out[:] = the sum over the K blocks j of src[b, v0 + j Dg, t0:t1] (a channel's virtual
+    rows)."""
+    first = src[b, v0, t0:t1]
+    for k in range(t1 - t0):
+        out[k] = first[k]
+    for j in range(1, K):
+        row = src[b, v0 + j * Dg, t0:t1]
+        for k in range(t1 - t0):
+            out[k] += row[k]
+
+
 @_kernel
 def _bwd_join(duv, ddtv, ddtAv, dzv, dout, u, Dv, z, hasD, hasz, hasdA, K, G,
               du, ddt, ddtA, dz):
@@ -170,33 +183,13 @@ def _bwd_join(duv, ddtv, ddtAv, dzv, dout, u, Dv, z, hasD, hasz, hasdA, K, G,
         t1 = min(L, t0 + _TB)
         T = t1 - t0
         durow, ddtrow = du[b, d, t0:t1], ddt[b, d, t0:t1]
-        s1, s2 = duv[b, v0, t0:t1], ddtv[b, v0, t0:t1]
-        for k in range(T):
-            durow[k] = s1[k]
-            ddtrow[k] = s2[k]
-        for j in range(1, K):
-            s1, s2 = duv[b, v0 + j * Dg, t0:t1], ddtv[b, v0 + j * Dg, t0:t1]
-            for k in range(T):
-                durow[k] += s1[k]
-                ddtrow[k] += s2[k]
+        _sum_blocks(durow, duv, b, v0, Dg, K, t0, t1)
+        _sum_blocks(ddtrow, ddtv, b, v0, Dg, K, t0, t1)
         if hasdA:
-            arow = ddtA[b, d, t0:t1]
-            src = ddtAv[b, v0, t0:t1]
-            for k in range(T):
-                arow[k] = src[k]
-            for j in range(1, K):
-                src = ddtAv[b, v0 + j * Dg, t0:t1]
-                for k in range(T):
-                    arow[k] += src[k]
+            _sum_blocks(ddtA[b, d, t0:t1], ddtAv, b, v0, Dg, K, t0, t1)
         if hasz:
             dzrow = dz[b, d, t0:t1]
-            src = dzv[b, v0, t0:t1]
-            for k in range(T):
-                dzrow[k] = src[k]
-            for j in range(1, K):
-                src = dzv[b, v0 + j * Dg, t0:t1]
-                for k in range(T):
-                    dzrow[k] += src[k]
+            _sum_blocks(dzrow, dzv, b, v0, Dg, K, t0, t1)
         if hasD:
             Dd = Dv[d]
             grow, urow = dout[b, d, t0:t1], u[b, d, t0:t1]
