@@ -91,80 +91,6 @@ def _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, copy_e, abr, abi, gmr, gmi, 
 
 
 @nbs.numba().njit(**_JIT)
-def _bilinear_grad_tile(s, sA, same, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, gtr, gti, gar,
-                        gai, atr, ati, aar, aai, wx, ws):
-    """bilinear: Abar = (1 + x/2) ia, ia = 1/(1 - sA a/2); gamma = s ib, ib = 1/(1 - s a/2);
-    dAbar/dsA = a ia^2, dAbar/dA = sA ia^2, dgamma/ds = ib^2, dgamma/dA = s^2 ib^2 / 2."""
-    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
-    one = _one(Ar[0])
-    half = one / 2
-    F.recip_half_tile(sA, Ar, Ai, c0, n, T, wx, ws)
-    for k in range(T):
-        for j in range(n):
-            i = k * n + j
-            xr, xi = sA[i] * Ar[c0 + j] * half, sA[i] * Ai[c0 + j] * half
-            nr = one + xr
-            abr[i] = nr * wx[i] - xi * ws[i]
-            abi[i] = nr * ws[i] + xi * wx[i]
-    for k in range(T):
-        for j in range(n):
-            i = k * n + j
-            q2r, q2i = wx[i] * wx[i] - ws[i] * ws[i], (wx[i] + wx[i]) * ws[i]
-            atr[i] = Ar[c0 + j] * q2r - Ai[c0 + j] * q2i
-            ati[i] = Ar[c0 + j] * q2i + Ai[c0 + j] * q2r
-    for i in range(T * n):
-        q2r, q2i = wx[i] * wx[i] - ws[i] * ws[i], (wx[i] + wx[i]) * ws[i]
-        aar[i] = sA[i] * q2r
-        aai[i] = sA[i] * q2i
-    if not same:
-        F.recip_half_tile(s, Ar, Ai, c0, n, T, wx, ws)
-    for i in range(T * n):
-        gmr[i] = s[i] * wx[i]
-        gmi[i] = s[i] * ws[i]
-    for i in range(T * n):
-        gtr[i] = wx[i] * wx[i] - ws[i] * ws[i]
-        gti[i] = (wx[i] + wx[i]) * ws[i]
-    for i in range(T * n):
-        w = s[i] * s[i] * half
-        gar[i] = w * gtr[i]
-        gai[i] = w * gti[i]
-
-
-@nbs.numba().njit(**_JIT)
-def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, gtr,
-                   gti, gar, gai, atr, ati, aar, aai, wx, ws, wc):
-    """(Abar, gamma) and the partials (gt = dgamma/ds, ga = dgamma/dA, at = dAbar/dsA,
-    aa = dAbar/dA) planes of a (T, n) tile."""
-    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
-    if method == nbs.BILINEAR:
-        _bilinear_grad_tile(s, sA, not has_dtA, Ar, Ai, c0, n, T, abr, abi, gmr, gmi, gtr,
-                            gti, gar, gai, atr, ati, aar, aai, wx, ws)
-        return
-    if method == nbs.ZOH:
-        _zoh_grad_tile(s, Ar, Ai, c0, n, T, coef, rad2, True, abr, abi, gmr, gmi, gtr, gti,
-                       gar, gai, wx, ws, wc)
-        if has_dtA:
-            F._exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
-    else:  # dirac: gamma = 1
-        F._exp_tile(sA, Ar, Ai, c0, n, T, abr, abi, wx, ws, wc)
-        one = _one(Ar[0])
-        for i in range(T * n):
-            gmr[i], gmi[i] = one, one - one
-        for i in range(T * n):
-            gtr[i], gti[i] = one - one, one - one
-        for i in range(T * n):
-            gar[i], gai[i] = one - one, one - one
-    for k in range(T):  # e^(sA a): d/dsA = a Abar, d/dA = sA Abar
-        for j in range(n):
-            i = k * n + j
-            atr[i] = Ar[c0 + j] * abr[i] - Ai[c0 + j] * abi[i]
-            ati[i] = Ar[c0 + j] * abi[i] + Ai[c0 + j] * abr[i]
-    for i in range(T * n):
-        aar[i] = sA[i] * abr[i]
-        aai[i] = sA[i] * abi[i]
-
-
-@nbs.numba().njit(**_JIT)
 def disc_grad_q_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi,
                      gtr, gti, gar, gai, qr, qi, wx, ws, wc):
     """``disc_grad_tile``'s planes for the fused VJP, with Abar's two partials as one: dAbar/dsA
@@ -211,6 +137,32 @@ def disc_grad_q_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, 
             gtr[i], gti[i] = one - one, one - one
         for i in range(T * n):
             gar[i], gai[i] = one - one, one - one
+
+
+@nbs.numba().njit(**_JIT)
+def disc_grad_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi, gtr,
+                   gti, gar, gai, atr, ati, aar, aai, wx, ws, wc):
+    """(Abar, gamma) and the partials (gt = dgamma/ds, ga = dgamma/dA, at = dAbar/dsA,
+    aa = dAbar/dA) planes of a (T, n) tile (the row kernels' form): ``disc_grad_q_tile``,
+    then Abar's partials a Q and sA Q written out (bilinear's Q = ia^2 goes through aa's
+    planes), and zoh's gt = E copied where that left it in Abar's planes."""
+    c0 = max(c0, 0)  # (known >= 0: no negative-index select per access)
+    disc_grad_q_tile(method, s, sA, has_dtA, Ar, Ai, c0, n, T, coef, rad2, abr, abi, gmr, gmi,
+                     gtr, gti, gar, gai, aar, aai, wx, ws, wc)
+    if method == nbs.ZOH and not has_dtA:
+        for i in range(T * n):
+            gtr[i] = abr[i]
+            gti[i] = abi[i]
+    bil = method == nbs.BILINEAR
+    Qr, Qi = (aar, aai) if bil else (abr, abi)
+    for k in range(T):  # d/dsA = a Q, d/dA = sA Q (Q in place last: aa may hold it)
+        for j in range(n):
+            i = k * n + j
+            atr[i] = Ar[c0 + j] * Qr[i] - Ai[c0 + j] * Qi[i]
+            ati[i] = Ar[c0 + j] * Qi[i] + Ai[c0 + j] * Qr[i]
+    for i in range(T * n):
+        aar[i] = sA[i] * Qr[i]
+        aai[i] = sA[i] * Qi[i]
 
 
 @_kernel
