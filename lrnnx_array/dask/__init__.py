@@ -31,8 +31,10 @@ a tree over (Ā^L, final state), every block rerun from its true state.
 Memory: every block task makes its own per-block input chunks inside it (their private tasks
 fused into it) and runs the op in time pieces, so a worker holds about two blocks (the running
 block's input and result) plus results waiting for their consumer, never chunks made ahead of
-the scans. With ``rerun`` a computed input is made twice (summary, rerun); a persisted one is
-read twice.
+the scans. With ``sequential``, how many results wait is Dask's order's choice (it does not see
+sizes and may run a whole chain before the results' reduction: most of the blocks, measured on
+one worker); ``rerun`` keeps the worker near three blocks. With ``rerun`` a computed input is
+made twice (summary, rerun); a persisted one is read twice.
 
 Batches: :func:`map_batches` runs a model (or any callable) per batch chunk, the model as one
 graph key; :func:`cap_numpy_threads` keeps the ops' NumPy thread pool at one thread inside
