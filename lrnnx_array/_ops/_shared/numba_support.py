@@ -144,6 +144,42 @@ def _supports(xp, dtype):
     return None
 
 
+_FINITE_CHARS = frozenset("fdFD")  # float32/64, complex64/128: what all_finite reads
+_finite_kernel = None
+
+
+def all_finite(x):
+    """Whether every entry of the NumPy array ``x`` is finite, by one compiled pass, or None
+    where this does not answer: numba not imported yet (this never imports it), or a dtype,
+    byte order or layout the pass does not read. The caller then asks ``np.isfinite``.
+
+    The pass sums ``x * 0`` (with the first entry's ``x - x`` as the zero): 0 while every entry
+    is finite, NaN once one is NaN or inf; only that sum is reassociated, so it vectorises. It
+    costs ~0.5 us on a (16, 128) complex64 parameter where ``np.isfinite(x).all()`` costs
+    ~2.5 us, most of a decode step's checks (four or five parameters a call)."""
+    global _finite_kernel
+    if _NUMBA is None or x.dtype.char not in _FINITE_CHARS or not x.dtype.isnative:
+        return None
+    if x.size == 0:
+        return True
+    if not x.flags.c_contiguous:
+        if not x.flags.f_contiguous:
+            return None
+        x = x.T  # (C-contiguous)
+    if _finite_kernel is None:
+        @_NUMBA.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+        def finite_sum_is_zero(v):
+            flat = v.ravel()  # (a view: v is C-contiguous)
+            zero = flat[0] - flat[0]  # (NaN when flat[0] is not finite: the answer is False)
+            acc = zero
+            for i in range(flat.shape[0]):
+                acc += flat[i] * zero
+            return acc == 0
+
+        _finite_kernel = finite_sum_is_zero
+    return bool(_finite_kernel(x))
+
+
 def numba():
     """The numba module (raises ImportError with the reason when the tier is unavailable)."""
     nb = _import()
