@@ -233,7 +233,10 @@ def launch(fn=None, *, min_elems: int = PARALLEL_MIN_ELEMS):
         nb = numba()
         # Small calls run on one thread: waking the pool costs ~20 us quiet and milliseconds on
         # a loaded machine (a descheduled worker), more than the work below ~2^17 elements.
-        size = max((a.size for a in args if isinstance(a, _np.ndarray)), default=0)
+        size = 0
+        for a in args:  # (a loop, not max() over a generator: 0.8 vs 1.5 us a call)
+            if isinstance(a, _np.ndarray) and a.size > size:
+                size = a.size
         width = _threads() if size >= min_elems else 1
         nb.set_num_threads(min(width, nb.config.NUMBA_NUM_THREADS))
         if _LAYER_IS_SAFE is None:
