@@ -155,8 +155,9 @@ def all_finite(x):
 
     The pass sums ``x * 0`` (with the first entry's ``x - x`` as the zero): 0 while every entry
     is finite, NaN once one is NaN or inf; only that sum is reassociated, so it vectorises. It
-    costs ~0.5 us on a (16, 128) complex64 parameter where ``np.isfinite(x).all()`` costs
-    ~2.5 us, most of a decode step's checks (four or five parameters a call)."""
+    costs ~1.3 us on a (16, 128) complex64 parameter where ``np.isfinite(x).all()`` costs
+    ~3.1 us (a decode step checks four or five parameters a call), and 116 us against 795 us
+    on a (1024, 1024) one. Each (dtype, ndim) compiles once (cached on disk)."""
     global _finite_kernel
     if _NUMBA is None or x.dtype.char not in _FINITE_CHARS or not x.dtype.isnative:
         return None
