@@ -9,12 +9,12 @@ buffers to it) in one worker process with one thread, in blocks of the input (= 
 the result):
 
 * what one block task adds while it runs (its input, its result, a piece of temporaries):
-  2.3-2.5 for both methods;
+  2.3-2.7 for both methods (3.2-3.3 without the time pieces);
 * the worker's peak with ``rerun``: 2.6-3.1.
 
 With ``sequential`` the worker's peak is Dask's order's, not the graph's: the order does not see
 sizes and may run a row's whole chain before the reduction of its results (one worker, 2 rows:
-15.8 of 16 blocks held; one worker per row: 3.6-4.1, once 6.7 in CI), so it has no bound here
+10-16 of 16 blocks held; one worker per row: 3.6-4.1, once 6.7 in CI), so it has no bound here
 (README, "Memory").
 """
 
