@@ -75,14 +75,40 @@ def test_selective_step_matches_oracle(method, dtype, headed, extras):
 @pytest.mark.parametrize("dtype", ["float32", "complex128"])
 @pytest.mark.parametrize("headed", [False, True])
 def test_selective_step_dim_blocks(method, dtype, headed):
-    """More dim entries than one task's block (_PB), with a remainder block, and an odd N: every
-    row of every block is stepped once (the oracle), with deltaA / dt_bias / softplus / D / z."""
+    """More dim entries than one task's block (_PB), with a remainder block (and in mamba / dirac
+    sub-blocks of _QR rows), and an odd N: every row of every block is stepped once (the
+    oracle), with deltaA / dt_bias / softplus / D / z."""
     from lrnnx_array._ops.selective_state_update import _numba as nb
 
     P = 2 * nb._PB + 5
     kw = _sel_case(method, dtype, headed, True, Bsz=2, nh=2, P=P, N=3, G=1)
     st, out, ws, wo = _run_sel(kw, method, True)
     close_all(["state", "out"], [st, out], [ws, wo], dtype)
+
+
+@pytest.mark.parametrize("method", ["mamba", "dirac"])
+@pytest.mark.parametrize("headed", [False, True])
+@pytest.mark.parametrize("extras", [False, True])
+def test_selective_step_flat_and_per_row_forms_agree(method, headed, extras):
+    """Real mamba / dirac on a C-contiguous state take the flat form (a block's rows as one loop
+    over their states, in sub-blocks of _QR rows); a strided state takes the loop per row. The
+    same operations in the same order: equal results, and the oracle's."""
+    from lrnnx_array._ops.selective_state_update import _numba as nb
+
+    P, N = 2 * nb._QR + 7, 5
+    kw = _sel_case(method, "float32", headed, extras, Bsz=2, nh=2, P=P, N=N, G=1)
+    st, out, ws, wo = _run_sel(kw, method, extras)
+    close_all(["state", "out"], [st, out], [ws, wo], "float32")
+    wide = np.zeros((*kw["state"].shape[:-1], 2 * N), np.float32)
+    strided = wide[..., ::2]
+    strided[...] = kw["state"]
+    assert not strided.flags.c_contiguous
+    out2 = selective_state_update(strided, *(kw[k] for k in ("x", "dt", "A", "B", "C")),
+                                  kw.get("D"), kw.get("z"), kw.get("dt_bias"), extras,
+                                  deltaA=kw.get("deltaA"), discretization=method, impl="numba")
+    np.testing.assert_array_equal(strided, st)
+    np.testing.assert_array_equal(out2, out)
+    assert not wide[..., 1::2].any()  # the gaps between the strided state's entries untouched
 
 
 @pytest.mark.parametrize("headed", [False, True])
