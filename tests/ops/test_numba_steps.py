@@ -86,13 +86,14 @@ def test_selective_step_dim_blocks(method, dtype, headed):
     close_all(["state", "out"], [st, out], [ws, wo], dtype)
 
 
-@pytest.mark.parametrize("method", ["mamba", "dirac"])
+@pytest.mark.parametrize("method", ["mamba", "dirac", "zoh"])
 @pytest.mark.parametrize("headed", [False, True])
 @pytest.mark.parametrize("extras", [False, True])
 def test_selective_step_flat_and_per_row_forms_agree(method, headed, extras):
-    """Real mamba / dirac on a C-contiguous state take the flat form (a block's rows as one loop
-    over their states, in sub-blocks of _QR rows); a strided state takes the loop per row. The
-    same operations in the same order: equal results, and the oracle's."""
+    """Real mamba / dirac (and zoh without deltaA: extras=False) on a C-contiguous state take
+    the flat form (a block's rows as one loop over their states, in sub-blocks of _QR rows); a
+    strided state takes the loop per row. The same operations in the same order: equal
+    results, and the oracle's."""
     from lrnnx_array._ops.selective_state_update import _numba as nb
 
     P, N = 2 * nb._QR + 7, 5

@@ -8,9 +8,10 @@ of (batch, head, dim) rows, takes a block's steps (Δ + dt_bias, softplus by num
 polynomial form) in one vectorised loop, then per row Ā/γ inline over the row's states
 (numba_math's e^x / e^x - 1 for real mamba/dirac/zoh/bilinear, exp_row for complex mamba/dirac,
 ``numba_support.sel_disc`` per state otherwise; Ā on deltaA when given; real mamba/dirac on a
-C-contiguous state as one loop over the block's states instead of one per row), reads each state
-element once, writes it back at the state's precision, and sums the output over dstate by a
-reassociable dot (the one place the order may change), then D·x and the z gate over the block.
+C-contiguous state, and real zoh there without deltaA, as one loop over the block's states
+instead of one per row), reads each state element once, writes it back at the state's
+precision, and sums the output over dstate by a reassociable dot (the one place the order may
+change), then D·x and the z gate over the block.
 All checks ran in the public layer, so nothing in here raises: the state is either fully stepped
 or, on a rejected call, untouched.
 """
@@ -92,6 +93,7 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
     vec_exp = (mamba or method == nbs.DIRAC) and not cplx
     cexp = (mamba or method == nbs.DIRAC) and cplx
     vec_zoh = method == nbs.ZOH and not cplx
+    flat_zoh = vec_zoh and flat and not has_dA
     vec_bil = method == nbs.BILINEAR and not cplx
     nblk = (P + _PB - 1) // _PB
     for task in prange(Bsz * nh * nblk):
@@ -119,9 +121,10 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
             for j in range(m):
                 ds[j] = _vsoftplus(ds[j])
         xa = np.empty(N, A.dtype)  # a row's new states at the computation's precision
-        nf = min(m, _QR) * N if vec_exp and flat else 0
-        es = np.empty(nf, x.dtype)  # the flat form's spread steps and input terms
-        gb = np.empty(nf, A.dtype)
+        nf = min(m, _QR) * N if flat_zoh or (vec_exp and flat) else 0
+        es = np.empty(nf, x.dtype)  # the flat forms' spread steps,
+        gb = np.empty(nf, A.dtype)  # input terms (zoh: B repeated per row)
+        xs = np.empty(nf if flat_zoh else 0, x.dtype)  # and (zoh) inputs
         z0 = _zero(ds[0])  # (xt * 0 is float64 for float32 xt in numba)
         if vec_exp and flat:
             # The block's rows as one loop over their q*N contiguous states, the step and the
@@ -158,6 +161,28 @@ def _step_py(state, idx, has_idx, x, dt, z, dA, A, lnA, B, C, D, bias, flags, me
                     xa[n] = v
                     state[r, h, p, n] = v
                 ys[j] = _dot_re(xa, C, b, g, z0)
+        elif flat_zoh:  # as the flat mamba form; Ā and γ from one e^x - 1 per state
+            one = _one(z0)
+            for j in range(min(m, _QR)):
+                for n in range(N):
+                    gb[j * N + n] = Br[n]
+            for q0 in range(0, m, _QR):
+                q = min(_QR, m - q0)
+                for j in range(q):
+                    d, xt = ds[q0 + j], xr[q0 + j]
+                    for n in range(N):
+                        es[j * N + n] = d
+                        xs[j * N + n] = xt
+                o = (p0 + q0) * N
+                sf = state[r, h].ravel()[o:o + q * N]
+                af = A[h].ravel()[o:o + q * N]
+                for i in range(q * N):
+                    u = es[i] * af[i]
+                    em, e = _em(u)
+                    gm = es[i] * (em / u if u != 0 else one)
+                    sf[i] = e * sf[i] + gm * xs[i] * gb[i]
+                for j in range(q):
+                    ys[q0 + j] = _dot_re(sf[j * N:(j + 1) * N], C, b, g, z0)
         elif vec_zoh:
             one = _one(z0)
             for j in range(m):
