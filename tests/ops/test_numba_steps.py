@@ -93,12 +93,13 @@ def test_selective_step_flat_and_per_row_forms_agree(method, headed, extras):
     """Real mamba / dirac (and zoh without deltaA: extras=False) on a C-contiguous state take
     the flat form (a block's rows as one loop over their states, in sub-blocks of _QR rows); a
     strided state takes the loop per row. The same operations in the same order: equal
-    results, and the oracle's."""
+    results, and the oracle's. Batch rows step state rows 4 and 1 of 5 (state_batch_indices)."""
     from lrnnx_array._ops.selective_state_update import _numba as nb
 
     P, N = 2 * nb._QR + 7, 5
-    kw = _sel_case(method, "float32", headed, extras, Bsz=2, nh=2, P=P, N=N, G=1)
-    st, out, ws, wo = _run_sel(kw, method, extras)
+    kw = _sel_case(method, "float32", headed, extras, Bsz=2, rows=5, nh=2, P=P, N=N, G=1)
+    idx = np.array([4, 1])
+    st, out, ws, wo = _run_sel(kw, method, extras, idx)
     close_all(["state", "out"], [st, out], [ws, wo], "float32")
     wide = np.zeros((*kw["state"].shape[:-1], 2 * N), np.float32)
     strided = wide[..., ::2]
@@ -106,7 +107,8 @@ def test_selective_step_flat_and_per_row_forms_agree(method, headed, extras):
     assert not strided.flags.c_contiguous
     out2 = selective_state_update(strided, *(kw[k] for k in ("x", "dt", "A", "B", "C")),
                                   kw.get("D"), kw.get("z"), kw.get("dt_bias"), extras,
-                                  deltaA=kw.get("deltaA"), discretization=method, impl="numba")
+                                  deltaA=kw.get("deltaA"), state_batch_indices=idx,
+                                  discretization=method, impl="numba")
     np.testing.assert_array_equal(strided, st)
     np.testing.assert_array_equal(out2, out)
     assert not wide[..., 1::2].any()  # the gaps between the strided state's entries untouched

@@ -30,7 +30,7 @@ _M = nbm.helpers()
 _exp, _expm1_exp, _exp_row, _vsoftplus, _zero, _one = (
     _M[k] for k in ("exp", "expm1_exp", "exp_row", "softplus", "zero_of", "one_of"))
 _PB = 256  # dim entries per task (one batch row and head): the steps' buffer is one per task
-_QR = 64  # rows of the flat form's spread buffers (2 x 64 x N elements)
+_QR = 64  # rows of the flat forms' spread buffers (2 or 3 buffers of 64 x N elements)
 _jit = nbs.numba().njit
 
 
