@@ -57,24 +57,31 @@ def disc_row(dl, ul, la, T, a, b):
 @_jit
 def rec8(T, S, a, b, h):
     """For the 8 buffer rows j (S apart): b[j S + k] <- h_j after step k, h_j carried in h."""
+    # One view per row: indexed as a[j S + k], numba cannot prove j S + k >= 0 and checks it
+    # for wraparound at every access (this loop: 0.54 -> 0.33 ns an element, single thread).
+    S = max(S, 0)
+    a1, a2, a3, a4 = a[S:], a[2 * S:], a[3 * S:], a[4 * S:]
+    a5, a6, a7 = a[5 * S:], a[6 * S:], a[7 * S:]
+    b1, b2, b3, b4 = b[S:], b[2 * S:], b[3 * S:], b[4 * S:]
+    b5, b6, b7 = b[5 * S:], b[6 * S:], b[7 * S:]
     h0, h1, h2, h3, h4, h5, h6, h7 = h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
     for k in range(T):
         h0 = a[k] * h0 + b[k]
         b[k] = h0
-        h1 = a[S + k] * h1 + b[S + k]
-        b[S + k] = h1
-        h2 = a[2 * S + k] * h2 + b[2 * S + k]
-        b[2 * S + k] = h2
-        h3 = a[3 * S + k] * h3 + b[3 * S + k]
-        b[3 * S + k] = h3
-        h4 = a[4 * S + k] * h4 + b[4 * S + k]
-        b[4 * S + k] = h4
-        h5 = a[5 * S + k] * h5 + b[5 * S + k]
-        b[5 * S + k] = h5
-        h6 = a[6 * S + k] * h6 + b[6 * S + k]
-        b[6 * S + k] = h6
-        h7 = a[7 * S + k] * h7 + b[7 * S + k]
-        b[7 * S + k] = h7
+        h1 = a1[k] * h1 + b1[k]
+        b1[k] = h1
+        h2 = a2[k] * h2 + b2[k]
+        b2[k] = h2
+        h3 = a3[k] * h3 + b3[k]
+        b3[k] = h3
+        h4 = a4[k] * h4 + b4[k]
+        b4[k] = h4
+        h5 = a5[k] * h5 + b5[k]
+        b5[k] = h5
+        h6 = a6[k] * h6 + b6[k]
+        b6[k] = h6
+        h7 = a7[k] * h7 + b7[k]
+        b7[k] = h7
     h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7] = h0, h1, h2, h3, h4, h5, h6, h7
 
 
